@@ -1,0 +1,54 @@
+/**
+ * Every command the engine runs on a GPU host, as argv arrays. The SSH layer
+ * shell-quotes each argument; nothing here is ever concatenated into a string.
+ * The lab's simulated hosts answer exactly these commands.
+ */
+
+/** Fields of the GPU table, in the order the parser expects them. */
+export const GPU_QUERY_FIELDS = [
+  'index',
+  'uuid',
+  'pci.bus_id',
+  'name',
+  'driver_version',
+  'temperature.gpu',
+  'memory.used',
+  'memory.total',
+  'ecc.errors.uncorrected.volatile.total',
+  'retired_pages.pending',
+  'remapped_rows.pending',
+  'remapped_rows.failure',
+  'persistence_mode',
+] as const;
+
+export const gpuTableCommand = (): string[] => [
+  'nvidia-smi',
+  `--query-gpu=${GPU_QUERY_FIELDS.join(',')}`,
+  '--format=csv,noheader,nounits',
+];
+
+/** Kernel messages of the current boot; the parser keeps the NVRM Xid lines. */
+export const kernelLogCommand = (): string[] => ['journalctl', '-k', '-b', '0', '--no-pager', '-o', 'short-iso'];
+
+/** Reset one GPU, addressed by UUID because index order can change across reboots. */
+export const resetGpuCommand = (gpuUuid: string): string[] => ['nvidia-smi', '-r', '-i', gpuUuid];
+
+/** Persistence mode holds the GPU open, so a reset needs it off first. */
+export const persistenceModeCommand = (gpuUuid: string, enabled: boolean): string[] => [
+  'nvidia-smi',
+  '-pm',
+  enabled ? '1' : '0',
+  '-i',
+  gpuUuid,
+];
+
+export const diagCommand = (level: number): string[] => ['dcgmi', 'diag', '-r', String(level), '-j'];
+
+export const rebootCommand = (): string[] => ['systemctl', 'reboot'];
+
+/** Changes on every boot; how the engine knows a reboot really happened. */
+export const bootIdCommand = (): string[] => ['cat', '/proc/sys/kernel/random/boot_id'];
+
+/** dcgmi exit codes (negated dcgmReturn_t modulo 256) that mean "the diag ran and found a failure". */
+export const DCGM_EXIT_DIAG_FAILED = 226;
+export const DCGM_EXIT_ISOLATE = 205;

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/** The three host roles of the GPU cloud. Every host in the inventory has exactly one. */
+export const HOST_ROLES = ['platform_control', 'app_control', 'worker_compute'] as const;
+export const HostRoleSchema = z.enum(HOST_ROLES);
+export type HostRole = z.infer<typeof HostRoleSchema>;
+
+/**
+ * Which host roles an action may run on. Enforced by the activities before any
+ * connection is made, so a mistyped node id can never reset a control-plane host.
+ */
+export const ACTION_ALLOWED_ROLES = {
+  read_gpu_state: ['worker_compute'],
+  reset_gpu: ['worker_compute'],
+  reboot_host: ['worker_compute'],
+  run_gpu_diag: ['worker_compute'],
+  set_persistence_mode: ['worker_compute'],
+  read_boot_id: ['worker_compute', 'app_control', 'platform_control'],
+} as const satisfies Record<string, readonly HostRole[]>;
+
+export type HostAction = keyof typeof ACTION_ALLOWED_ROLES;
+
+export function isActionAllowed(action: HostAction, role: HostRole): boolean {
+  return (ACTION_ALLOWED_ROLES[action] as readonly HostRole[]).includes(role);
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/** Every runbook walks these phases in order; rollback/escalate only on failure. */
+export const PHASES = ['trigger', 'pre_checks', 'procedure', 'verify', 'return_to_service', 'rollback', 'escalate', 'done'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const RUN_MODES = ['live', 'plan', 'drill'] as const;
+export const RunModeSchema = z.enum(RUN_MODES);
+export type RunMode = z.infer<typeof RunModeSchema>;
+
+export type StepStatus = 'running' | 'completed' | 'failed' | 'skipped' | 'compensated' | 'compensation_failed';
+
+export interface StepRecord {
+  /** Position in the run, 1-based; stable across replays. */
+  seq: number;
+  name: string;
+  phase: Phase;
+  status: StepStatus;
+  attempt: number;
+  started_at: string;
+  ended_at?: string;
+  error?: { type: string; message: string };
+  /** Short, operator-readable result of the step. */
+  detail?: string;
+}
+
+export interface ApprovalRequest {
+  id: string;
+  step: string;
+  question: string;
+  requested_at: string;
+  timeout_at: string;
+  /** What the approver is signing: the evidence that led here. */
+  context: Record<string, unknown>;
+}
+
+export const APPROVAL_DECISIONS = ['approve', 'reject'] as const;
+export const ApprovalDecisionSchema = z
+  .object({
+    decision: z.enum(APPROVAL_DECISIONS),
+    actor: z.string().trim().min(1).max(200),
+    reason: z.string().trim().min(1).max(2000),
+    /** When set, must match the pending request; stops a stale approval landing on a newer request. */
+    approval_id: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
+
+export interface ApprovalRecord extends ApprovalRequest {
+  decision: 'approve' | 'reject' | 'timeout';
+  actor?: string;
+  reason?: string;
+  decided_at: string;
+}
+
+export const CancelRequestSchema = z
+  .object({
+    actor: z.string().trim().min(1).max(200),
+    reason: z.string().trim().min(1).max(2000),
+  })
+  .strict();
+export type CancelRequest = z.infer<typeof CancelRequestSchema>;
+
+export interface RunStatus {
+  runbook: string;
+  workflow_id: string;
+  run_mode: RunMode;
+  correlation_id: string;
+  phase: Phase;
+  current_step: string | null;
+  steps: StepRecord[];
+  pending_approval: ApprovalRequest | null;
+  approvals: ApprovalRecord[];
+  outcome: string | null;
+  /** Target of the run, when it acts on one host. */
+  target?: { node_id: string; host_name?: string; host_role?: string };
+}
+
+export interface RunReport {
+  runbook: string;
+  workflow_id: string;
+  correlation_id: string;
+  outcome: string;
+  summary: string;
+  steps: StepRecord[];
+  approvals: ApprovalRecord[];
+  evidence_refs: string[];
+  started_at: string;
+  ended_at: string;
+}
