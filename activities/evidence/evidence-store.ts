@@ -1,0 +1,91 @@
+import type { Pool } from 'pg';
+import type { RunReport, StepRecord } from '../../domain/runbook';
+import type { StepContext } from '../../domain/step-context';
+
+export type EvidenceKind = 'command' | 'classification' | 'diag' | 'decision' | 'alert' | 'note';
+
+export interface EvidenceInput {
+  idempotency_key: string;
+  kind: EvidenceKind;
+  summary: string;
+  data: unknown;
+  trace_id?: string;
+}
+
+/**
+ * The engine's own records in PostgreSQL: runs, steps and evidence. Every write
+ * is keyed so a retried activity writes once.
+ */
+export class EvidenceStore {
+  constructor(private readonly pool: Pool) {}
+
+  async runStarted(ctx: StepContext, input: unknown, runMode: string, traceId?: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO runbook_runs (workflow_id, run_id, runbook, node_id, correlation_id, run_mode, status, input, trace_id)
+       VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)
+       ON CONFLICT (workflow_id, run_id) DO NOTHING`,
+      [ctx.workflow_id, ctx.run_id, ctx.runbook, ctx.node_id ?? null, ctx.correlation_id, runMode, JSON.stringify(input), traceId ?? null],
+    );
+  }
+
+  async markCordoned(ctx: StepContext): Promise<void> {
+    await this.pool.query(
+      `UPDATE runbook_runs SET cordoned_at = COALESCE(cordoned_at, now()) WHERE workflow_id = $1 AND run_id = $2`,
+      [ctx.workflow_id, ctx.run_id],
+    );
+  }
+
+  async runFinished(ctx: StepContext, status: 'completed' | 'failed' | 'cancelled', report: RunReport): Promise<void> {
+    await this.pool.query(
+      `UPDATE runbook_runs SET status = $3, outcome = $4, report = $5, ended_at = COALESCE(ended_at, now())
+       WHERE workflow_id = $1 AND run_id = $2`,
+      [ctx.workflow_id, ctx.run_id, status, report.outcome, JSON.stringify(report)],
+    );
+  }
+
+  async step(ctx: StepContext, step: StepRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO runbook_steps (workflow_id, run_id, seq, name, phase, status, attempt, started_at, ended_at, error, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (workflow_id, run_id, seq) DO UPDATE SET
+         status = EXCLUDED.status, attempt = EXCLUDED.attempt, ended_at = EXCLUDED.ended_at,
+         error = EXCLUDED.error, detail = EXCLUDED.detail`,
+      [
+        ctx.workflow_id, ctx.run_id, step.seq, step.name, step.phase, step.status, step.attempt,
+        step.started_at, step.ended_at ?? null, step.error ? JSON.stringify(step.error) : null, step.detail ?? null,
+      ],
+    );
+  }
+
+  /** Returns the evidence reference ("evidence:<id>"), the same one on a retry. */
+  async record(ctx: StepContext, e: EvidenceInput): Promise<string> {
+    const res = await this.pool.query<{ id: string }>(
+      `INSERT INTO evidence (idempotency_key, workflow_id, run_id, correlation_id, trace_id, kind, host_name, host_role, node_id, summary, data)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+       RETURNING id`,
+      [
+        e.idempotency_key, ctx.workflow_id, ctx.run_id, ctx.correlation_id, e.trace_id ?? null, e.kind,
+        ctx.host_name ?? null, ctx.host_role ?? null, ctx.node_id ?? null, e.summary, JSON.stringify(e.data ?? null),
+      ],
+    );
+    return `evidence:${res.rows[0]!.id}`;
+  }
+
+  /** Data of an earlier evidence record with this key, if the effect already happened. */
+  async findByKey<T>(idempotencyKey: string): Promise<T | undefined> {
+    const res = await this.pool.query<{ data: T }>(`SELECT data FROM evidence WHERE idempotency_key = $1`, [idempotencyKey]);
+    return res.rows[0]?.data;
+  }
+
+  /** Runs of this runbook that took the node out of service within the window, other than this one. */
+  async countRecentRemediations(runbook: string, nodeId: string, windowDays: number, excludeRunId: string): Promise<number> {
+    const res = await this.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM runbook_runs
+       WHERE runbook = $1 AND node_id = $2 AND cordoned_at IS NOT NULL
+         AND cordoned_at > now() - make_interval(days => $3) AND run_id <> $4`,
+      [runbook, nodeId, windowDays, excludeRunId],
+    );
+    return Number(res.rows[0]!.n);
+  }
+}
