@@ -1,0 +1,332 @@
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  allHandlersFinished,
+  ApplicationFailure,
+} from '@temporalio/workflow';
+import type { RunbookActivities } from '../../activities';
+import { NON_RETRYABLE_ERROR_TYPES } from '../../domain/errors';
+import { approvalSignal, cancelRequestSignal, statusQuery } from '../../domain/messages';
+import type {
+  ApprovalDecision,
+  ApprovalRecord,
+  ApprovalRequest,
+  CancelRequest,
+  Phase,
+  RunMode,
+  RunReport,
+  RunStatus,
+  StepRecord,
+} from '../../domain/runbook';
+import { SA } from '../../domain/search-attributes';
+import type { StepContext } from '../../domain/step-context';
+import type { EvidenceKind } from '../../activities/evidence/evidence-store';
+import { failureOf } from './failures';
+
+const engine = proxyActivities<RunbookActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', maximumInterval: '10s', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
+
+export interface RunbookIdentity {
+  runbook: string;
+  correlationId: string;
+  runMode: RunMode;
+  nodeId?: string;
+}
+
+interface Undo {
+  step: string;
+  run: () => Promise<void>;
+}
+
+export interface StepOptions<T> {
+  /** One line for the status query and the report. */
+  describe?: (result: T) => string;
+}
+
+/**
+ * The shared step runner. Owns the run's status (served by the `status` query),
+ * its search attributes, approvals, compensation and the final report. A runbook
+ * is a function that calls `step`, `approval` and `phase` in order.
+ */
+export class RunbookRun {
+  readonly status: RunStatus;
+  private readonly undos: Undo[] = [];
+  private readonly evidenceRefs: string[] = [];
+  private readonly attempts = new Map<string, number>();
+  private readonly startedAt = new Date().toISOString();
+  private decision: ApprovalDecision | undefined;
+  cancelRequest: CancelRequest | undefined;
+
+  constructor(readonly id: RunbookIdentity) {
+    const info = workflowInfo();
+    this.status = {
+      runbook: id.runbook,
+      workflow_id: info.workflowId,
+      run_mode: id.runMode,
+      correlation_id: id.correlationId,
+      phase: 'trigger',
+      current_step: null,
+      steps: [],
+      pending_approval: null,
+      approvals: [],
+      outcome: null,
+      target: id.nodeId ? { node_id: id.nodeId } : undefined,
+    };
+    setHandler(statusQuery, () => this.status);
+    setHandler(approvalSignal, (d) => this.onApproval(d));
+    setHandler(cancelRequestSignal, (c) => {
+      this.cancelRequest = c;
+      log.info('cancel requested', { ...this.logFields(), actor: c.actor, reason: c.reason });
+    });
+    upsertSearchAttributes([
+      { key: SA.Runbook, value: id.runbook },
+      { key: SA.RunbookPhase, value: 'trigger' },
+      { key: SA.CorrelationId, value: id.correlationId },
+      { key: SA.RunMode, value: id.runMode },
+      { key: SA.AwaitingApproval, value: false },
+      ...(id.nodeId ? [{ key: SA.NodeId, value: id.nodeId }] : []),
+    ]);
+  }
+
+  /** Context for an activity call made by the step named `step`. */
+  context(step: string, seq = this.status.steps.length + 1): StepContext {
+    const info = workflowInfo();
+    return {
+      workflow_id: info.workflowId,
+      run_id: info.runId,
+      runbook: this.id.runbook,
+      correlation_id: this.id.correlationId,
+      step,
+      idempotency_key: `${info.workflowId}/${info.runId}/${seq}-${step}`,
+      node_id: this.id.nodeId,
+      host_name: this.status.target?.host_name,
+      host_role: this.status.target?.host_role as StepContext['host_role'],
+    };
+  }
+
+  setTarget(target: { node_id: string; host_name: string; host_role: string }): void {
+    this.status.target = target;
+    upsertSearchAttributes([
+      { key: SA.NodeId, value: target.node_id },
+      { key: SA.HostName, value: target.host_name },
+      { key: SA.HostRole, value: target.host_role },
+    ]);
+  }
+
+  phase(phase: Phase): void {
+    if (this.status.phase === phase) return;
+    this.status.phase = phase;
+    upsertSearchAttributes([{ key: SA.RunbookPhase, value: phase }]);
+    log.info(`phase ${phase}`, this.logFields());
+  }
+
+  /** Runs one named step: records it, and on failure records the typed error and rethrows. */
+  async step<T>(name: string, fn: (ctx: StepContext) => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {
+    const record = this.begin(name);
+    const ctx = this.context(name, record.seq);
+    try {
+      const result = await fn(ctx);
+      record.detail = opts.describe?.(result);
+      await this.end(record, 'completed', ctx);
+      return result;
+    } catch (err) {
+      record.error = failureOf(err);
+      await CancellationScope.nonCancellable(() => this.end(record, 'failed', ctx));
+      throw err;
+    }
+  }
+
+  /** Marks a step that the runbook decided not to run, with the reason. */
+  async skip(name: string, why: string): Promise<void> {
+    const record = this.begin(name);
+    record.detail = why;
+    await this.end(record, 'skipped', this.context(name, record.seq));
+  }
+
+  /** Registers the undo of a completed mutating step; run in reverse on failure or cancel. */
+  onRollback(step: string, run: () => Promise<void>): void {
+    this.undos.push({ step, run });
+  }
+
+  /** Drops an undo once the procedure restored the state itself. */
+  dropRollback(step: string): void {
+    const i = this.undos.findIndex((u) => u.step === step);
+    if (i >= 0) this.undos.splice(i, 1);
+  }
+
+  /**
+   * Waits for an operator's decision, delivered by the `approval` signal, or the
+   * timeout. The decision (or timeout) is recorded in the step history and as evidence.
+   */
+  async approval(name: string, question: string, context: Record<string, unknown>, timeoutMs: number): Promise<ApprovalRecord> {
+    const record = this.begin(name);
+    const now = Date.now();
+    const request: ApprovalRequest = {
+      id: `${record.seq}-${name}`,
+      step: name,
+      question,
+      requested_at: new Date(now).toISOString(),
+      timeout_at: new Date(now + timeoutMs).toISOString(),
+      context,
+    };
+    this.decision = undefined;
+    this.status.pending_approval = request;
+    upsertSearchAttributes([{ key: SA.AwaitingApproval, value: true }]);
+    log.info('awaiting approval', { ...this.logFields(), approval_id: request.id, question });
+
+    const decided = await condition(() => this.decision !== undefined, timeoutMs);
+    // Set by the signal handler while we waited; TS cannot see that.
+    const d = this.decision as ApprovalDecision | undefined;
+    const result: ApprovalRecord = decided && d
+      ? { ...request, decision: d.decision, actor: d.actor, reason: d.reason, decided_at: new Date().toISOString() }
+      : { ...request, decision: 'timeout', decided_at: new Date().toISOString() };
+    this.status.pending_approval = null;
+    this.status.approvals.push(result);
+    upsertSearchAttributes([{ key: SA.AwaitingApproval, value: false }]);
+    record.detail = result.decision === 'timeout' ? 'no decision before the timeout' : `${result.decision} by ${result.actor}: ${result.reason}`;
+    const ctx = this.context(name, record.seq);
+    await this.evidence(ctx, 'decision', `${name}: ${record.detail}`, result);
+    await this.end(record, 'completed', ctx);
+    return result;
+  }
+
+  async evidence(ctx: StepContext, kind: EvidenceKind, summary: string, data: unknown, keySuffix: string = kind): Promise<void> {
+    const ref = await engine.recordEvidence(ctx, { idempotency_key: `${ctx.idempotency_key}/${keySuffix}`, kind, summary, data });
+    this.evidenceRefs.push(ref);
+  }
+
+  /** Runs the registered undos newest first; an undo that fails is recorded and the rest still run. */
+  async compensate(): Promise<void> {
+    if (this.undos.length === 0) return;
+    this.phase('rollback');
+    for (const undo of this.undos.splice(0).reverse()) {
+      const stepRecord = this.status.steps.find((s) => s.name === undo.step && s.status === 'completed');
+      try {
+        await undo.run();
+        if (stepRecord) stepRecord.status = 'compensated';
+      } catch (err) {
+        if (stepRecord) {
+          stepRecord.status = 'compensation_failed';
+          stepRecord.error = failureOf(err);
+        }
+        log.error('compensation failed', { ...this.logFields(), step: undo.step, error: failureOf(err).message });
+      }
+    }
+  }
+
+  async start(input: unknown): Promise<void> {
+    await engine.recordRunStarted(this.context('trigger', 0), input, this.id.runMode);
+  }
+
+  async finish(outcome: string, summary: string, status: 'completed' | 'failed' | 'cancelled'): Promise<RunReport> {
+    await condition(allHandlersFinished);
+    this.status.outcome = outcome;
+    this.status.current_step = null;
+    this.phase('done');
+    const report: RunReport = {
+      runbook: this.id.runbook,
+      workflow_id: this.status.workflow_id,
+      correlation_id: this.id.correlationId,
+      outcome,
+      summary,
+      steps: this.status.steps,
+      approvals: this.status.approvals,
+      evidence_refs: this.evidenceRefs,
+      started_at: this.startedAt,
+      ended_at: new Date().toISOString(),
+    };
+    await engine.recordRunFinished(this.context('finish', 0), status, report);
+    log.info(`run finished: ${outcome}`, { ...this.logFields(), outcome });
+    return report;
+  }
+
+  logFields(): Record<string, unknown> {
+    return {
+      correlation_id: this.id.correlationId,
+      runbook: this.id.runbook,
+      node_id: this.status.target?.node_id,
+      host_name: this.status.target?.host_name,
+      host_role: this.status.target?.host_role,
+      phase: this.status.phase,
+      step: this.status.current_step,
+    };
+  }
+
+  private begin(name: string): StepRecord {
+    const attempt = (this.attempts.get(name) ?? 0) + 1;
+    this.attempts.set(name, attempt);
+    const record: StepRecord = {
+      seq: this.status.steps.length + 1,
+      name,
+      phase: this.status.phase,
+      status: 'running',
+      attempt,
+      started_at: new Date().toISOString(),
+    };
+    this.status.steps.push(record);
+    this.status.current_step = name;
+    return record;
+  }
+
+  private async end(record: StepRecord, status: StepRecord['status'], ctx: StepContext): Promise<void> {
+    record.status = status;
+    record.ended_at = new Date().toISOString();
+    if (this.status.current_step === record.name) this.status.current_step = null;
+    await engine.recordStep(ctx, { ...record });
+  }
+
+  private onApproval(d: ApprovalDecision): void {
+    const pending = this.status.pending_approval;
+    if (!pending || this.decision) {
+      log.warn('approval ignored: nothing pending', { ...this.logFields(), actor: d.actor });
+      return;
+    }
+    if (d.approval_id && d.approval_id !== pending.id) {
+      log.warn('approval ignored: it was for another request', { ...this.logFields(), actor: d.actor, approval_id: d.approval_id });
+      return;
+    }
+    this.decision = d;
+  }
+}
+
+export interface RunbookResult {
+  outcome: string;
+  summary: string;
+}
+
+/**
+ * Runs a runbook body with the shared lifecycle: records the run, and on failure
+ * or cancellation runs the compensations (not cancellable), records the outcome,
+ * and ends the workflow failed (with the typed error) or cancelled.
+ */
+export async function runRunbook(run: RunbookRun, input: unknown, body: (run: RunbookRun) => Promise<RunbookResult>): Promise<RunReport> {
+  await run.start(input);
+  try {
+    const result = await body(run);
+    return await run.finish(result.outcome, result.summary, 'completed');
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(async () => {
+        await run.compensate();
+        const who = run.cancelRequest ? ` by ${run.cancelRequest.actor}: ${run.cancelRequest.reason}` : '';
+        await run.finish('cancelled', `cancelled${who}`, 'cancelled');
+      });
+      throw err;
+    }
+    const failure = failureOf(err);
+    await CancellationScope.nonCancellable(async () => {
+      await run.compensate();
+      run.phase('escalate');
+      await run.finish('failed', `${failure.type}: ${failure.message}`, 'failed');
+    });
+    throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true, cause: err instanceof Error ? err : undefined });
+  }
+}
