@@ -1,0 +1,34 @@
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { createActivities, type RunbookActivities } from '../activities';
+import { PlatformClient } from '../activities/platform/platform-client';
+import { createSshExecutor } from '../activities/ssh/ssh-executor';
+import type { Inventory } from '../domain/inventory';
+
+export interface ActivityWiring {
+  inventory: Inventory;
+  sshPrivateKey: Buffer | string;
+  sshConnectTimeoutMs: number;
+  sshCommandTimeoutMs: number;
+  sshOutputLimitBytes: number;
+  platformUrl: string;
+  platformToken: string;
+  pool: Pool;
+  logger: Logger;
+}
+
+/** Builds the real clients and the activities on top of them. The one place they are wired. */
+export function composeActivities(w: ActivityWiring): RunbookActivities {
+  return createActivities({
+    inventory: w.inventory,
+    ssh: createSshExecutor({
+      privateKey: w.sshPrivateKey,
+      connectTimeoutMs: w.sshConnectTimeoutMs,
+      commandTimeoutMs: w.sshCommandTimeoutMs,
+      outputLimitBytes: w.sshOutputLimitBytes,
+    }),
+    platform: new PlatformClient({ baseUrl: w.platformUrl, token: w.platformToken }),
+    pool: w.pool,
+    logger: w.logger,
+  });
+}
