@@ -1,4 +1,3 @@
-import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
@@ -33,8 +32,9 @@ export function installTracing(opts: { serviceName: string; otlpEndpoint?: strin
       ? new SimpleSpanProcessor(opts.exporter)
       : new NoopSpanProcessor();
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
+  // register() also installs the W3C trace-context propagator; without it the
+  // Temporal interceptors carry no trace across API → workflow → activity.
+  provider.register({ contextManager: new AsyncLocalStorageContextManager() });
   installed = { resource, spanProcessor, shutdown: () => provider.shutdown() };
   return installed;
 }
