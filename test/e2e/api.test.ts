@@ -1,0 +1,152 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../../api/server';
+import { connectStack, eventually, testLogger, uniqueTaskQueue, type Stack } from '../support/harness';
+import { clearHistory, FAST } from '../workflows/gpu-fault-scenarios';
+import type { Worker } from '@temporalio/worker';
+
+const NODE = 'dev-gpu-2';
+let stack: Stack;
+let api: FastifyInstance;
+let base: string;
+let worker: Worker;
+let workerRun: Promise<void>;
+
+beforeAll(async () => {
+  stack = await connectStack();
+  const taskQueue = uniqueTaskQueue('api');
+  worker = await stack.worker(taskQueue);
+  workerRun = worker.run();
+  api = buildApi({ client: stack.client, pool: stack.pool, taskQueue, logger: testLogger });
+  await api.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await api?.close();
+  worker?.shutdown();
+  await workerRun;
+  await stack?.close();
+});
+beforeEach(async () => {
+  await stack.lab.reset();
+  await clearHistory(stack, NODE);
+});
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+const trigger = (body: Record<string, unknown>, headers?: Record<string, string>) =>
+  call('POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { ...FAST, ...body }, headers);
+
+async function waitForRun(statusUrl: string, until: (run: any) => boolean, what: string) {
+  return eventually(async () => {
+    const r = await call('GET', statusUrl);
+    return r.status === 200 && until(r.body) ? r.body : undefined;
+  }, what);
+}
+
+test('GET /healthz reports Temporal and the database', async () => {
+  const r = await call('GET', '/healthz');
+  expect(r.status).toBe(200);
+  expect(r.body).toEqual({ status: 'ok', temporal: 'ok', database: 'ok' });
+  expect(r.headers.get('x-correlation-id')).toBeTruthy();
+});
+
+test('bad requests get a 4xx envelope and start nothing', async () => {
+  const before = await stack.client.workflow.count(`NodeId = '${NODE}'`);
+  const cases: [string, string, unknown, number, string][] = [
+    ['POST', '/api/v1/runbooks/no-such-runbook/runs', { node_id: NODE }, 404, 'unknown_runbook'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', {}, 400, 'invalid_input'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: 'Bad Node!' }, 400, 'invalid_input'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, gpu_index: -1 }, 400, 'invalid_input'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, drain_timeout: 'forever' }, 400, 'invalid_input'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, unexpected: 1 }, 400, 'invalid_input'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, run_mode: 'plan' }, 400, 'unsupported_run_mode'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', '{"node_id": ', 400, 'invalid_request'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', [NODE], 400, 'invalid_input'],
+    ['GET', '/api/v1/runs?status=bogus', undefined, 400, 'invalid_input'],
+    ['GET', `/api/v1/runs/${encodeURIComponent('gpu-fault/never-ran')}`, undefined, 404, 'run_not_found'],
+    ['POST', `/api/v1/runs/${encodeURIComponent('gpu-fault/never-ran')}/approvals`, { decision: 'maybe', actor: 'x', reason: 'y' }, 400, 'invalid_input'],
+    ['POST', `/api/v1/runs/${encodeURIComponent('gpu-fault/never-ran')}/cancel`, { actor: '' }, 400, 'invalid_input'],
+  ];
+  for (const [method, path, body, status, code] of cases) {
+    const r = await call(method, path, body, { 'x-correlation-id': 'bad-input-test' });
+    expect({ path, body, status: r.status }).toEqual({ path, body, status });
+    expect(r.body).toEqual({ error: { code, message: expect.any(String), details: expect.anything() }, correlation_id: 'bad-input-test' });
+    expect(JSON.stringify(r.body)).not.toMatch(/at .*\.ts:\d+/); // no stack traces
+  }
+  const invalid = (await call('POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, gpu_index: 'three' })).body;
+  expect(invalid.error.details.fields).toEqual([expect.objectContaining({ path: 'gpu_index' })]);
+  expect(await stack.client.workflow.count(`NodeId = '${NODE}'`)).toEqual(before);
+  expect((await stack.lab.records(NODE)).commands).toEqual([]);
+});
+
+test('20 concurrent triggers for one node → one workflow, 20 answers with its id', async () => {
+  await stack.lab.injectXid(NODE, 2, 48, true); // persistent, so the run stays open waiting for RMA approval
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => trigger({ node_id: NODE, xid: 48, gpu_index: 2, source: `alert-${i}` })));
+  const created = answers.filter((a) => a.status === 201);
+  const joined = answers.filter((a) => a.status === 200);
+  expect(created).toHaveLength(1);
+  expect(joined).toHaveLength(19);
+  expect(joined.every((a) => a.body.deduplicated === true)).toBe(true);
+  expect(new Set(answers.map((a) => a.body.workflow_id))).toEqual(new Set([`gpu-fault/${NODE}`]));
+  expect(new Set(answers.map((a) => a.body.run_id)).size).toBe(1);
+
+  const statusUrl = created[0]!.body.status_url;
+  await waitForRun(statusUrl, (r) => r.status.pending_approval?.step === 'approve_rma', 'RMA approval');
+  const alerts = await stack.pool.query(`SELECT count(*)::int AS n FROM evidence WHERE kind = 'alert' AND workflow_id = $1 AND run_id = $2`, [`gpu-fault/${NODE}`, created[0]!.body.run_id]);
+  expect(alerts.rows[0].n).toBe(19);
+  const cancel = await call('POST', `${statusUrl}/cancel`, { actor: 'sre-oncall', reason: 'test cleanup' });
+  expect(cancel.status).toBe(202);
+  await waitForRun(statusUrl, (r) => r.execution_status === 'CANCELLED', 'cancelled');
+});
+
+test('approval over HTTP: pending run is listed, approved, then a second approval is refused', async () => {
+  await stack.lab.injectXid(NODE, 7, 48, true);
+  const started = await trigger({ node_id: NODE, xid: 48, gpu_index: 7 }, { 'x-correlation-id': 'corr-e2e-approval' });
+  expect(started.status).toBe(201);
+  expect(started.body).toEqual({
+    workflow_id: `gpu-fault/${NODE}`,
+    run_id: expect.any(String),
+    runbook: 'gpu-fault-remediation',
+    correlation_id: 'corr-e2e-approval',
+    status_url: `/api/v1/runs/gpu-fault%2F${NODE}`,
+  });
+  const traceId = started.headers.get('x-trace-id');
+  const waiting = await waitForRun(started.body.status_url, (r) => r.status.pending_approval?.step === 'approve_rma', 'RMA approval');
+  expect(waiting.execution_status).toBe('RUNNING');
+  expect(waiting.status.phase).toBe('escalate');
+
+  const listed = await eventually(async () => {
+    const r = await call('GET', `/api/v1/runs?awaiting_approval=true&node_id=${NODE}&status=running`);
+    return r.body.runs.length === 1 ? r.body : undefined;
+  }, 'visibility listing');
+  expect(listed.runs[0]).toMatchObject({ workflow_id: `gpu-fault/${NODE}`, awaiting_approval: true, phase: 'escalate', host_name: NODE, correlation_id: 'corr-e2e-approval' });
+
+  const approved = await call('POST', `${started.body.status_url}/approvals`, { decision: 'approve', actor: 'alice', reason: 'diag failed twice; replace GPU 7' });
+  expect(approved.status).toBe(202);
+  const done = await waitForRun(started.body.status_url, (r) => r.execution_status === 'COMPLETED', 'completion');
+  expect(done.status.outcome).toBe('rma_opened');
+  expect(done.status.approvals[0]).toMatchObject({ decision: 'approve', actor: 'alice' });
+
+  const again = await call('POST', `${started.body.status_url}/approvals`, { decision: 'approve', actor: 'bob', reason: 'late' });
+  expect(again.status).toBe(409);
+  expect(again.body.error.code).toBe('no_pending_approval');
+
+  // One trace from the API request through the workflow to the activities.
+  const traced = await stack.pool.query(`SELECT DISTINCT trace_id FROM evidence WHERE workflow_id = $1 AND run_id = $2 AND kind = 'command'`, [
+    `gpu-fault/${NODE}`,
+    started.body.run_id,
+  ]);
+  expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+  expect(traced.rows.map((r) => r.trace_id)).toEqual([traceId]);
+  const run = await stack.pool.query(`SELECT correlation_id, outcome FROM runbook_runs WHERE workflow_id = $1 AND run_id = $2`, [`gpu-fault/${NODE}`, started.body.run_id]);
+  expect(run.rows[0]).toEqual({ correlation_id: 'corr-e2e-approval', outcome: 'rma_opened' });
+});
