@@ -1,0 +1,273 @@
+/**
+ * The one place configuration is read. Every variable is validated up front; all problems are
+ * reported together in one ConfigError, one variable per line.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { DurationSchema } from '../domain/durations';
+import { InventorySchema, type Inventory } from '../domain/inventory';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    title: string,
+    /** One entry per bad variable (or inventory field): "API_PORT: expected ..." */
+    readonly problems: string[],
+  ) {
+    super(`${title}\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+/**
+ * A value that must never reach a log line: JSON.stringify, util.inspect, String() and
+ * template literals all print "[redacted]". Read it with reveal().
+ */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret([redacted])';
+  }
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Lab mode: `npm start` starts the lab (simulated hosts and platform API). */
+export interface LabFleetConfig {
+  mode: 'lab';
+}
+
+/** Real fleet mode: hosts come from INVENTORY_FILE, the platform API is real. The lab is not started. */
+export interface InventoryFleetConfig {
+  mode: 'inventory';
+  inventoryFile: string;
+  sshPrivateKeyFile: string;
+  platformApiUrl: string;
+  platformApiToken: Secret;
+}
+
+export interface Config {
+  temporal: {
+    /** host:port of an existing server; undefined → `npm start` launches the dev server. */
+    address?: string;
+    namespace: string;
+    taskQueue: string;
+    /** Dev server ports (used only when address is unset). */
+    port: number;
+    uiPort: number;
+  };
+  /** undefined → embedded PostgreSQL under dataDir. */
+  databaseUrl?: string;
+  /** Absolute path. */
+  dataDir: string;
+  api: { host: string; port: number };
+  fleet: LabFleetConfig | InventoryFleetConfig;
+  ssh: { connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number };
+  logLevel: LogLevel;
+  otel: { endpoint?: string };
+}
+
+const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL']);
+
+const port = z.coerce
+  .number({ invalid_type_error: 'expected a port number' })
+  .int('expected an integer port')
+  .min(1, 'expected a port between 1 and 65535')
+  .max(65535, 'expected a port between 1 and 65535');
+
+const nonEmpty = z.string().min(1);
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7233 or temporal.example.com:7233');
+
+const httpUrl = z
+  .string()
+  .url('expected a URL')
+  .refine((u) => /^https?:\/\//i.test(u), 'expected an http:// or https:// URL');
+
+const postgresUrl = z
+  .string()
+  .refine((u) => /^postgres(ql)?:\/\/[^\s]+$/i.test(u), 'expected postgres://user:password@host:port/database');
+
+const duration = z.string().pipe(DurationSchema);
+
+const positiveInt = z.coerce.number({ invalid_type_error: 'expected a number' }).int('expected a whole number').positive('expected a positive number');
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const logLevel = z.enum(LOG_LEVELS, { errorMap: () => ({ message: `expected one of ${LOG_LEVELS.join(', ')}` }) });
+
+/** Each variable with its schema and default; '' counts as unset. */
+const VARIABLES = {
+  TEMPORAL_ADDRESS: hostPort.optional(),
+  TEMPORAL_NAMESPACE: nonEmpty.default('default'),
+  TEMPORAL_TASK_QUEUE: nonEmpty.default('gpuaas-runbooks'),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  DATABASE_URL: postgresUrl.optional(),
+  DATA_DIR: nonEmpty.default('.data'),
+  API_HOST: nonEmpty.default('127.0.0.1'),
+  API_PORT: port.default(8080),
+  INVENTORY_FILE: nonEmpty.optional(),
+  SSH_PRIVATE_KEY_FILE: nonEmpty.optional(),
+  SSH_CONNECT_TIMEOUT: duration.default('10s'),
+  SSH_COMMAND_TIMEOUT: duration.default('60s'),
+  SSH_OUTPUT_LIMIT_BYTES: positiveInt.default(1024 * 1024),
+  PLATFORM_API_URL: httpUrl.optional(),
+  PLATFORM_API_TOKEN: nonEmpty.optional(),
+  LOG_LEVEL: logLevel.default('info'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+} as const;
+
+type Vars = { [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]> };
+
+function describeValue(name: string, raw: string): string {
+  return SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)})`;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const vars: Partial<Record<string, unknown>> = {};
+  for (const [name, schema] of Object.entries(VARIABLES) as [keyof typeof VARIABLES, z.ZodTypeAny][]) {
+    const raw = env[name];
+    const value = raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+    const parsed = schema.safeParse(value);
+    if (parsed.success) {
+      vars[name] = parsed.data;
+    } else {
+      const messages = [...new Set(parsed.error.issues.map((i) => i.message))].join('; ');
+      problems.push(`${name}: ${messages}${value === undefined ? '' : describeValue(name, value)}`);
+    }
+  }
+  const v = vars as Vars;
+
+  // Real fleet mode needs credentials and files that exist.
+  if (env.INVENTORY_FILE?.trim()) {
+    const need: [keyof Vars, string][] = [
+      ['SSH_PRIVATE_KEY_FILE', 'the private key the engine uses to SSH into fleet hosts'],
+      ['PLATFORM_API_URL', 'the platform API base URL'],
+      ['PLATFORM_API_TOKEN', 'the platform API token'],
+    ];
+    for (const [name, what] of need) {
+      if (!env[name]?.trim()) problems.push(`${name}: required when INVENTORY_FILE is set (${what})`);
+    }
+    for (const name of ['INVENTORY_FILE', 'SSH_PRIVATE_KEY_FILE'] as const) {
+      const file = v[name];
+      if (typeof file === 'string' && !fs.existsSync(file)) problems.push(`${name}: file not found: ${file}`);
+    }
+  }
+  if (v.TEMPORAL_PORT !== undefined && v.TEMPORAL_PORT === v.TEMPORAL_UI_PORT) {
+    problems.push(`TEMPORAL_UI_PORT: must differ from TEMPORAL_PORT (both ${v.TEMPORAL_PORT})`);
+  }
+
+  if (problems.length > 0) throw new ConfigError('Invalid configuration:', problems);
+
+  const fleet: Config['fleet'] = v.INVENTORY_FILE
+    ? {
+        mode: 'inventory',
+        inventoryFile: path.resolve(v.INVENTORY_FILE),
+        sshPrivateKeyFile: path.resolve(v.SSH_PRIVATE_KEY_FILE!),
+        platformApiUrl: v.PLATFORM_API_URL!,
+        platformApiToken: new Secret(v.PLATFORM_API_TOKEN!),
+      }
+    : { mode: 'lab' };
+
+  return {
+    temporal: {
+      address: v.TEMPORAL_ADDRESS,
+      namespace: v.TEMPORAL_NAMESPACE,
+      taskQueue: v.TEMPORAL_TASK_QUEUE,
+      port: v.TEMPORAL_PORT,
+      uiPort: v.TEMPORAL_UI_PORT,
+    },
+    databaseUrl: v.DATABASE_URL,
+    dataDir: path.resolve(v.DATA_DIR),
+    api: { host: v.API_HOST, port: v.API_PORT },
+    fleet,
+    ssh: {
+      connectTimeoutMs: v.SSH_CONNECT_TIMEOUT,
+      commandTimeoutMs: v.SSH_COMMAND_TIMEOUT,
+      outputLimitBytes: v.SSH_OUTPUT_LIMIT_BYTES,
+    },
+    logLevel: v.LOG_LEVEL,
+    otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT },
+  };
+}
+
+/** A copy that is safe to log: DATABASE_URL password masked (the API token is a Secret already). */
+export function redactConfig(config: Config): Config {
+  let databaseUrl = config.databaseUrl;
+  if (databaseUrl) {
+    try {
+      const u = new URL(databaseUrl);
+      if (u.password) u.password = '***';
+      databaseUrl = u.toString();
+    } catch {
+      databaseUrl = '[redacted]';
+    }
+  }
+  return { ...config, databaseUrl };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inventory
+
+function formatPath(p: (string | number)[], raw: unknown): string {
+  if (p[0] === 'hosts' && typeof p[1] === 'number') {
+    const host = (raw as { hosts?: unknown[] })?.hosts?.[p[1]] as Record<string, unknown> | undefined;
+    const label =
+      host && typeof host === 'object'
+        ? typeof host.node_id === 'string'
+          ? ` (node_id ${JSON.stringify(host.node_id)})`
+          : typeof host.hostname === 'string'
+            ? ` (hostname ${JSON.stringify(host.hostname)})`
+            : ''
+        : '';
+    const rest = p.slice(2).join('.');
+    return `hosts[${p[1]}]${label}${rest ? ` ${rest}` : ''}`;
+  }
+  return p.length > 0 ? p.join('.') : '(top level)';
+}
+
+/**
+ * Reads an inventory file (.json, .yaml or .yml) and validates it. Errors name the file, the
+ * host (index and node_id) and the field.
+ */
+export function loadInventory(file: string): Inventory {
+  const ext = path.extname(file).toLowerCase();
+  const title = `Invalid inventory ${file}:`;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(title, [`cannot read file: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    if (ext === '.json') raw = JSON.parse(text);
+    else if (ext === '.yaml' || ext === '.yml') raw = YAML.parse(text, { prettyErrors: true });
+    else throw new ConfigError(title, [`unsupported file extension ${JSON.stringify(ext)}: use .json, .yaml or .yml`]);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(title, [`not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const parsed = InventorySchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${formatPath(issue.path, raw)}: ${issue.message}`);
+    throw new ConfigError(title, problems);
+  }
+  return parsed.data;
+}

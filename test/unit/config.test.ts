@@ -1,0 +1,232 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import util from 'node:util';
+import { ConfigError, loadConfig, loadInventory, redactConfig } from '../../config';
+
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl lab';
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpuaas-config-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function write(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+/** Lines of the error message that name a variable ("  NAME: ..."). */
+function badVariables(err: ConfigError): string[] {
+  return err.message
+    .split('\n')
+    .slice(1)
+    .map((l) => /^\s+([A-Z_]+):/.exec(l)?.[1])
+    .filter((v): v is string => v !== undefined);
+}
+
+describe('loadConfig', () => {
+  it('has defaults for everything (lab mode, dev server, embedded PostgreSQL)', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      temporal: { address: undefined, namespace: 'default', taskQueue: 'gpuaas-runbooks', port: 7233, uiPort: 8233 },
+      databaseUrl: undefined,
+      dataDir: path.resolve('.data'),
+      api: { host: '127.0.0.1', port: 8080 },
+      fleet: { mode: 'lab' },
+      ssh: { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, outputLimitBytes: 1024 * 1024 },
+      logLevel: 'info',
+      otel: { endpoint: undefined },
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_NAMESPACE: 'prod',
+      TEMPORAL_TASK_QUEUE: 'runbooks-eu',
+      TEMPORAL_PORT: '7300',
+      TEMPORAL_UI_PORT: '8300',
+      DATABASE_URL: 'postgres://u:p@db:5432/runbooks',
+      DATA_DIR: '/var/lib/gpuaas',
+      API_HOST: '0.0.0.0',
+      API_PORT: '9090',
+      SSH_CONNECT_TIMEOUT: '5s',
+      SSH_COMMAND_TIMEOUT: '2m',
+      SSH_OUTPUT_LIMIT_BYTES: '65536',
+      LOG_LEVEL: 'debug',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
+    });
+    expect(config.temporal).toEqual({ address: 'temporal.internal:7233', namespace: 'prod', taskQueue: 'runbooks-eu', port: 7300, uiPort: 8300 });
+    expect(config.databaseUrl).toBe('postgres://u:p@db:5432/runbooks');
+    expect(config.dataDir).toBe('/var/lib/gpuaas');
+    expect(config.api).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(config.ssh).toEqual({ connectTimeoutMs: 5000, commandTimeoutMs: 120_000, outputLimitBytes: 65536 });
+    expect(config.logLevel).toBe('debug');
+    expect(config.otel.endpoint).toBe('http://otel:4318');
+    expect(redactConfig(config).databaseUrl).toBe('postgres://u:***@db:5432/runbooks');
+  });
+
+  it('treats empty variables as unset', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: '', API_PORT: ' ', INVENTORY_FILE: '' });
+    expect(config.temporal.address).toBeUndefined();
+    expect(config.api.port).toBe(8080);
+    expect(config.fleet.mode).toBe('lab');
+  });
+
+  describe('real fleet mode (INVENTORY_FILE)', () => {
+    it('requires the SSH key, platform API URL and token', () => {
+      const inventory = write('inv-required.json', '{"hosts": []}');
+      const err = configError(() => loadConfig({ INVENTORY_FILE: inventory }));
+      expect(badVariables(err).sort()).toEqual(['PLATFORM_API_TOKEN', 'PLATFORM_API_URL', 'SSH_PRIVATE_KEY_FILE']);
+      expect(err.message).toContain('SSH_PRIVATE_KEY_FILE: required when INVENTORY_FILE is set');
+    });
+
+    it('checks that the files exist', () => {
+      const err = configError(() =>
+        loadConfig({
+          INVENTORY_FILE: path.join(dir, 'missing.yaml'),
+          SSH_PRIVATE_KEY_FILE: path.join(dir, 'missing_key'),
+          PLATFORM_API_URL: 'https://platform.example.com',
+          PLATFORM_API_TOKEN: 'tok',
+        }),
+      );
+      expect(badVariables(err).sort()).toEqual(['INVENTORY_FILE', 'SSH_PRIVATE_KEY_FILE']);
+      expect(err.message).toContain('file not found');
+    });
+
+    it('builds the fleet config and never prints the token', () => {
+      const inventory = write('inv-ok.yaml', 'hosts: []\n');
+      const key = write('id_ed25519', 'not really a key');
+      const config = loadConfig({
+        INVENTORY_FILE: inventory,
+        SSH_PRIVATE_KEY_FILE: key,
+        PLATFORM_API_URL: 'https://platform.example.com/api',
+        PLATFORM_API_TOKEN: 'super-secret-token',
+      });
+      expect(config.fleet.mode).toBe('inventory');
+      if (config.fleet.mode !== 'inventory') throw new Error('unreachable');
+      expect(config.fleet.inventoryFile).toBe(inventory);
+      expect(config.fleet.sshPrivateKeyFile).toBe(key);
+      expect(config.fleet.platformApiUrl).toBe('https://platform.example.com/api');
+      expect(config.fleet.platformApiToken.reveal()).toBe('super-secret-token');
+      for (const printed of [JSON.stringify(config), util.inspect(config, { depth: 10 }), `${config.fleet.platformApiToken}`]) {
+        expect(printed).not.toContain('super-secret-token');
+      }
+    });
+  });
+
+  it('reports every bad variable in one error, one per line, without secrets', () => {
+    const err = configError(() =>
+      loadConfig({
+        TEMPORAL_ADDRESS: 'no-port-here',
+        TEMPORAL_PORT: '70000',
+        API_PORT: 'eighty',
+        SSH_CONNECT_TIMEOUT: 'soon',
+        SSH_COMMAND_TIMEOUT: '-5s',
+        SSH_OUTPUT_LIMIT_BYTES: '0',
+        LOG_LEVEL: 'loud',
+        DATABASE_URL: 'mysql://root:hunter2@db/x',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url',
+        PLATFORM_API_URL: 'ftp://platform',
+      }),
+    );
+    expect(badVariables(err).sort()).toEqual(
+      [
+        'API_PORT',
+        'DATABASE_URL',
+        'LOG_LEVEL',
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
+        'PLATFORM_API_URL',
+        'SSH_COMMAND_TIMEOUT',
+        'SSH_CONNECT_TIMEOUT',
+        'SSH_OUTPUT_LIMIT_BYTES',
+        'TEMPORAL_ADDRESS',
+        'TEMPORAL_PORT',
+      ].sort(),
+    );
+    expect(err.problems).toHaveLength(10);
+    expect(err.message.split('\n')[0]).toBe('Invalid configuration:');
+    expect(err.message).toContain('API_PORT: expected a port number (got "eighty")');
+    expect(err.message).not.toContain('hunter2');
+  });
+
+  it('rejects the same port for the dev server frontend and UI', () => {
+    const err = configError(() => loadConfig({ TEMPORAL_PORT: '7233', TEMPORAL_UI_PORT: '7233' }));
+    expect(badVariables(err)).toEqual(['TEMPORAL_UI_PORT']);
+  });
+});
+
+describe('loadInventory', () => {
+  const host = (overrides: Record<string, unknown> = {}) => ({
+    node_id: 'gpu-01',
+    hostname: 'gpu-01.lab',
+    role: 'worker_compute',
+    host: '127.0.0.1',
+    port: 2201,
+    host_key: HOST_KEY,
+    gpu_count: 8,
+    ...overrides,
+  });
+
+  it('reads JSON and applies defaults', () => {
+    const { port: _port, ...noPort } = host();
+    const file = write('inventory.json', JSON.stringify({ hosts: [noPort] }));
+    expect(loadInventory(file)).toEqual({ hosts: [{ ...noPort, port: 22, user: 'root' }] });
+  });
+
+  it('reads YAML (.yaml and .yml)', () => {
+    const text = `hosts:\n  - node_id: cp-01\n    hostname: cp-01.lab\n    role: platform_control\n    host: 10.0.0.1\n    host_key: ${HOST_KEY}\n`;
+    for (const name of ['inventory.yaml', 'inventory.yml']) {
+      const inv = loadInventory(write(name, text));
+      expect(inv.hosts[0]).toMatchObject({ node_id: 'cp-01', role: 'platform_control', port: 22, user: 'root', gpu_count: 0 });
+    }
+  });
+
+  it('names the host and field that are wrong (JSON)', () => {
+    const file = write(
+      'bad.json',
+      JSON.stringify({ hosts: [host(), host({ node_id: 'gpu-02', role: 'gpu', host_key: 'not-a-key' })] }),
+    );
+    const err = configError(() => loadInventory(file));
+    expect(err.message.split('\n')[0]).toBe(`Invalid inventory ${file}:`);
+    expect(err.message).toMatch(/hosts\[1\] \(node_id "gpu-02"\) role: /);
+    expect(err.message).toMatch(/hosts\[1\] \(node_id "gpu-02"\) host_key: expected an OpenSSH public key line/);
+    expect(err.problems).toHaveLength(2);
+
+    const dup = write('dup.json', JSON.stringify({ hosts: [host(), host({ hostname: 'other' })] }));
+    expect(configError(() => loadInventory(dup)).message).toMatch(/hosts\[1\] \(node_id "gpu-01"\) node_id: duplicate node_id gpu-01/);
+  });
+
+  it('names the host and field that are wrong (YAML), including unknown fields', () => {
+    const file = write(
+      'bad.yaml',
+      `hosts:\n  - node_id: gpu-07\n    hostname: gpu-07.lab\n    role: worker_compute\n    host: 10.0.0.7\n    port: 99999\n    host_key: ${HOST_KEY}\n    gpus: 8\n`,
+    );
+    const err = configError(() => loadInventory(file));
+    expect(err.message).toMatch(/hosts\[0\] \(node_id "gpu-07"\) port: /);
+    expect(err.message).toMatch(/hosts\[0\] \(node_id "gpu-07"\): Unrecognized key\(s\) in object: 'gpus'/);
+  });
+
+  it('reports syntax errors and unsupported files', () => {
+    expect(configError(() => loadInventory(write('broken.json', '{"hosts": [')))).toHaveProperty('message', expect.stringMatching(/not valid JSON/));
+    expect(configError(() => loadInventory(write('broken.yaml', 'hosts: [\n  - a: b\n  c')))).toHaveProperty('message', expect.stringMatching(/not valid YAML/));
+    expect(configError(() => loadInventory(write('inventory.toml', 'x = 1')))).toHaveProperty('message', expect.stringMatching(/unsupported file extension/));
+    expect(configError(() => loadInventory(path.join(dir, 'nope.json')))).toHaveProperty('message', expect.stringMatching(/cannot read file/));
+    expect(configError(() => loadInventory(write('empty.json', '{"hosts": []}')))).toHaveProperty('message', expect.stringMatching(/hosts: Array must contain at least 1/));
+  });
+});
