@@ -1,0 +1,109 @@
+/**
+ * Lab admin and fault injection (/lab/v1, no auth): inject Xids and other faults,
+ * seed allocations, reset the world, read what the engine did.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { sendError, sendInvalid } from './http-errors';
+import { shortIso } from './kernel-log';
+import { NodeCordonedError } from './platform-state';
+import type { LabHost, LabWorld } from './world';
+
+const XidBody = z
+  .object({
+    gpu_index: z.number().int().min(0),
+    xid: z.number().int().min(1).max(999),
+    persistent: z.boolean().default(false),
+  })
+  .strict();
+const GpuBody = z.object({ gpu_index: z.number().int().min(0) }).strict();
+const EmptyBody = z.object({}).strict();
+const SeedBody = z.object({ count: z.number().int().min(1).max(64).default(1) }).strict();
+const NodeParams = z.object({ node_id: z.string() });
+const RecordsQuery = z.object({ node_id: z.string().optional() });
+
+export function registerAdminApi(app: FastifyInstance, world: LabWorld): void {
+  const hostOf = (params: unknown): LabHost | undefined => world.hosts.get(NodeParams.parse(params).node_id);
+  const noHost = (params: unknown) => `no host ${NodeParams.parse(params).node_id}`;
+
+  app.post('/lab/v1/hosts/:node_id/faults/xid', async (req, reply) => {
+    const host = hostOf(req.params);
+    if (!host) return sendError(reply, 404, 'node_not_found', noHost(req.params));
+    const body = XidBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    if (!host.state.gpu(body.data.gpu_index)) {
+      return sendError(reply, 400, 'invalid_request', `${host.spec.node_id} has no GPU ${body.data.gpu_index}`);
+    }
+    const now = new Date();
+    host.state.injectXid(body.data.gpu_index, body.data.xid, body.data.persistent, now);
+    const line = host.state.kernelLog[host.state.kernelLog.length - 1];
+    return {
+      node_id: host.spec.node_id,
+      gpu_index: body.data.gpu_index,
+      xid: body.data.xid,
+      persistent: body.data.persistent,
+      kernel_line: line ? `${shortIso(line.at)} ${host.spec.hostname} kernel: ${line.message}` : null,
+    };
+  });
+
+  app.post('/lab/v1/hosts/:node_id/faults/diag-fail', async (req, reply) => {
+    const host = hostOf(req.params);
+    if (!host) return sendError(reply, 404, 'node_not_found', noHost(req.params));
+    const body = GpuBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    if (!host.state.gpu(body.data.gpu_index)) {
+      return sendError(reply, 400, 'invalid_request', `${host.spec.node_id} has no GPU ${body.data.gpu_index}`);
+    }
+    host.state.injectDiagFail(body.data.gpu_index);
+    return { node_id: host.spec.node_id, gpu_index: body.data.gpu_index, diag_fail: true };
+  });
+
+  app.post('/lab/v1/hosts/:node_id/faults/stuck-drain', async (req, reply) => {
+    const nodeId = NodeParams.parse(req.params).node_id;
+    if (!world.platform.has(nodeId)) return sendError(reply, 404, 'node_not_found', `no compute node ${nodeId}`);
+    const body = EmptyBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    world.platform.setStuckDrain(nodeId);
+    return { node_id: nodeId, stuck_drain: true };
+  });
+
+  app.post('/lab/v1/hosts/:node_id/allocations', async (req, reply) => {
+    const nodeId = NodeParams.parse(req.params).node_id;
+    if (!world.platform.has(nodeId)) return sendError(reply, 404, 'node_not_found', `no compute node ${nodeId}`);
+    const body = SeedBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    try {
+      const added = world.platform.seedAllocations(nodeId, body.data.count);
+      return reply.code(201).send({ node_id: nodeId, allocations: added });
+    } catch (err) {
+      if (err instanceof NodeCordonedError) return sendError(reply, 409, 'node_cordoned', err.message);
+      throw err;
+    }
+  });
+
+  app.post('/lab/v1/reset', async () => {
+    world.reset();
+    return { reset: true };
+  });
+
+  app.get('/lab/v1/records', async (req, reply) => {
+    const q = RecordsQuery.safeParse(req.query ?? {});
+    if (!q.success) return sendInvalid(reply, q.error);
+    return world.records.list(q.data.node_id);
+  });
+
+  app.get('/lab/v1/rma-tickets', async () => ({ tickets: world.platform.listTickets() }));
+
+  app.get('/lab/v1/hosts/:node_id/state', async (req, reply) => {
+    const host = hostOf(req.params);
+    if (!host) return sendError(reply, 404, 'node_not_found', noHost(req.params));
+    const nodeId = host.spec.node_id;
+    return {
+      ...host.state.snapshot(),
+      ssh: { port: host.ssh?.port ?? null, rebooting: host.ssh?.rebooting ?? false },
+      platform: world.platform.has(nodeId)
+        ? { node: world.platform.node(nodeId), allocations: world.platform.allocations(nodeId), stuck_drain: world.platform.stuckDrain(nodeId) }
+        : null,
+    };
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * The lab: a simulated GPU cloud reached only through real protocols. Each host
+ * is an SSH server on 127.0.0.1; the platform API and lab admin API are one HTTP
+ * server. The engine talks to it exactly as to a real fleet.
+ */
+import fastify, { type FastifyInstance } from 'fastify';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { Inventory } from '../domain/inventory';
+import { registerAdminApi } from './admin-api';
+import { SimHostState } from './gpu-host-state';
+import { installErrorHandlers } from './http-errors';
+import { buildInventory, labHostSpecs, previousPorts, writeInventory } from './inventory';
+import { loadLabKeys } from './keys';
+import { registerPlatformApi } from './platform-api';
+import { SshHost } from './ssh-hosts';
+import { LabWorld, type LabHost } from './world';
+
+export interface LabOptions {
+  dataDir: string;
+  /** Address every lab server binds to (default 127.0.0.1). */
+  bindHost?: string;
+  /** Platform API port; 0 = random (default). */
+  platformPort?: number;
+  /** worker_compute nodes beyond dev-gpu-1 (default 0). */
+  extraGpuNodes?: number;
+  /** Allocations finish this long after a cordon (default 300). */
+  drainDelayMs?: number;
+  /** A rebooting host is down this long (default 1000). */
+  rebootDelayMs?: number;
+  /** Bearer token of the platform API (default 'lab-token'). */
+  platformToken?: string;
+  logger?: Logger;
+}
+
+export interface RunningLab {
+  inventory: Inventory;
+  inventoryPath: string;
+  clientKeyPath: string;
+  /** http://127.0.0.1:PORT */
+  platformUrl: string;
+  platformToken: string;
+  stop(): Promise<void>;
+}
+
+/** The address clients use to reach a server bound to `bindHost`. */
+function reachableAddress(bindHost: string): string {
+  return bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
+}
+
+function buildHttp(world: LabWorld, token: string, logger: Logger): FastifyInstance {
+  // Fastify's own request logging stays off; errors are logged by the error handler.
+  const app = fastify({ logger: false });
+  installErrorHandlers(app, logger);
+  registerPlatformApi(app, { platform: world.platform, records: world.records, idempotency: world.idempotency, token });
+  registerAdminApi(app, world);
+  return app;
+}
+
+export async function startLab(opts: LabOptions): Promise<RunningLab> {
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const bindHost = opts.bindHost ?? '127.0.0.1';
+  const address = reachableAddress(bindHost);
+  const token = opts.platformToken ?? 'lab-token';
+  const specs = labHostSpecs(opts.extraGpuNodes ?? 0);
+  const keys = loadLabKeys(opts.dataDir, specs.map((s) => s.node_id));
+  const inventoryPath = join(opts.dataDir, 'inventory.json');
+  const ports = previousPorts(inventoryPath);
+
+  const now = new Date();
+  const hosts: LabHost[] = specs.map((spec) => ({ spec, state: new SimHostState(spec.node_id, spec.hostname, spec.role, now) }));
+  const world = new LabWorld(hosts, opts.drainDelayMs ?? 300);
+  for (const h of hosts) {
+    const { node_id, hostname } = h.spec;
+    const hostKey = keys.hosts.get(node_id);
+    if (!hostKey) throw new Error(`no host key for ${node_id}`);
+    h.ssh = new SshHost({
+      state: h.state,
+      hostKey,
+      clientPublicKey: keys.client.publicKey,
+      bindHost,
+      rebootDelayMs: opts.rebootDelayMs ?? 1000,
+      logger: logger.child({ component: 'lab-ssh', node_id }),
+      hooks: {
+        context: () => world.context(node_id),
+        recorded: (command, result) => {
+          world.records.command({ node_id, host_name: hostname, command, exit_code: result.exitCode });
+          if (result.mutation) world.records.mutation({ node_id, ...result.mutation });
+        },
+        // A reboot kills whatever still runs on the node.
+        wentDown: () => {
+          if (world.platform.has(node_id)) world.platform.evict(node_id);
+        },
+      },
+    });
+  }
+
+  const sshHosts = hosts.map((h) => h.ssh).filter((s): s is SshHost => s !== undefined);
+  const app = buildHttp(world, token, logger.child({ component: 'lab-http' }));
+  const stop = async () => {
+    world.stop();
+    await Promise.all(sshHosts.map((s) => s.close()));
+    await app.close();
+  };
+
+  try {
+    for (const s of sshHosts) await s.listen(ports.get(s.nodeId));
+    await app.listen({ host: bindHost, port: opts.platformPort ?? 0 });
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  const httpAddr = app.server.address();
+  const platformPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : (opts.platformPort ?? 0);
+
+  const inventory = buildInventory(
+    specs,
+    new Map(
+      hosts.map((h) => [
+        h.spec.node_id,
+        { host: address, port: h.ssh?.port ?? 0, hostKey: keys.hosts.get(h.spec.node_id)?.publicKey ?? '' },
+      ]),
+    ),
+  );
+  writeInventory(inventoryPath, inventory);
+
+  const platformUrl = `http://${address}:${platformPort}`;
+  logger.info({ platformUrl, inventoryPath, hosts: inventory.hosts.map((h) => `${h.node_id}@${h.host}:${h.port}`) }, 'lab started');
+  return { inventory, inventoryPath, clientKeyPath: keys.client.privateKeyPath, platformUrl, platformToken: token, stop };
+}

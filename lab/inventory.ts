@@ -1,0 +1,56 @@
+/** The lab's host list and the inventory.json the engine reads to reach it. */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { HostRole } from '../domain/host-roles';
+import { InventorySchema, type Inventory } from '../domain/inventory';
+import { GPUS_PER_NODE } from './gpus';
+
+export interface LabHostSpec {
+  node_id: string;
+  hostname: string;
+  role: HostRole;
+  gpu_count: number;
+}
+
+/** dev-control-1, dev-lab-1, dev-gpu-1 and `extraGpuNodes` more GPU nodes. node_id == hostname. */
+export function labHostSpecs(extraGpuNodes: number): LabHostSpec[] {
+  const hosts: LabHostSpec[] = [
+    { node_id: 'dev-control-1', hostname: 'dev-control-1', role: 'platform_control', gpu_count: 0 },
+    { node_id: 'dev-lab-1', hostname: 'dev-lab-1', role: 'app_control', gpu_count: 0 },
+  ];
+  for (let i = 1; i <= 1 + extraGpuNodes; i++) {
+    hosts.push({ node_id: `dev-gpu-${i}`, hostname: `dev-gpu-${i}`, role: 'worker_compute', gpu_count: GPUS_PER_NODE });
+  }
+  return hosts;
+}
+
+export function buildInventory(
+  specs: readonly LabHostSpec[],
+  endpoints: ReadonlyMap<string, { host: string; port: number; hostKey: string }>,
+): Inventory {
+  return InventorySchema.parse({
+    hosts: specs.map((s) => {
+      const ep = endpoints.get(s.node_id);
+      if (!ep) throw new Error(`no SSH endpoint for ${s.node_id}`);
+      return { ...s, host: ep.host, port: ep.port, user: 'root', host_key: ep.hostKey };
+    }),
+  });
+}
+
+export function writeInventory(path: string, inventory: Inventory): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(inventory, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+/** Ports used by the previous run, so a restarted lab keeps its inventory when it can. */
+export function previousPorts(path: string): Map<string, number> {
+  if (!existsSync(path)) return new Map();
+  try {
+    const inv = InventorySchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+    return new Map(inv.hosts.map((h) => [h.node_id, h.port]));
+  } catch {
+    return new Map();
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * One ssh2 server per simulated host, each on its own port with its own host key.
+ * Publickey auth for root with the lab client key only; exec sessions only. While a
+ * host reboots its port stays bound but every connection is dropped at once.
+ */
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { Server as SshServer, utils, type AuthContext, type Connection, type ServerChannel } from 'ssh2';
+import type { CommandContext, CommandResult } from './command-types';
+import type { SimHostState } from './gpu-host-state';
+import { execOnHost } from './host-commands';
+import type { KeyPair } from './keys';
+
+/** How long after answering `systemctl reboot` the host goes down. */
+const REBOOT_GRACE_MS = 50;
+const SSH_IDENT = 'OpenSSH_9.6p1 Ubuntu-3ubuntu13.5';
+
+export interface SshHostHooks {
+  /** Platform facts the host needs to answer (allocations on this node). */
+  context(): CommandContext;
+  /** Called after every exec with what was answered. */
+  recorded(command: string, result: CommandResult): void;
+  /** Called when the host goes down for a reboot. */
+  wentDown(): void;
+}
+
+export interface SshHostOptions {
+  state: SimHostState;
+  hostKey: KeyPair;
+  clientPublicKey: string;
+  bindHost: string;
+  rebootDelayMs: number;
+  hooks: SshHostHooks;
+  logger: Logger;
+}
+
+export class SshHost {
+  private readonly net: NetServer;
+  private readonly ssh: SshServer;
+  private readonly sockets = new Set<Socket>();
+  private readonly clientKey: ReturnType<typeof parsePublic>;
+  private timers = new Set<NodeJS.Timeout>();
+  private down = false;
+  port = 0;
+
+  constructor(private readonly opts: SshHostOptions) {
+    this.clientKey = parsePublic(opts.clientPublicKey);
+    this.ssh = new SshServer({ hostKeys: [opts.hostKey.privateKey], ident: SSH_IDENT }, (client) => this.onClient(client));
+    this.net = createServer((socket) => this.onSocket(socket));
+  }
+
+  get nodeId(): string {
+    return this.opts.state.nodeId;
+  }
+
+  get rebooting(): boolean {
+    return this.down;
+  }
+
+  /** Listens on `preferredPort` when free, else on a random port. */
+  async listen(preferredPort?: number): Promise<number> {
+    const tryListen = (port: number) =>
+      new Promise<number>((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        this.net.once('error', onError);
+        this.net.listen(port, this.opts.bindHost, () => {
+          this.net.off('error', onError);
+          const addr = this.net.address();
+          resolve(typeof addr === 'object' && addr ? addr.port : port);
+        });
+      });
+    if (preferredPort) {
+      try {
+        this.port = await tryListen(preferredPort);
+        return this.port;
+      } catch (err) {
+        this.opts.logger.warn({ node_id: this.nodeId, port: preferredPort, err }, 'previous SSH port unavailable; using a random one');
+      }
+    }
+    this.port = await tryListen(0);
+    return this.port;
+  }
+
+  /** Takes the host down now; it boots again (new boot_id) after rebootDelayMs. */
+  reboot(): void {
+    if (this.down) return;
+    this.down = true;
+    this.opts.logger.info({ node_id: this.nodeId }, 'host rebooting');
+    this.dropAll();
+    this.opts.hooks.wentDown();
+    this.later(this.opts.rebootDelayMs, () => {
+      this.opts.state.boot(new Date());
+      this.down = false;
+      this.opts.logger.info({ node_id: this.nodeId, boot_id: this.opts.state.bootId }, 'host up');
+    });
+  }
+
+  /** Cancels a pending reboot and closes open sessions (used by the lab reset). */
+  resetConnections(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.down = false;
+    this.dropAll();
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.dropAll();
+    await new Promise<void>((resolve) => this.net.close(() => resolve()));
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private dropAll(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  private onSocket(socket: Socket): void {
+    if (this.down) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    this.ssh.injectSocket(socket);
+  }
+
+  private onClient(client: Connection): void {
+    client.on('error', (err) => this.opts.logger.debug({ node_id: this.nodeId, err: err.message }, 'ssh client error'));
+    client.on('authentication', (ctx) => this.authenticate(ctx));
+    client.on('ready', () => {
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        session.on('exec', (accept, _reject, info) => this.exec(accept(), info.command));
+      });
+    });
+  }
+
+  private authenticate(ctx: AuthContext): void {
+    if (ctx.method !== 'publickey' || ctx.username !== 'root') return ctx.reject(['publickey']);
+    const k = this.clientKey;
+    if (ctx.key.algo !== k.type || !ctx.key.data.equals(k.getPublicSSH())) return ctx.reject(['publickey']);
+    // Without a signature the client only asks whether this key would be accepted.
+    if (!ctx.signature || !ctx.blob) return ctx.accept();
+    if (k.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
+    return ctx.reject(['publickey']);
+  }
+
+  private exec(stream: ServerChannel, command: string): void {
+    const { state, hooks, logger } = this.opts;
+    let result: CommandResult;
+    try {
+      result = execOnHost(state, command, hooks.context());
+    } catch (err) {
+      logger.error({ node_id: this.nodeId, command, err }, 'lab command crashed');
+      result = { stdout: '', stderr: `lab: internal error: ${(err as Error).message}\n`, exitCode: 255 };
+    }
+    hooks.recorded(command, result);
+    logger.debug({ node_id: this.nodeId, command, exit_code: result.exitCode }, 'ssh exec');
+    if (result.stdout) stream.write(result.stdout);
+    if (result.stderr) stream.stderr.write(result.stderr);
+    stream.exit(result.exitCode);
+    stream.end();
+    if (result.reboot) this.later(REBOOT_GRACE_MS, () => this.reboot());
+  }
+}
+
+function parsePublic(line: string) {
+  const parsed = utils.parseKey(line);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) throw new Error('cannot parse the lab client public key');
+  return key;
+}

@@ -1,0 +1,54 @@
+/** Everything the lab simulates, in one place: hosts, platform, records. */
+import type { CommandContext } from './command-types';
+import type { SimHostState } from './gpu-host-state';
+import { IdempotencyStore } from './idempotency';
+import type { LabHostSpec } from './inventory';
+import { PlatformState } from './platform-state';
+import { Records } from './records';
+import type { SshHost } from './ssh-hosts';
+
+export interface LabHost {
+  spec: LabHostSpec;
+  state: SimHostState;
+  ssh?: SshHost;
+}
+
+export class LabWorld {
+  readonly hosts = new Map<string, LabHost>();
+  readonly platform: PlatformState;
+  readonly records = new Records();
+  readonly idempotency = new IdempotencyStore();
+
+  constructor(hosts: readonly LabHost[], drainDelayMs: number) {
+    for (const h of hosts) this.hosts.set(h.spec.node_id, h);
+    // Only compute nodes are known to the scheduler.
+    this.platform = new PlatformState(
+      hosts.filter((h) => h.spec.role === 'worker_compute').map((h) => ({ node_id: h.spec.node_id, hostname: h.spec.hostname })),
+      drainDelayMs,
+    );
+  }
+
+  context(nodeId: string, now = new Date()): CommandContext {
+    const allocations = this.platform.allocations(nodeId);
+    return {
+      now,
+      allocatedGpus: [...new Set(allocations.flatMap((a) => a.gpu_indexes))],
+      allocationsRunning: allocations.length > 0,
+    };
+  }
+
+  /** Every host healthy and up, records/tickets/keys-in-use cleared; ports and host keys unchanged. */
+  reset(now = new Date()): void {
+    this.records.clear();
+    this.idempotency.clear();
+    this.platform.reset(now);
+    for (const h of this.hosts.values()) {
+      h.ssh?.resetConnections();
+      h.state.resetToHealthy(now);
+    }
+  }
+
+  stop(): void {
+    this.platform.stop();
+  }
+}
