@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { context, trace } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { ApiError, envelope } from './errors';
@@ -24,7 +24,7 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    requestIdLogLabel: 'correlation_id',
+    logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
     // The correlation id is the request id, so every request log line carries it.
     genReqId: (req) => {
       const given = req.headers['x-correlation-id'];

@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await api?.close();
-  worker?.shutdown();
+  if (worker?.getState() === 'RUNNING') worker.shutdown();
   await workerRun;
   await stack?.close();
 });

@@ -1,10 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { openDatabase, runMigrations } from '../../activities/evidence/database';
-import { startLab } from '../../lab';
 import { findFreePort } from '../../scripts/free-port';
-import { resolveTemporalCli } from '../../scripts/temporal-cli';
-import { startTemporalDevServer } from '../../scripts/temporal-dev-server';
+import { startStack } from '../../scripts/stack';
 import { TEST_ENV_KEYS } from './test-env';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -18,28 +15,22 @@ export default async function globalSetup(): Promise<void> {
   // One directory per run, so concurrent runs never share state.
   const dir = path.join(ROOT, '.data', `test-${process.pid}`);
   fs.mkdirSync(dir, { recursive: true });
-  const say = (line: string) => process.stderr.write(`[test setup] ${line}\n`);
-
-  const cli = await resolveTemporalCli({ log: say });
-  say(`Temporal CLI: ${cli.path} (${cli.source})`);
-  const port = await findFreePort();
-  const temporal = await startTemporalDevServer({ cliPath: cli.path, dbFile: path.join(dir, 'temporal.db'), port, uiPort: await findFreePort(), log: say });
-  say(`Temporal dev server at ${temporal.address}`);
-
-  const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: dir, log: say });
-  await runMigrations(db.pool, path.join(ROOT, 'migrations'));
-  say(`PostgreSQL at ${db.url.replace(/:[^:@/]*@/, ':***@')}`);
-
-  const lab = await startLab({ dataDir: path.join(dir, 'lab'), extraGpuNodes: 3, drainDelayMs: 200, rebootDelayMs: 500 });
-  say(`lab platform API at ${lab.platformUrl}`);
-
+  const stack = await startStack({
+    dataDir: dir,
+    log: (line) => process.stderr.write(`[test setup] ${line}\n`),
+    temporalPort: await findFreePort(),
+    temporalUiPort: await findFreePort(),
+    databaseUrl: process.env.DATABASE_URL,
+    lab: { extraGpuNodes: 3, drainDelayMs: 200, rebootDelayMs: 500 },
+  });
+  const lab = stack.lab!;
   Object.assign(process.env, {
-    [TEST_ENV_KEYS.temporalAddress]: temporal.address,
-    [TEST_ENV_KEYS.databaseUrl]: db.url,
+    [TEST_ENV_KEYS.temporalAddress]: stack.temporalAddress,
+    [TEST_ENV_KEYS.databaseUrl]: stack.db.url,
     [TEST_ENV_KEYS.inventoryFile]: lab.inventoryPath,
     [TEST_ENV_KEYS.clientKeyFile]: lab.clientKeyPath,
     [TEST_ENV_KEYS.platformUrl]: lab.platformUrl,
     [TEST_ENV_KEYS.platformToken]: lab.platformToken,
   });
-  (globalThis as Record<string, unknown>).__gpuaasTestStack = { temporal, db, lab, dir };
+  (globalThis as Record<string, unknown>).__gpuaasTestStack = { stack, dir };
 }

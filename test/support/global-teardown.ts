@@ -1,14 +1,9 @@
 import fs from 'node:fs';
-
-interface Stoppable {
-  stop(): Promise<void>;
-}
+import type { Stack } from '../../scripts/stack';
 
 export default async function globalTeardown(): Promise<void> {
-  const stack = (globalThis as Record<string, unknown>).__gpuaasTestStack as (Record<string, Stoppable> & { dir?: string }) | undefined;
-  if (!stack) return;
-  for (const part of ['lab', 'db', 'temporal']) {
-    await stack[part]?.stop().catch((e: Error) => process.stderr.write(`[test teardown] ${part}: ${e.message}\n`));
-  }
-  if (stack.dir && !process.env.KEEP_TEST_DATA) fs.rmSync(stack.dir, { recursive: true, force: true });
+  const state = (globalThis as Record<string, unknown>).__gpuaasTestStack as { stack: Stack; dir: string } | undefined;
+  if (!state) return;
+  await state.stack.stop();
+  if (!process.env.KEEP_TEST_DATA) fs.rmSync(state.dir, { recursive: true, force: true });
 }

@@ -1,0 +1,116 @@
+/**
+ * `npm start`: the whole engine on one machine. Temporal dev server (unless
+ * TEMPORAL_ADDRESS is set), PostgreSQL (embedded unless DATABASE_URL is set) with
+ * migrations, the lab (unless INVENTORY_FILE points at a real fleet), a worker
+ * and the API. Prints where everything is; Ctrl-C stops it all.
+ */
+import path from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../config';
+import { buildApi } from '../api/server';
+import { bootstrapProcess, connectTemporal, fleetWiring } from '../workers/bootstrap';
+import { composeActivities } from '../workers/compose';
+import { createRunbookWorker } from '../workers/worker';
+import { assertPortFree, findFreePort, PortInUseError } from './free-port';
+import { startStack } from './stack';
+
+/** Lab platform API port when free; the lab picks another otherwise. */
+const LAB_PLATFORM_PORT = 8090;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const say = (line: string) => process.stderr.write(`[start] ${line}\n`);
+  // Fail fast on our own port before starting anything heavy.
+  await assertPortFree(config.api.port, config.api.host, 'the HTTP API', 'Set API_PORT to use another port.');
+  const { logger, tracing } = bootstrapProcess(config, 'gpuaas-runbooks');
+
+  const stack = await startStack({
+    dataDir: config.dataDir,
+    log: say,
+    temporalAddress: config.temporal.address,
+    temporalNamespace: config.temporal.namespace,
+    temporalPort: config.temporal.port,
+    temporalUiPort: config.temporal.uiPort,
+    databaseUrl: config.databaseUrl,
+    lab: config.fleet.mode === 'lab' ? { platformPort: await findFreePort({ preferred: LAB_PLATFORM_PORT }) } : false,
+  });
+  const stops: (() => Promise<unknown>)[] = [() => stack.stop()];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((e: Error) => say(`while stopping: ${e.message}`));
+  };
+  try {
+    const temporal = await connectTemporal(stack.temporalAddress, config.temporal.namespace);
+    stops.push(() => temporal.close());
+    const fleet = fleetWiring(config, stack.lab);
+    say('bundling workflow code...');
+    const worker = await createRunbookWorker({
+      connection: temporal.nativeConnection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      tracing,
+      activities: composeActivities({
+        ...fleet,
+        pool: stack.db.pool,
+        logger,
+        sshConnectTimeoutMs: config.ssh.connectTimeoutMs,
+        sshCommandTimeoutMs: config.ssh.commandTimeoutMs,
+        sshOutputLimitBytes: config.ssh.outputLimitBytes,
+      }),
+    });
+    const workerDone = worker.run();
+    stops.push(async () => {
+      // The SDK starts draining on SIGINT/SIGTERM by itself; only ask when it has not.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await workerDone;
+    });
+    const api = buildApi({ client: temporal.client, pool: stack.db.pool, taskQueue: config.temporal.taskQueue, logger });
+    await api.listen({ host: config.api.host, port: config.api.port });
+    stops.push(() => api.close());
+    printWhereThingsAre(config, stack, `http://${config.api.host}:${config.api.port}`);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  let stopping = false;
+  const onSignal = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping...`);
+    await stopAll();
+    await tracing.shutdown();
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void onSignal('SIGINT'));
+  process.on('SIGTERM', () => void onSignal('SIGTERM'));
+}
+
+function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof startStack>>, apiUrl: string): void {
+  const lines = [
+    '',
+    'gpuaas-runbooks is up',
+    `  API              ${apiUrl}   (GET /healthz)`,
+    `  Temporal         ${stack.temporalAddress}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
+    ...(stack.temporalUiUrl ? [`  Temporal Web UI  ${stack.temporalUiUrl}`] : []),
+    `  PostgreSQL       ${stack.db.url.replace(/:[^:@/]*@/, ':***@')}`,
+  ];
+  if (stack.lab) {
+    lines.push(
+      `  Lab platform API ${stack.lab.platformUrl}   (fault injection under /lab/v1)`,
+      `  Lab inventory    ${path.relative(process.cwd(), stack.lab.inventoryPath)}`,
+      '',
+      'Try it:',
+      `  curl -s -XPOST ${stack.lab.platformUrl}/lab/v1/hosts/dev-gpu-1/faults/xid -H 'content-type: application/json' -d '{"gpu_index":3,"xid":48}'`,
+      `  curl -s -XPOST ${apiUrl}/api/v1/runbooks/gpu-fault-remediation/runs -H 'content-type: application/json' -d '{"node_id":"dev-gpu-1","xid":48,"gpu_index":3}'`,
+      `  curl -s ${apiUrl}/api/v1/runs/gpu-fault%2Fdev-gpu-1`,
+    );
+  }
+  lines.push('', 'Ctrl-C stops everything.', '');
+  process.stdout.write(lines.join('\n'));
+}
+
+main().catch((err: Error) => {
+  const known = err instanceof ConfigError || err instanceof PortInUseError;
+  process.stderr.write(`\nnpm start failed: ${known ? err.message : err.stack ?? err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { loadInventory } from '../config';
+import type { Inventory } from '../domain/inventory';
+import type { RunningLab } from '../lab';
+import { createLogger, temporalLogger } from './logger';
+import { installTracing, type Tracing } from './tracing';
+
+/** Process-wide set-up, once, before any Temporal connection exists: logging and tracing. */
+export function bootstrapProcess(config: Config, serviceName: string): { logger: Logger; tracing: Tracing } {
+  const logger = createLogger({ name: serviceName, level: config.logLevel });
+  Runtime.install({
+    logger: temporalLogger(logger),
+    telemetryOptions: { logging: { forward: {}, filter: 'WARN' } },
+  });
+  const tracing = installTracing({ serviceName, otlpEndpoint: config.otel.endpoint });
+  return { logger, tracing };
+}
+
+export async function connectTemporal(address: string, namespace: string) {
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
+  const nativeConnection = await NativeConnection.connect({ address });
+  return {
+    connection,
+    client,
+    nativeConnection,
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+export interface FleetWiring {
+  inventory: Inventory;
+  sshPrivateKey: Buffer;
+  platformUrl: string;
+  platformToken: string;
+}
+
+/** The fleet the activities act on: the configured real one, or the lab that was just started. */
+export function fleetWiring(config: Config, lab: RunningLab | undefined): FleetWiring {
+  if (config.fleet.mode === 'inventory') {
+    return {
+      inventory: loadInventory(config.fleet.inventoryFile),
+      sshPrivateKey: fs.readFileSync(config.fleet.sshPrivateKeyFile),
+      platformUrl: config.fleet.platformApiUrl,
+      platformToken: config.fleet.platformApiToken.reveal(),
+    };
+  }
+  if (!lab) throw new Error('no INVENTORY_FILE configured and the lab is not running');
+  return { inventory: lab.inventory, sshPrivateKey: fs.readFileSync(lab.clientKeyPath), platformUrl: lab.platformUrl, platformToken: lab.platformToken };
+}

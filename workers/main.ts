@@ -1,0 +1,45 @@
+/**
+ * A worker process on its own, for scaling out or restarting independently of
+ * the API: `npm run worker`. Needs an existing Temporal server, database and
+ * fleet: TEMPORAL_ADDRESS, DATABASE_URL, INVENTORY_FILE, SSH_PRIVATE_KEY_FILE,
+ * PLATFORM_API_URL, PLATFORM_API_TOKEN (npm start prints the values for its lab).
+ */
+import { Pool } from 'pg';
+import { ConfigError, loadConfig } from '../config';
+import { bootstrapProcess, connectTemporal, fleetWiring } from './bootstrap';
+import { composeActivities } from './compose';
+import { createRunbookWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.temporal.address || !config.databaseUrl || config.fleet.mode !== 'inventory') {
+    throw new ConfigError('A standalone worker needs an existing server, database and fleet:', [
+      ...(!config.temporal.address ? ['TEMPORAL_ADDRESS: required'] : []),
+      ...(!config.databaseUrl ? ['DATABASE_URL: required'] : []),
+      ...(config.fleet.mode !== 'inventory' ? ['INVENTORY_FILE: required (with SSH_PRIVATE_KEY_FILE, PLATFORM_API_URL, PLATFORM_API_TOKEN)'] : []),
+    ]);
+  }
+  const { logger, tracing } = bootstrapProcess(config, 'gpuaas-runbooks-worker');
+  const temporal = await connectTemporal(config.temporal.address, config.temporal.namespace);
+  const pool = new Pool({ connectionString: config.databaseUrl, max: 10 });
+  const fleet = fleetWiring(config, undefined);
+  const worker = await createRunbookWorker({
+    connection: temporal.nativeConnection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    tracing,
+    activities: composeActivities({ ...fleet, pool, logger, sshConnectTimeoutMs: config.ssh.connectTimeoutMs, sshCommandTimeoutMs: config.ssh.commandTimeoutMs, sshOutputLimitBytes: config.ssh.outputLimitBytes }),
+  });
+  logger.info({ task_queue: config.temporal.taskQueue, hosts: fleet.inventory.hosts.length }, 'worker started');
+  // worker.run() resolves after SIGINT/SIGTERM: the SDK drains in-flight tasks first.
+  await worker.run();
+  await pool.end();
+  await temporal.close();
+  await tracing.shutdown();
+  logger.info('worker stopped');
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : err.stack ?? err.message}\n`);
+  process.exit(1);
+});
