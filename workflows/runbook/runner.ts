@@ -43,6 +43,8 @@ export interface RunbookIdentity {
 
 interface Undo {
   step: string;
+  /** The step record the undo belongs to (a name may repeat). */
+  seq: number | undefined;
   run: () => Promise<void>;
 }
 
@@ -153,13 +155,17 @@ export class RunbookRun {
 
   /** Registers the undo of a completed mutating step; run in reverse on failure or cancel. */
   onRollback(step: string, run: () => Promise<void>): void {
-    this.undos.push({ step, run });
+    this.undos.push({ step, seq: this.lastStep(step)?.seq, run });
   }
 
   /** Drops an undo once the procedure restored the state itself. */
   dropRollback(step: string): void {
-    const i = this.undos.findIndex((u) => u.step === step);
-    if (i >= 0) this.undos.splice(i, 1);
+    for (let i = this.undos.length - 1; i >= 0; i--) {
+      if (this.undos[i]!.step === step) {
+        this.undos.splice(i, 1);
+        return;
+      }
+    }
   }
 
   /**
@@ -182,7 +188,21 @@ export class RunbookRun {
     upsertSearchAttributes([{ key: SA.AwaitingApproval, value: true }]);
     log.info('awaiting approval', { ...this.logFields(), approval_id: request.id, question });
 
-    const decided = await condition(() => this.decision !== undefined, timeoutMs);
+    let decided: boolean;
+    try {
+      decided = await condition(() => this.decision !== undefined, timeoutMs);
+    } catch (err) {
+      // Cancelled while waiting: close the request so the run no longer shows as
+      // waiting on a human, and record how the step ended.
+      await CancellationScope.nonCancellable(async () => {
+        this.status.pending_approval = null;
+        upsertSearchAttributes([{ key: SA.AwaitingApproval, value: false }]);
+        record.error = failureOf(err);
+        record.detail = 'cancelled while waiting for a decision';
+        await this.end(record, 'failed', this.context(name, record.seq));
+      });
+      throw err;
+    }
     // Set by the signal handler while we waited; TS cannot see that.
     const d = this.decision as ApprovalDecision | undefined;
     const result: ApprovalRecord = decided && d
@@ -208,7 +228,7 @@ export class RunbookRun {
     if (this.undos.length === 0) return;
     this.phase('rollback');
     for (const undo of this.undos.splice(0).reverse()) {
-      const stepRecord = this.status.steps.find((s) => s.name === undo.step && s.status === 'completed');
+      const stepRecord = this.status.steps.find((s) => s.seq === undo.seq);
       try {
         await undo.run();
         if (stepRecord) stepRecord.status = 'compensated';
@@ -219,6 +239,7 @@ export class RunbookRun {
         }
         log.error('compensation failed', { ...this.logFields(), step: undo.step, error: failureOf(err).message });
       }
+      if (stepRecord) await engine.recordStep(this.context(stepRecord.name, stepRecord.seq), { ...stepRecord });
     }
   }
 
@@ -258,6 +279,11 @@ export class RunbookRun {
       phase: this.status.phase,
       step: this.status.current_step,
     };
+  }
+
+  private lastStep(name: string): StepRecord | undefined {
+    for (let i = this.status.steps.length - 1; i >= 0; i--) if (this.status.steps[i]!.name === name) return this.status.steps[i];
+    return undefined;
   }
 
   private begin(name: string): StepRecord {
