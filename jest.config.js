@@ -9,4 +9,5 @@ module.exports = {
   // Integration suites share one lab and one Temporal server; run files one at a time.
   maxWorkers: 1,
   forceExit: true,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
