@@ -15,7 +15,7 @@ import { LabAdmin } from '../../lab/admin-client';
 export { LabAdmin, type LabRecords } from '../../lab/admin-client';
 
 /** Quiet by default; TEST_LOG_LEVEL=info shows the engine's own log lines. */
-export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
+export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'error' });
 
 let runtimeInstalled = false;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
