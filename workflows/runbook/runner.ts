@@ -3,7 +3,7 @@ import {
   condition,
   isCancellation,
   log,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -29,7 +29,11 @@ import type { StepContext } from '../../domain/step-context';
 import type { EvidenceKind } from '../../activities/evidence/evidence-store';
 import { failureOf } from './failures';
 
-const engine = proxyActivities<RunbookActivities>({
+// The runner's own bookkeeping (runs, steps, evidence) is short, idempotent
+// writes to the engine's database: local activities, so each costs no extra
+// round trip through the server. They still retry, and replay re-runs them only
+// when their result was not yet recorded.
+const engine = proxyLocalActivities<RunbookActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', maximumInterval: '10s', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
