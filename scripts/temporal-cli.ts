@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { pidAlive } from './process-alive';
 
 /**
  * The one pinned CLI version. v1.5.1 is the newest tag whose go.mod has no replace
@@ -110,14 +111,6 @@ function errMessage(err: unknown): string {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * A directory lock so that two processes starting at once (say `npm start` and `npm test`)

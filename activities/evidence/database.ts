@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { findFreePort } from '../../scripts/free-port';
+import { pidAlive } from '../../scripts/process-alive';
 
 export type DbLog = ((line: string) => void) | { info(msg: string): void; warn(msg: string): void };
 
@@ -168,14 +169,6 @@ function assertTraversable(dir: string, ids: { uid: number; gid: number }): void
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** A postmaster already running on this data dir (another of our processes, or a leftover). */
 function runningPostmaster(pgDir: string): { pid: number; port: number } | undefined {

@@ -1,17 +1,11 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { PlatformClient } from '../../activities/platform/platform-client';
 import { LabAdmin } from '../../lab/admin-client';
+import { applicationFailureOf as failureOf } from '../support/failures';
 import { testEnv } from '../support/test-env';
 
 const NODE = 'dev-gpu-4';
 const client = (token = testEnv('platformToken')) => new PlatformClient({ baseUrl: testEnv('platformUrl'), token, timeoutMs: 5000 });
 const lab = () => new LabAdmin(testEnv('platformUrl'));
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
 
 beforeEach(async () => {
   await lab().reset();

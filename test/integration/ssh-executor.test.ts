@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import { createSshExecutor } from '../../activities/ssh/ssh-executor';
 import { findHost, InventorySchema, type InventoryHost } from '../../domain/inventory';
 import { LabAdmin } from '../../lab/admin-client';
+import { applicationFailureOf as failureOf } from '../support/failures';
 import { testEnv } from '../support/test-env';
 
 const inventory = () => InventorySchema.parse(JSON.parse(fs.readFileSync(testEnv('inventoryFile'), 'utf8')));
@@ -11,12 +11,6 @@ const lab = () => new LabAdmin(testEnv('platformUrl'));
 const ssh = (outputLimitBytes = 1024 * 1024) =>
   createSshExecutor({ privateKey: fs.readFileSync(testEnv('clientKeyFile')), connectTimeoutMs: 3000, commandTimeoutMs: 5000, outputLimitBytes });
 const NODE = 'dev-gpu-4';
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
 
 beforeEach(async () => {
   await lab().reset();
