@@ -102,9 +102,10 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/approvals', async (req, reply) => {
     const parsed = ApprovalDecisionSchema.omit({ approval_id: true }).strict().safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'approval');
-    const { description, status } = await describeRun(client, req.params.workflowId);
-    const pending = status?.pending_approval;
-    if (description.status.name !== 'RUNNING' || !pending) {
+    // Check the execution first: a closed run needs no query to answer 409.
+    const { description } = await describeRun(client, req.params.workflowId, false);
+    const pending = description.status.name === 'RUNNING' ? (await queryStatus(client, description)).pending_approval : null;
+    if (!pending) {
       throw new ApiError(409, 'no_pending_approval', `run ${req.params.workflowId} is not waiting for an approval`, {
         execution_status: description.status.name,
       });
@@ -187,8 +188,11 @@ async function describeRun(client: Client, workflowId: string, withStatus = true
     throw err;
   }
   if (!withStatus) return { description, status: null };
-  const status = await client.workflow.getHandle(workflowId, description.runId).query(statusQuery);
-  return { description, status };
+  return { description, status: await queryStatus(client, description) };
+}
+
+function queryStatus(client: Client, d: WorkflowExecutionDescription): Promise<RunStatus> {
+  return client.workflow.getHandle(d.workflowId, d.runId).query(statusQuery);
 }
 
 function toExecution(d: WorkflowExecutionDescription) {
