@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
+import type { HostRole } from '../domain/host-roles';
 import type { Inventory } from '../domain/inventory';
 import { findHost } from '../domain/inventory';
 import { ApplicationFailure } from '@temporalio/common';
@@ -29,7 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGpuActivities({ hosts, evidence }),
     ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),
     /** Inventory lookup without touching the host: identity and role for the run's target. */
-    async describeHost(nodeId: string): Promise<{ node_id: string; hostname: string; role: string }> {
+    async describeHost(nodeId: string): Promise<{ node_id: string; hostname: string; role: HostRole }> {
       const host = findHost(deps.inventory, nodeId);
       if (!host) {
         throw ApplicationFailure.create({ type: ErrorType.HostNotInInventory, message: `node ${nodeId} is not in the inventory`, nonRetryable: true });

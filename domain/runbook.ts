@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { HostRole } from './host-roles';
 
 /** Every runbook walks these phases in order; rollback/escalate only on failure. */
 export const PHASES = ['trigger', 'pre_checks', 'procedure', 'verify', 'return_to_service', 'rollback', 'escalate', 'done'] as const;
@@ -73,7 +74,7 @@ export interface RunStatus {
   approvals: ApprovalRecord[];
   outcome: string | null;
   /** Target of the run, when it acts on one host. */
-  target?: { node_id: string; host_name?: string; host_role?: string };
+  target?: { node_id: string; host_name?: string; host_role?: HostRole };
 }
 
 export interface RunReport {

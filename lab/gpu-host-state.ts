@@ -36,10 +36,6 @@ export function hasMemoryFault(gpu: SimGpu): boolean {
   return gpu.faults.some((f) => MEMORY_XIDS.has(f.xid));
 }
 
-export function hasPersistentFault(gpu: SimGpu): boolean {
-  return gpu.faults.some((f) => f.persistent);
-}
-
 export function eccVolatile(gpu: SimGpu): number {
   return hasMemoryFault(gpu) ? 1 : 0;
 }

@@ -63,7 +63,7 @@ async function remediate(run: RunbookRun, input: GpuFaultInput, alerts: GpuAlert
   });
   run.setTarget({ node_id: host.node_id, host_name: host.hostname, host_role: host.role });
   await run.step('check_host_role', async () => {
-    if (!isActionAllowed('read_gpu_state', host.role as never)) {
+    if (!isActionAllowed('read_gpu_state', host.role)) {
       throw ApplicationFailure.create({
         type: ErrorType.HostRoleViolation,
         message: `${host.hostname} is ${host.role}; GPU fault remediation runs only on worker_compute hosts`,

@@ -12,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../../domain/errors';
+import type { HostRole } from '../../domain/host-roles';
 import { approvalSignal, cancelRequestSignal, statusQuery } from '../../domain/messages';
 import type {
   ApprovalDecision,
@@ -114,11 +115,11 @@ export class RunbookRun {
       idempotency_key: `${info.workflowId}/${info.runId}/${seq}-${step}`,
       node_id: this.id.nodeId,
       host_name: this.status.target?.host_name,
-      host_role: this.status.target?.host_role as StepContext['host_role'],
+      host_role: this.status.target?.host_role,
     };
   }
 
-  setTarget(target: { node_id: string; host_name: string; host_role: string }): void {
+  setTarget(target: { node_id: string; host_name: string; host_role: HostRole }): void {
     this.status.target = target;
     upsertSearchAttributes([
       { key: SA.NodeId, value: target.node_id },
