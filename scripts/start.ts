@@ -47,14 +47,7 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       tracing,
-      activities: composeActivities({
-        ...fleet,
-        pool: stack.db.pool,
-        logger,
-        sshConnectTimeoutMs: config.ssh.connectTimeoutMs,
-        sshCommandTimeoutMs: config.ssh.commandTimeoutMs,
-        sshOutputLimitBytes: config.ssh.outputLimitBytes,
-      }),
+      activities: composeActivities({ ...fleet, pool: stack.db.pool, logger, ssh: config.ssh }),
     });
     const workerDone = worker.run();
     stops.push(async () => {

@@ -13,12 +13,14 @@ import { installTracing, type Tracing } from './tracing';
 /** Process-wide set-up, once, before any Temporal connection exists: logging and tracing. */
 export function bootstrapProcess(config: Config, serviceName: string): { logger: Logger; tracing: Tracing } {
   const logger = createLogger({ name: serviceName, level: config.logLevel });
-  Runtime.install({
-    logger: temporalLogger(logger),
-    telemetryOptions: { logging: { forward: {}, filter: 'WARN' } },
-  });
+  installTemporalRuntime(logger);
   const tracing = installTracing({ serviceName, otlpEndpoint: config.otel.endpoint });
   return { logger, tracing };
+}
+
+/** Routes the Temporal runtime's own logs (Core at WARN and above) through pino. Once per process. */
+export function installTemporalRuntime(logger: Logger): void {
+  Runtime.install({ logger: temporalLogger(logger), telemetryOptions: { logging: { forward: {}, filter: 'WARN' } } });
 }
 
 export async function connectTemporal(address: string, namespace: string) {

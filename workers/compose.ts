@@ -8,9 +8,8 @@ import type { Inventory } from '../domain/inventory';
 export interface ActivityWiring {
   inventory: Inventory;
   sshPrivateKey: Buffer | string;
-  sshConnectTimeoutMs: number;
-  sshCommandTimeoutMs: number;
-  sshOutputLimitBytes: number;
+  /** Same shape as the `ssh` section of the config. */
+  ssh: { connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number };
   platformUrl: string;
   platformToken: string;
   pool: Pool;
@@ -21,12 +20,7 @@ export interface ActivityWiring {
 export function composeActivities(w: ActivityWiring): RunbookActivities {
   return createActivities({
     inventory: w.inventory,
-    ssh: createSshExecutor({
-      privateKey: w.sshPrivateKey,
-      connectTimeoutMs: w.sshConnectTimeoutMs,
-      commandTimeoutMs: w.sshCommandTimeoutMs,
-      outputLimitBytes: w.sshOutputLimitBytes,
-    }),
+    ssh: createSshExecutor({ privateKey: w.sshPrivateKey, ...w.ssh }),
     platform: new PlatformClient({ baseUrl: w.platformUrl, token: w.platformToken }),
     pool: w.pool,
     logger: w.logger,

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     tracing,
-    activities: composeActivities({ ...fleet, pool, logger, sshConnectTimeoutMs: config.ssh.connectTimeoutMs, sshCommandTimeoutMs: config.ssh.commandTimeoutMs, sshOutputLimitBytes: config.ssh.outputLimitBytes }),
+    activities: composeActivities({ ...fleet, pool, logger, ssh: config.ssh }),
   });
   logger.info({ task_queue: config.temporal.taskQueue, hosts: fleet.inventory.hosts.length }, 'worker started');
   // worker.run() resolves after SIGINT/SIGTERM: the SDK drains in-flight tasks first.

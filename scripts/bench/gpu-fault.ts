@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { gpuFaultWorkflowId, type GpuFaultRequest } from '../../domain/gpu-fault';
 import type { RunReport } from '../../domain/runbook';
 import { LabAdmin } from '../../lab/admin-client';
+import { connectTemporal, installTemporalRuntime } from '../../workers/bootstrap';
 import { composeActivities } from '../../workers/compose';
 import { temporalLogger } from '../../workers/logger';
 import { installTracing } from '../../workers/tracing';
@@ -85,19 +85,17 @@ async function main(): Promise<void> {
 
 async function measure(stack: Stack): Promise<Samples> {
   const lab = stack.lab!;
-  Runtime.install({ logger: temporalLogger(logger), telemetryOptions: { logging: { forward: {}, filter: 'WARN' } } });
+  installTemporalRuntime(logger);
   const tracing = installTracing({ serviceName: 'gpuaas-runbooks-bench' });
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const temporal = await connectTemporal(stack.temporalAddress, 'default');
+  const { client, nativeConnection } = temporal;
   try {
-    const client = new Client({ connection, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
-    const bareClient = new Client({ connection });
+    // The baseline's client carries no tracing interceptor, like its worker.
+    const bareClient = new Client({ connection: temporal.connection });
     const activities = composeActivities({
       inventory: lab.inventory,
       sshPrivateKey: fs.readFileSync(lab.clientKeyPath),
-      sshConnectTimeoutMs: 5_000,
-      sshCommandTimeoutMs: 30_000,
-      sshOutputLimitBytes: 1024 * 1024,
+      ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024 },
       platformUrl: lab.platformUrl,
       platformToken: lab.platformToken,
       pool: stack.db.pool,
@@ -124,8 +122,7 @@ async function measure(stack: Stack): Promise<Samples> {
     return await worker.runUntil(() => bareWorker.runUntil(() => runAll(client, bareClient, labAdmin)));
   } finally {
     await tracing.shutdown();
-    await connection.close();
-    await nativeConnection.close();
+    await temporal.close();
   }
 }
 

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
-import { temporalLogger } from '../../workers/logger';
-import { installTracing } from '../../workers/tracing';
+import { installTemporalRuntime } from '../../workers/bootstrap';
+import { installTracing, type Tracing } from '../../workers/tracing';
 import { bundleWorkflows } from '../../workers/worker';
 import { testLogger } from '../support/harness';
 
@@ -19,8 +19,10 @@ const files = fs
   .sort();
 
 let bundle: WorkflowBundleWithSourceMap;
+let tracing: Tracing;
 beforeAll(async () => {
-  Runtime.install({ logger: temporalLogger(testLogger), telemetryOptions: { logging: { forward: {}, filter: 'WARN' } } });
+  installTemporalRuntime(testLogger);
+  tracing = installTracing({ serviceName: 'gpuaas-runbooks-replay' });
   bundle = await bundleWorkflows();
 });
 
@@ -30,7 +32,6 @@ test('histories are recorded for the released workflows', () => {
 
 test.each(files)('%s replays without nondeterminism', async (file) => {
   const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
-  const tracing = installTracing({ serviceName: 'gpuaas-runbooks-replay' });
   await expect(
     Worker.runReplayHistory({ workflowBundle: bundle, sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } }, history, `replay-${file}`),
   ).resolves.toBeUndefined();

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { InventorySchema, type Inventory } from '../../domain/inventory';
-import { temporalLogger } from '../../workers/logger';
+import { connectTemporal, installTemporalRuntime } from '../../workers/bootstrap';
 import { installTracing } from '../../workers/tracing';
 import { bundleWorkflows, createRunbookWorker } from '../../workers/worker';
 import { composeActivities } from '../../workers/compose';
@@ -26,14 +24,12 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
  */
 export async function connectStack() {
   if (!runtimeInstalled) {
-    Runtime.install({ logger: temporalLogger(testLogger), telemetryOptions: { logging: { forward: {}, filter: 'WARN' } } });
+    installTemporalRuntime(testLogger);
     runtimeInstalled = true;
   }
   const tracing = installTracing({ serviceName: 'gpuaas-runbooks-test' });
-  const address = testEnv('temporalAddress');
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
-  const nativeConnection = await NativeConnection.connect({ address });
+  const temporal = await connectTemporal(testEnv('temporalAddress'), 'default');
+  const { client, connection, nativeConnection } = temporal;
   const pool = new Pool({ connectionString: testEnv('databaseUrl'), max: 5 });
   const inventory = InventorySchema.parse(JSON.parse(fs.readFileSync(testEnv('inventoryFile'), 'utf8')));
   const lab = new LabAdmin(testEnv('platformUrl'));
@@ -52,9 +48,7 @@ export async function connectStack() {
       const activities = composeActivities({
         inventory: opts.inventory ?? inventory,
         sshPrivateKey: fs.readFileSync(testEnv('clientKeyFile')),
-        sshConnectTimeoutMs: 5_000,
-        sshCommandTimeoutMs: 30_000,
-        sshOutputLimitBytes: 1024 * 1024,
+        ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024 },
         platformUrl: testEnv('platformUrl'),
         platformToken: testEnv('platformToken'),
         pool,
@@ -64,8 +58,7 @@ export async function connectStack() {
     },
     async close() {
       await pool.end();
-      await connection.close();
-      await nativeConnection.close();
+      await temporal.close();
     },
   };
 }
