@@ -1,7 +1,35 @@
 /** A client for the lab's fault-injection and record endpoints (/lab/v1), for tests, drills and scripts. */
 export interface LabRecords {
   commands: { seq: number; node_id: string; host_name: string; command: string; exit_code: number | null; at: string }[];
-  mutations: { seq: number; node_id: string; kind: string; idempotency_key?: string; applied: boolean; at: string }[];
+  mutations: { seq: number; node_id: string; kind: string; idempotency_key?: string; applied: boolean; at: string; detail?: Record<string, unknown> }[];
+  /** Every process a host ran: exec'd programs and the main processes of transient units. */
+  processes: {
+    seq: number;
+    node_id: string;
+    pid: number;
+    /** The real program's argv joined by spaces, e.g. "dcgmi diag -r 3 -j". */
+    command: string;
+    /** "NAME.service" for a unit's main process, null for a plain exec. */
+    unit: string | null;
+    started_at: string;
+    ended_at: string | null;
+    exit_code: number | null;
+    killed: boolean;
+  }[];
+}
+
+export type RecoveryAction = 'none' | 'gpu_reset' | 'node_reboot' | 'drain_p2p' | 'drain_and_reset';
+
+export interface XidInjected {
+  node_id: string;
+  gpu_index: number;
+  xid: number;
+  persistent: boolean;
+  recovery_action: RecoveryAction | null;
+  /** The Xid line as `journalctl -o short-iso-precise` prints it. */
+  kernel_line: string;
+  /** The Xid line and, with a recovery action, the Xid 154 line after it. */
+  kernel_lines: string[];
 }
 
 export class LabAdmin {
@@ -10,14 +38,36 @@ export class LabAdmin {
   reset() {
     return this.post('/lab/v1/reset', {});
   }
-  injectXid(nodeId: string, gpuIndex: number, xid: number, persistent = false) {
-    return this.post(`/lab/v1/hosts/${nodeId}/faults/xid`, { gpu_index: gpuIndex, xid, persistent });
+  injectXid(nodeId: string, gpuIndex: number, xid: number, persistent = false, opts: { recoveryAction?: RecoveryAction } = {}): Promise<XidInjected> {
+    const body = { gpu_index: gpuIndex, xid, persistent, ...(opts.recoveryAction ? { recovery_action: opts.recoveryAction } : {}) };
+    return this.post(`/lab/v1/hosts/${nodeId}/faults/xid`, body) as Promise<XidInjected>;
   }
   failDiag(nodeId: string, gpuIndex: number) {
     return this.post(`/lab/v1/hosts/${nodeId}/faults/diag-fail`, { gpu_index: gpuIndex });
   }
   stickDrain(nodeId: string) {
     return this.post(`/lab/v1/hosts/${nodeId}/faults/stuck-drain`, {});
+  }
+  /** A stray process keeps the GPU open: `nvidia-smi -r` on it is refused until the host reboots. */
+  holdGpu(nodeId: string, gpuIndex: number, name?: string): Promise<{ node_id: string; gpu_index: number; pid: number; name: string }> {
+    return this.post(`/lab/v1/hosts/${nodeId}/faults/gpu-process`, { gpu_index: gpuIndex, ...(name ? { name } : {}) }) as Promise<{
+      node_id: string;
+      gpu_index: number;
+      pid: number;
+      name: string;
+    }>;
+  }
+  /** Every later diag leaves the GPU out of its report, as DCGM does for a GPU it cannot see. */
+  omitGpuFromDiag(nodeId: string, gpuIndex: number) {
+    return this.post(`/lab/v1/hosts/${nodeId}/faults/diag-omit-gpu`, { gpu_index: gpuIndex });
+  }
+  /** The next `count` commands whose argv starts with `commandPrefix` lose their SSH connection right after starting. */
+  dropConnection(nodeId: string, commandPrefix: string, count = 1) {
+    return this.post(`/lab/v1/hosts/${nodeId}/faults/drop-connection`, { command_prefix: commandPrefix, count });
+  }
+  /** Appends about `bytes` of ordinary (non-NVRM) kernel lines to the current boot's log. */
+  kernelNoise(nodeId: string, bytes: number): Promise<{ node_id: string; lines: number; bytes: number; kernel_log_lines: number }> {
+    return this.post(`/lab/v1/hosts/${nodeId}/kernel-noise`, { bytes }) as Promise<{ node_id: string; lines: number; bytes: number; kernel_log_lines: number }>;
   }
   async records(nodeId?: string): Promise<LabRecords> {
     const res = await fetch(`${this.baseUrl}/lab/v1/records${nodeId ? `?node_id=${nodeId}` : ''}`);
@@ -33,10 +83,14 @@ export class LabAdmin {
     const r = await this.records(nodeId);
     return r.mutations.filter((m) => m.kind === kind && m.applied).length;
   }
+  /** Processes of one program that ran to the end (not killed), e.g. "dcgmi diag". */
+  async completedProcesses(nodeId: string, commandPrefix: string): Promise<number> {
+    const r = await this.records(nodeId);
+    return r.processes.filter((p) => p.command.startsWith(commandPrefix) && p.ended_at !== null && !p.killed).length;
+  }
   private async post(path: string, body: unknown): Promise<unknown> {
     const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`lab ${path}: ${res.status} ${await res.text()}`);
     return res.json();
   }
 }
-

@@ -1,9 +1,10 @@
 /**
- * `dcgmi diag -r <1-4> -j` answering in the DCGM 4.x JSON shape. Exit 0 when every
- * test passes, 226 (DCGM_ST_NVVS_ERROR) when a GPU fails, 215 (DCGM_ST_DIAG_BAD_LAUNCH)
- * with a runtime_error when workloads still hold the node.
+ * `dcgmi diag -r <1-4> -j` answering in the DCGM 4.x JSON shape after the level's
+ * real run time. Exit 0 when every test passes, 226 (DCGM_ST_NVVS_ERROR) when a GPU
+ * fails; refusals come at once: 215 (DCGM_ST_DIAG_BAD_LAUNCH) when workloads still
+ * hold the node, 217 (DCGM_ST_DIAG_ALREADY_RUNNING) while another diag runs.
  */
-import { fail, type CommandContext, type CommandResult } from './command-types';
+import { answer, DURATIONS, fail, type CommandContext, type CommandPlan, type CommandResult } from './command-types';
 import { DRIVER_VERSION, PCI_DEVICE_ID } from './gpus';
 import { isLost, MEMORY_XIDS, remapPending, type SimGpu, type SimHostState } from './gpu-host-state';
 import { styledJson } from './styled-json';
@@ -11,6 +12,7 @@ import { styledJson } from './styled-json';
 export const DCGM_VERSION = '4.2.3';
 export const EXIT_DIAG_FAILED = 226;
 export const EXIT_BAD_LAUNCH = 215;
+export const EXIT_ALREADY_RUNNING = 217;
 const EXIT_BAD_PARAM = 254;
 
 const GPU_GROUP = { entity_group: 'GPU', entity_group_id: 1 } as const;
@@ -81,15 +83,19 @@ function finding(gpu: SimGpu, level: number): { test: string; warning: Warning }
   return null;
 }
 
+/** The GPUs DCGM can see; one it cannot is left out of the report as if absent. */
+const visibleGpus = (state: SimHostState) => state.gpus.filter((g) => !state.diagOmitted.has(g.index));
+
 function runDiag(state: SimHostState, level: number): { json: object; failed: boolean } {
-  const findings = new Map(state.gpus.map((g) => [g.index, finding(g, level)]));
+  const gpus = visibleGpus(state);
+  const findings = new Map(gpus.map((g) => [g.index, finding(g, level)]));
   const failedBefore = new Set<number>();
   let anyFail = false;
   const categories = [];
   for (const cat of PLAN) {
     const tests = [];
     for (const t of cat.tests.filter((x) => x.level <= level)) {
-      const results = state.gpus.map((g) => {
+      const results = gpus.map((g) => {
         const f = findings.get(g.index);
         if (failedBefore.has(g.index)) return { ...GPU_GROUP, entity_id: g.index, status: 'Skip' };
         if (f && f.test === t.name) return { ...GPU_GROUP, entity_id: g.index, status: 'Fail', warnings: [f.warning] };
@@ -110,39 +116,63 @@ function runDiag(state: SimHostState, level: number): { json: object; failed: bo
     failed: anyFail,
     json: {
       'DCGM Diagnostic': { test_categories: categories },
-      entity_groups: [{ ...GPU_GROUP, entities: state.gpus.map((g) => ({ entity_id: g.index, serial_num: g.serial, device_id: PCI_DEVICE_ID })) }],
+      entity_groups: [{ ...GPU_GROUP, entities: gpus.map((g) => ({ entity_id: g.index, serial_num: g.serial, device_id: PCI_DEVICE_ID })) }],
       metadata: { version: DCGM_VERSION, 'Driver Version Detected': DRIVER_VERSION },
     },
   };
 }
 
-export function dcgmi(state: SimHostState, args: readonly string[], ctx: CommandContext): CommandResult {
-  if (args[0] !== 'diag') return fail(EXIT_BAD_PARAM, `Invalid subsystem "${args[0] ?? ''}". Run 'dcgmi --help' for usage.\n`);
+/** A diag that never started: the runtime_error object with -j, a plain error line without. */
+function runtimeError(json: boolean, exitCode: number, msg: string): CommandPlan {
+  return answer(DURATIONS.dcgmiRefusal, {
+    stdout: json ? styledJson({ 'DCGM Diagnostic': { runtime_error: msg, version: DCGM_VERSION } }) : `Error: ${msg}\n`,
+    stderr: '',
+    exitCode,
+  });
+}
+
+function finishDiag(state: SimHostState, level: number, json: boolean): CommandResult {
+  const { json: body, failed } = runDiag(state, level);
+  const exitCode = failed ? EXIT_DIAG_FAILED : 0;
+  if (json) return { stdout: styledJson(body), stderr: '', exitCode };
+  const lines = visibleGpus(state).map((g) => `GPU${g.index}: ${finding(g, level) ? 'Fail' : 'Pass'}`);
+  return { stdout: `Successfully ran diagnostic for group.\n${lines.join('\n')}\n`, stderr: '', exitCode };
+}
+
+export function dcgmi(state: SimHostState, args: readonly string[], ctx: CommandContext): CommandPlan {
+  const badParam = (msg: string) => answer(DURATIONS.small, fail(EXIT_BAD_PARAM, msg));
+  if (args[0] !== 'diag') return badParam(`Invalid subsystem "${args[0] ?? ''}". Run 'dcgmi --help' for usage.\n`);
   let levelArg: string | undefined;
   let json = false;
   for (let i = 1; i < args.length; i++) {
     const a = args[i];
     if (a === '-j' || a === '--json') json = true;
     else if (a === '-r' || a === '--run') levelArg = args[++i];
-    else return fail(EXIT_BAD_PARAM, `Error: unsupported argument "${a}" (lab).\n`);
+    else return badParam(`Error: unsupported argument "${a}" (lab).\n`);
   }
   const level = levelArg === undefined ? undefined : LEVEL_NAMES[levelArg];
   if (level === undefined) {
-    return fail(EXIT_BAD_PARAM, `Error: invalid run level "${levelArg ?? ''}"; expected 1, 2, 3, 4, short, medium, long or xlong.\n`);
+    return badParam(`Error: invalid run level "${levelArg ?? ''}"; expected 1, 2, 3, 4, short, medium, long or xlong.\n`);
+  }
+  // nv-hostengine runs one diag at a time per host.
+  if (ctx.diagRunning) {
+    return runtimeError(
+      json,
+      EXIT_ALREADY_RUNNING,
+      'Unable to complete diagnostic for group 0. Return: (-39) A diag instance is already running, cannot run a new diag until the current one finishes',
+    );
   }
   if (ctx.allocationsRunning) {
-    const msg =
-      'Unable to complete diagnostic for group 0. Return: (-41) Couldn\'t launch the diagnostic: ' +
-      'the GPUs are in use by running workloads; drain the node first.';
-    return {
-      stdout: json ? styledJson({ 'DCGM Diagnostic': { runtime_error: msg, version: DCGM_VERSION } }) : `Error: ${msg}\n`,
-      stderr: '',
-      exitCode: EXIT_BAD_LAUNCH,
-    };
+    return runtimeError(
+      json,
+      EXIT_BAD_LAUNCH,
+      "Unable to complete diagnostic for group 0. Return: (-41) Couldn't launch the diagnostic: the GPUs are in use by running workloads; drain the node first.",
+    );
   }
-  const { json: body, failed } = runDiag(state, level);
-  const exitCode = failed ? EXIT_DIAG_FAILED : 0;
-  if (json) return { stdout: styledJson(body), stderr: '', exitCode };
-  const lines = state.gpus.map((g) => `GPU${g.index}: ${finding(g, level) ? 'Fail' : 'Pass'}`);
-  return { stdout: `Successfully ran diagnostic for group.\n${lines.join('\n')}\n`, stderr: '', exitCode };
+  return {
+    durationMs: DURATIONS.diagByLevel[level] ?? DURATIONS.diagByLevel[4]!,
+    holds: { diag: true },
+    // The report reflects the GPUs as they are when the run ends.
+    finish: () => finishDiag(state, level, json),
+  };
 }

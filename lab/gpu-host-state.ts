@@ -1,12 +1,13 @@
 /**
- * Pure state of one simulated host: boot identity, kernel log and, on
- * worker_compute hosts, eight GPUs with their faults. No I/O; time comes in as an
- * argument so tests can drive it.
+ * Pure state of one simulated host: boot identity, kernel log, the files under
+ * /var/tmp and, on worker_compute hosts, eight GPUs with their faults. No I/O and
+ * no timers; time comes in as an argument so tests can drive it. What runs on the
+ * host (processes, systemd units) lives in host-runtime.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { HostRole } from '../domain/host-roles';
 import { GPUS_PER_NODE, gpuIdentities, type GpuIdentity } from './gpus';
-import { bootMessages, xidMessage, type KernelLine } from './kernel-log';
+import { bootMessages, KernelJournal, recoveryActionMessage, xidMessage, type KernelLine, type RecoveryAction } from './kernel-log';
 
 /** Xids that mean an uncorrectable memory error: volatile ECC + pending row remap. */
 export const MEMORY_XIDS: ReadonlySet<number> = new Set([48, 63, 64, 94, 95, 171]);
@@ -26,6 +27,15 @@ export interface SimGpu extends GpuIdentity {
   remap_failure: boolean;
   /** Injected "fails DCGM diagnostics" hardware fault (sticky until lab reset). */
   diag_fail: boolean;
+  /** What the driver last asked for in an Xid 154 (cleared by a reset or a boot). */
+  recovery_action: RecoveryAction;
+}
+
+/** A process outside the engine's control that keeps a GPU open (a leftover training job). */
+export interface StrayGpuProcess {
+  gpu_index: number;
+  pid: number;
+  name: string;
 }
 
 export function isLost(gpu: SimGpu): boolean {
@@ -47,9 +57,16 @@ export function remapPending(gpu: SimGpu): boolean {
 export class SimHostState {
   bootId = '';
   bootedAt = new Date(0);
-  kernelLog: KernelLine[] = [];
-  previousKernelLog: KernelLine[] | null = null;
+  kernelLog: KernelJournal;
+  previousKernelLog: KernelJournal | null = null;
   gpus: SimGpu[] = [];
+  /** Processes holding GPUs open; a reboot ends them. */
+  strayProcesses: StrayGpuProcess[] = [];
+  /** GPUs DCGM cannot see: diag leaves them out of its report (sticky until lab reset). */
+  diagOmitted = new Set<number>();
+  /** Regular files by absolute path (/var/tmp is on disk: it survives a reboot). */
+  files = new Map<string, string>();
+  private lastPid = 0;
 
   constructor(
     readonly nodeId: string,
@@ -57,6 +74,7 @@ export class SimHostState {
     readonly role: HostRole,
     now: Date = new Date(),
   ) {
+    this.kernelLog = new KernelJournal(hostname);
     this.resetToHealthy(now);
   }
 
@@ -73,7 +91,10 @@ export class SimHostState {
       faults: [],
       remap_failure: false,
       diag_fail: false,
+      recovery_action: 'none' as RecoveryAction,
     }));
+    this.diagOmitted.clear();
+    this.files.clear();
     this.previousKernelLog = null;
     this.boot(now, false);
   }
@@ -86,26 +107,57 @@ export class SimHostState {
     this.previousKernelLog = keepPrevious ? this.kernelLog : null;
     this.bootId = randomUUID();
     this.bootedAt = now;
-    this.kernelLog = bootMessages(this.hostname).map((message) => ({ at: now, message }));
+    // PIDs start over after a boot; services and logins take the first few hundred.
+    this.lastPid = 1200 + Math.floor(Math.random() * 400);
+    this.strayProcesses = [];
+    this.kernelLog = new KernelJournal(this.hostname);
+    for (const message of bootMessages(this.hostname)) this.kernelLog.append(now, message);
     for (const gpu of this.gpus) {
       gpu.persistence_mode = true;
+      gpu.recovery_action = 'none';
       gpu.faults = gpu.faults.filter((f) => f.persistent);
-      for (const f of gpu.faults) this.kernelLog.push({ at: now, message: xidMessage(gpu.kernel_pci, f.xid) });
+      for (const f of gpu.faults) this.kernelLog.append(now, xidMessage(gpu.kernel_pci, f.xid));
     }
+  }
+
+  /** The next process id; other activity on the host takes a few in between. */
+  nextPid(): number {
+    this.lastPid += 1 + Math.floor(Math.random() * 6);
+    return this.lastPid;
   }
 
   gpu(index: number): SimGpu | undefined {
     return this.gpus[index];
   }
 
-  /** Logs the Xid for the GPU's PCI address now and applies its effect. */
-  injectXid(gpuIndex: number, xid: number, persistent: boolean, now: Date): SimGpu {
+  /**
+   * Logs the Xid for the GPU's PCI address now and applies its effect. With a
+   * recovery action the driver follows it with its Xid 154 line.
+   */
+  injectXid(gpuIndex: number, xid: number, persistent: boolean, now: Date, recoveryAction?: RecoveryAction): KernelLine[] {
     const gpu = this.requireGpu(gpuIndex);
-    this.kernelLog.push({ at: now, message: xidMessage(gpu.kernel_pci, xid) });
+    const logged = [this.kernelLog.append(now, xidMessage(gpu.kernel_pci, xid))];
     const existing = gpu.faults.find((f) => f.xid === xid);
     if (existing) existing.persistent = existing.persistent || persistent;
     else gpu.faults.push({ xid, persistent });
-    return gpu;
+    if (recoveryAction !== undefined) {
+      logged.push(this.kernelLog.append(now, recoveryActionMessage(gpu.kernel_pci, gpu.recovery_action, recoveryAction)));
+      gpu.recovery_action = recoveryAction;
+    }
+    return logged;
+  }
+
+  /** A process (pid, name) that keeps the GPU open until the host reboots. */
+  holdGpu(gpuIndex: number, name: string): StrayGpuProcess {
+    this.requireGpu(gpuIndex);
+    const stray = { gpu_index: gpuIndex, pid: this.nextPid(), name };
+    this.strayProcesses.push(stray);
+    return stray;
+  }
+
+  omitFromDiag(gpuIndex: number): void {
+    this.requireGpu(gpuIndex);
+    this.diagOmitted.add(gpuIndex);
   }
 
   injectDiagFail(gpuIndex: number): SimGpu {
@@ -121,6 +173,7 @@ export class SimHostState {
   applyGpuReset(gpu: SimGpu): void {
     if (gpu.faults.some((f) => f.persistent && MEMORY_XIDS.has(f.xid))) gpu.remap_failure = true;
     gpu.faults = gpu.faults.filter((f) => f.persistent);
+    gpu.recovery_action = 'none';
   }
 
   private requireGpu(index: number): SimGpu {
@@ -147,9 +200,13 @@ export class SimHostState {
         remapped_rows_pending: remapPending(g),
         remapped_rows_failure: g.remap_failure,
         diag_fail: g.diag_fail,
+        diag_omitted: this.diagOmitted.has(g.index),
+        recovery_action: g.recovery_action,
         faults: g.faults,
       })),
-      kernel_log_lines: this.kernelLog.length,
+      stray_processes: this.strayProcesses,
+      kernel_log_lines: this.kernelLog.lineCount,
+      files: [...this.files.keys()],
     };
   }
 }

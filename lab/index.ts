@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Inventory } from '../domain/inventory';
 import { registerAdminApi } from './admin-api';
+import { DURATIONS } from './command-types';
 import { SimHostState } from './gpu-host-state';
+import { HostRuntime } from './host-runtime';
 import { installErrorHandlers } from './http-errors';
 import { buildInventory, labHostSpecs, previousPorts, writeInventory } from './inventory';
 import { loadLabKeys } from './keys';
@@ -26,7 +28,12 @@ export interface LabOptions {
   extraGpuNodes?: number;
   /** Allocations finish this long after a cordon (default 300). */
   drainDelayMs?: number;
-  /** A rebooting host is down this long (default 1000). */
+  /**
+   * Multiplies every simulated duration: commands (a level-3 diag is 900 s at 1)
+   * and reboots (180 s at 1). Must be > 0; default 1, real time.
+   */
+  timeScale?: number;
+  /** A rebooting host is down this long; overrides 180 s × timeScale when given. */
   rebootDelayMs?: number;
   /** Bearer token of the platform API (default 'lab-token'). */
   platformToken?: string;
@@ -62,6 +69,8 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const bindHost = opts.bindHost ?? '127.0.0.1';
   const address = reachableAddress(bindHost);
   const token = opts.platformToken ?? 'lab-token';
+  const timeScale = opts.timeScale ?? 1;
+  if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new RangeError(`timeScale must be a finite number > 0, got ${timeScale}`);
   const specs = labHostSpecs(opts.extraGpuNodes ?? 0);
   const keys = loadLabKeys(opts.dataDir, specs.map((s) => s.node_id));
   const inventoryPath = join(opts.dataDir, 'inventory.json');
@@ -74,22 +83,30 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
     const { node_id, hostname } = h.spec;
     const hostKey = keys.hosts.get(node_id);
     if (!hostKey) throw new Error(`no host key for ${node_id}`);
+    const hostLogger = logger.child({ component: 'lab-host', node_id, hostname });
+    const runtime = new HostRuntime({
+      state: h.state,
+      timeScale,
+      records: world.records,
+      platform: () => world.allocationFacts(node_id),
+      reboot: () => h.ssh?.rebootSoon(),
+      logger: hostLogger,
+    });
+    h.runtime = runtime;
     h.ssh = new SshHost({
       state: h.state,
+      runtime,
       hostKey,
       clientPublicKey: keys.client.publicKey,
       bindHost,
-      rebootDelayMs: opts.rebootDelayMs ?? 1000,
-      logger: logger.child({ component: 'lab-ssh', node_id }),
+      rebootDelayMs: opts.rebootDelayMs ?? DURATIONS.reboot * timeScale,
+      rebootGraceMs: DURATIONS.rebootGrace * timeScale,
+      logger: hostLogger,
       hooks: {
-        context: () => world.context(node_id),
-        recorded: (command, result) => {
-          world.records.command({ node_id, host_name: hostname, command, exit_code: result.exitCode });
-          if (result.mutation) world.records.mutation({ node_id, ...result.mutation });
-        },
-        // A reboot kills whatever still runs on the node.
+        // A reboot kills whatever still runs on the node: workloads and our own processes.
         wentDown: () => {
           if (world.platform.has(node_id)) world.platform.evict(node_id);
+          runtime.killAll();
         },
       },
     });

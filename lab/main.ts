@@ -1,7 +1,8 @@
 /**
  * Runs the lab standalone: `tsx lab/main.ts`.
  * Env: LAB_DATA_DIR (default .data/lab), LAB_PLATFORM_PORT (default 8090),
- * LAB_EXTRA_GPU_NODES (default 0), LAB_PLATFORM_TOKEN (default lab-token), LOG_LEVEL.
+ * LAB_EXTRA_GPU_NODES (default 0), LAB_TIME_SCALE (default 1), LAB_PLATFORM_TOKEN
+ * (default lab-token), LOG_LEVEL.
  */
 import { resolve } from 'node:path';
 import pino from 'pino';
@@ -15,12 +16,21 @@ function intFromEnv(name: string, fallback: number): number {
   return n;
 }
 
+function scaleFromEnv(name: string): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a number > 0, got ${raw}`);
+  return n;
+}
+
 async function main(): Promise<void> {
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const lab = await startLab({
     dataDir: resolve(process.env.LAB_DATA_DIR ?? '.data/lab'),
     platformPort: intFromEnv('LAB_PLATFORM_PORT', 8090),
     extraGpuNodes: intFromEnv('LAB_EXTRA_GPU_NODES', 0),
+    timeScale: scaleFromEnv('LAB_TIME_SCALE'),
     platformToken: process.env.LAB_PLATFORM_TOKEN || undefined,
     logger,
   });

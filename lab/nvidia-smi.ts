@@ -1,11 +1,12 @@
 /**
  * The subset of nvidia-smi the engine uses: --query-gpu CSV, -pm and -r, with the
  * driver's messages and exit codes (2 bad argument, 6 not found, 15 GPU lost,
- * 255 other error).
+ * 255 other error) and the time each takes.
  */
-import { fail, ok, type CommandContext, type CommandResult } from './command-types';
+import { answer, DURATIONS, fail, ok, type CommandContext, type CommandPlan, type CommandResult } from './command-types';
 import { DRIVER_VERSION, GPU_NAME, MEMORY_TOTAL_MIB } from './gpus';
 import { eccVolatile, isLost, remapPending, type SimGpu, type SimHostState } from './gpu-host-state';
+import type { RecoveryAction } from './kernel-log';
 
 const BAD_ARGS = "Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.\n";
 const yesNo = (b: boolean) => (b ? 'Yes' : 'No');
@@ -19,6 +20,15 @@ interface FieldDef {
 }
 
 const busy = (gpu: SimGpu, ctx: CommandContext) => ctx.allocatedGpus.includes(gpu.index);
+
+/** How --query-gpu=gpu_recovery_action spells each action. */
+const RECOVERY_FIELD: Record<RecoveryAction, string> = {
+  none: 'None',
+  gpu_reset: 'Reset',
+  node_reboot: 'Reboot',
+  drain_p2p: 'Drain P2P',
+  drain_and_reset: 'Drain and Reset',
+};
 
 const FIELDS: Record<string, FieldDef> = {
   index: { value: (g) => String(g.index) },
@@ -41,6 +51,7 @@ const FIELDS: Record<string, FieldDef> = {
   'remapped_rows.pending': { value: (g) => yesNo(remapPending(g)) },
   'remapped_rows.failure': { value: (g) => yesNo(g.remap_failure) },
   persistence_mode: { value: (g) => (g.persistence_mode ? 'Enabled' : 'Disabled') },
+  gpu_recovery_action: { value: (g) => RECOVERY_FIELD[g.recovery_action] },
 };
 
 /** Minimal getopt: flags with values as "--x=v", "--x v" or "-x v". */
@@ -110,11 +121,20 @@ function query(state: SimHostState, ctx: CommandContext, fieldList: string, form
   return { stdout, stderr, exitCode: stderr ? 15 : 0 };
 }
 
-function persistence(targets: SimGpu[], value: string): CommandResult {
-  if (value !== '0' && value !== '1' && value !== 'ENABLED' && value !== 'DISABLED') return fail(2, BAD_ARGS);
+function persistence(targets: SimGpu[], value: string): CommandPlan {
+  if (value !== '0' && value !== '1' && value !== 'ENABLED' && value !== 'DISABLED') return answer(DURATIONS.small, fail(2, BAD_ARGS));
   const enable = value === '1' || value === 'ENABLED';
   const lost = targets.find(isLost);
-  if (lost) return { ...fail(15, lostMessage(lost)), mutation: { kind: 'persistence_mode', applied: false, detail: { enabled: enable } } };
+  if (lost) {
+    return answer(DURATIONS.nvidiaSmiRefusal, {
+      ...fail(15, lostMessage(lost)),
+      mutation: { kind: 'persistence_mode', applied: false, detail: { enabled: enable } },
+    });
+  }
+  return { durationMs: DURATIONS.persistenceMode, finish: () => setPersistence(targets, enable) };
+}
+
+function setPersistence(targets: SimGpu[], enable: boolean): CommandResult {
   let stdout = '';
   const changed: string[] = [];
   for (const gpu of targets) {
@@ -132,11 +152,25 @@ function persistence(targets: SimGpu[], value: string): CommandResult {
   });
 }
 
-function reset(state: SimHostState, ctx: CommandContext, targets: SimGpu[]): CommandResult {
+/**
+ * Anything with the GPU open blocks a reset: nvidia-persistenced (persistence mode),
+ * workloads, a running diag, another process of ours, a stray process.
+ */
+function heldOpen(state: SimHostState, ctx: CommandContext, gpu: SimGpu): boolean {
+  return (
+    gpu.persistence_mode ||
+    ctx.allocationsRunning ||
+    ctx.diagRunning ||
+    ctx.gpusInUse.includes(gpu.index) ||
+    state.strayProcesses.some((p) => p.gpu_index === gpu.index)
+  );
+}
+
+function reset(state: SimHostState, ctx: CommandContext, targets: SimGpu[]): CommandPlan {
   const detail = { gpus: targets.map((g) => g.uuid) };
   const lost = targets.find(isLost);
-  if (lost) return { ...fail(15, lostMessage(lost)), mutation: { kind: 'reset_gpu', applied: false, detail } };
-  const inUse = targets.filter((g) => g.persistence_mode || ctx.allocationsRunning);
+  if (lost) return answer(DURATIONS.nvidiaSmiRefusal, { ...fail(15, lostMessage(lost)), mutation: { kind: 'reset_gpu', applied: false, detail } });
+  const inUse = targets.filter((g) => heldOpen(state, ctx, g));
   if (inUse.length > 0) {
     const n = inUse.length;
     const stdout =
@@ -146,33 +180,46 @@ function reset(state: SimHostState, ctx: CommandContext, targets: SimGpu[]): Com
       '(e.g., Fabric Manager, CUDA application, graphics application such as an X server, or a monitoring ' +
       'application such as another instance of nvidia-smi). Please first kill all processes using this device ' +
       'and all compute applications running in the system.\n';
-    return { stdout, stderr: '', exitCode: 255, mutation: { kind: 'reset_gpu', applied: false, detail: { ...detail, reason: 'in_use' } } };
+    return answer(DURATIONS.nvidiaSmiRefusal, {
+      stdout,
+      stderr: '',
+      exitCode: 255,
+      mutation: { kind: 'reset_gpu', applied: false, detail: { ...detail, reason: 'in_use' } },
+    });
   }
-  for (const gpu of targets) state.applyGpuReset(gpu);
-  return ok(targets.map((g) => `GPU ${g.pci_bus_id} was successfully reset.\n`).join(''), {
-    mutation: { kind: 'reset_gpu', applied: true, detail },
-  });
+  return {
+    durationMs: DURATIONS.gpuReset,
+    // The reset itself has the GPUs open: a second reset of them is refused meanwhile.
+    holds: { gpus: targets.map((g) => g.index) },
+    finish: () => {
+      for (const gpu of targets) state.applyGpuReset(gpu);
+      return ok(targets.map((g) => `GPU ${g.pci_bus_id} was successfully reset.\n`).join(''), {
+        mutation: { kind: 'reset_gpu', applied: true, detail },
+      });
+    },
+  };
 }
 
-export function nvidiaSmi(state: SimHostState, args: readonly string[], ctx: CommandContext): CommandResult {
+export function nvidiaSmi(state: SimHostState, args: readonly string[], ctx: CommandContext): CommandPlan {
   const opts = parseArgs(args);
-  if (!opts) return fail(2, BAD_ARGS);
+  // Argument errors are found before NVML is initialised: quick.
+  if (!opts) return answer(DURATIONS.small, fail(2, BAD_ARGS));
   const id = opts.get('-i') ?? opts.get('--id');
   const targets = selectGpus(state, id);
-  if (!targets) return fail(6, 'No devices were found\n');
+  if (!targets) return answer(DURATIONS.nvidiaSmiRefusal, fail(6, 'No devices were found\n'));
   const q = opts.get('--query-gpu');
   if (q !== undefined) {
     if (id !== undefined) {
       const lost = targets.find(isLost);
-      if (lost) return fail(15, lostMessage(lost));
+      if (lost) return answer(DURATIONS.nvidiaSmiRefusal, fail(15, lostMessage(lost)));
     }
-    return query(state, ctx, q, opts.get('--format') ?? '', targets);
+    return { durationMs: DURATIONS.gpuQuery, finish: () => query(state, ctx, q, opts.get('--format') ?? '', targets) };
   }
   const pm = opts.get('-pm') ?? opts.get('--persistence-mode');
   if (pm !== undefined) return persistence(targets, pm);
   if (opts.has('-r') || opts.has('--gpu-reset')) {
-    if ((opts.get('-r') ?? '') !== '' || opts.size > (id === undefined ? 1 : 2)) return fail(2, BAD_ARGS);
+    if ((opts.get('-r') ?? '') !== '' || opts.size > (id === undefined ? 1 : 2)) return answer(DURATIONS.small, fail(2, BAD_ARGS));
     return reset(state, ctx, targets);
   }
-  return fail(2, BAD_ARGS);
+  return answer(DURATIONS.small, fail(2, BAD_ARGS));
 }

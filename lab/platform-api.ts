@@ -32,6 +32,7 @@ const RmaBody = z
   })
   .strict();
 const NodeParams = z.object({ node_id: z.string() });
+const TicketQuery = z.object({ node_id: z.string().min(1).optional(), status: z.enum(['open', 'closed']).optional() }).strict();
 
 /** The result of applying a mutation: what to answer and what to record. */
 interface Applied {
@@ -149,6 +150,12 @@ export function registerPlatformApi(app: FastifyInstance, deps: PlatformApiDeps)
       return { status: 201, body: ticket, nodeId: ticket.node_id, detail: { ticket_id: ticket.ticket_id, gpu_uuid: ticket.gpu_uuid } };
     }),
   );
+
+  app.get('/api/v1/rma-tickets', async (req, reply) => {
+    const q = TicketQuery.safeParse(req.query ?? {});
+    if (!q.success) return sendInvalid(reply, q.error);
+    return { tickets: platform.listTickets(q.data) };
+  });
 
   app.get('/api/v1/rma-tickets/:ticket_id', async (req, reply) => {
     const { ticket_id } = z.object({ ticket_id: z.string() }).parse(req.params);

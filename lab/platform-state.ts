@@ -163,8 +163,9 @@ export class PlatformState {
     return this.tickets.find((t) => t.ticket_id === id);
   }
 
-  listTickets(): RmaTicket[] {
-    return [...this.tickets];
+  /** Tickets in the order they were opened, optionally only one node's or one status's. */
+  listTickets(filter: { node_id?: string; status?: string } = {}): RmaTicket[] {
+    return this.tickets.filter((t) => (filter.node_id === undefined || t.node_id === filter.node_id) && (filter.status === undefined || t.status === filter.status));
   }
 
   private newAllocation(gpuIndexes: number[], now: Date): Allocation {

@@ -1,12 +1,15 @@
-/** Everything the engine did to the lab: every SSH exec and every mutation. */
+/** Everything the engine did to the lab: every SSH exec, every process it started, every mutation. */
 export type MutationKind = 'cordon' | 'uncordon' | 'evict' | 'rma_ticket' | 'reset_gpu' | 'reboot' | 'persistence_mode';
 
 export interface CommandRecord {
   seq: number;
   node_id: string;
   host_name: string;
+  /** The exec'd command line as received. */
   command: string;
-  exit_code: number;
+  /** Set when the command's process exits; null while it runs or when it was killed. */
+  exit_code: number | null;
+  /** When the command started. */
   at: string;
 }
 
@@ -22,13 +25,37 @@ export interface MutationRecord {
   detail?: Record<string, unknown>;
 }
 
+/** One process on a simulated host: an exec'd program, or the main process of a transient unit. */
+export interface ProcessRecord {
+  seq: number;
+  node_id: string;
+  pid: number;
+  /** The real program's argv joined by spaces, e.g. "dcgmi diag -r 3 -j". */
+  command: string;
+  /** The transient unit it runs in ("NAME.service"), or null for a plain exec. */
+  unit: string | null;
+  started_at: string;
+  ended_at: string | null;
+  exit_code: number | null;
+  /** Ended by a reboot, `systemctl stop` or a lab reset before it finished: no effects applied. */
+  killed: boolean;
+}
+
+export interface RecordsList {
+  commands: CommandRecord[];
+  mutations: MutationRecord[];
+  processes: ProcessRecord[];
+}
+
 export class Records {
   private seq = 0;
   private commands: CommandRecord[] = [];
   private mutations: MutationRecord[] = [];
+  private processes: ProcessRecord[] = [];
 
-  command(r: Omit<CommandRecord, 'seq' | 'at'>, at = new Date()): CommandRecord {
-    const rec = { seq: ++this.seq, ...r, at: at.toISOString() };
+  /** Recorded when the command starts; the caller fills in exit_code when it ends. */
+  command(r: Omit<CommandRecord, 'seq' | 'at' | 'exit_code'>, at = new Date()): CommandRecord {
+    const rec: CommandRecord = { seq: ++this.seq, ...r, exit_code: null, at: at.toISOString() };
     this.commands.push(rec);
     return rec;
   }
@@ -41,14 +68,22 @@ export class Records {
     return rec;
   }
 
-  list(nodeId?: string): { commands: CommandRecord[]; mutations: MutationRecord[] } {
-    const keep = <T extends { node_id: string }>(xs: T[]) => (nodeId ? xs.filter((x) => x.node_id === nodeId) : [...xs]);
-    return { commands: keep(this.commands), mutations: keep(this.mutations) };
+  /** Recorded when the process starts; the caller fills in how it ended. */
+  process(r: Pick<ProcessRecord, 'node_id' | 'pid' | 'command' | 'unit'>, at = new Date()): ProcessRecord {
+    const rec: ProcessRecord = { seq: ++this.seq, ...r, started_at: at.toISOString(), ended_at: null, exit_code: null, killed: false };
+    this.processes.push(rec);
+    return rec;
+  }
+
+  list(nodeId?: string): RecordsList {
+    const keep = <T extends { node_id: string }>(xs: T[]) => (nodeId ? xs.filter((x) => x.node_id === nodeId) : [...xs]).map((x) => ({ ...x }));
+    return { commands: keep(this.commands), mutations: keep(this.mutations), processes: keep(this.processes) };
   }
 
   clear(): void {
     this.seq = 0;
     this.commands = [];
     this.mutations = [];
+    this.processes = [];
   }
 }

@@ -1,35 +1,37 @@
 /**
  * One ssh2 server per simulated host, each on its own port with its own host key.
- * Publickey auth for root with the lab client key only; exec sessions only. While a
- * host reboots its port stays bound but every connection is dropped at once.
+ * Publickey auth for root with the lab client key only; exec sessions only. Each
+ * exec runs as a process in the host's runtime; its output and exit status go to
+ * the channel when it exits, if the channel is still open. While a host reboots
+ * its port stays bound but every connection is dropped at once.
  */
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Server as SshServer, utils, type AuthContext, type Connection, type ServerChannel } from 'ssh2';
-import type { CommandContext, CommandResult } from './command-types';
+import type { CommandResult } from './command-types';
 import type { SimHostState } from './gpu-host-state';
-import { execOnHost } from './host-commands';
+import type { HostRuntime } from './host-runtime';
 import type { KeyPair } from './keys';
 
-/** How long after answering `systemctl reboot` the host goes down. */
-const REBOOT_GRACE_MS = 50;
+/** sshd itself is gone this long after `systemctl reboot` returned, at the least. */
+const MIN_REBOOT_GRACE_MS = 50;
 const SSH_IDENT = 'OpenSSH_9.6p1 Ubuntu-3ubuntu13.5';
 
 export interface SshHostHooks {
-  /** Platform facts the host needs to answer (allocations on this node). */
-  context(): CommandContext;
-  /** Called after every exec with what was answered. */
-  recorded(command: string, result: CommandResult): void;
-  /** Called when the host goes down for a reboot. */
+  /** Called when the host goes down for a reboot (before it boots again). */
   wentDown(): void;
 }
 
 export interface SshHostOptions {
   state: SimHostState;
+  runtime: HostRuntime;
   hostKey: KeyPair;
   clientPublicKey: string;
   bindHost: string;
+  /** How long the host stays down. */
   rebootDelayMs: number;
+  /** Between `systemctl reboot` returning and the host going down (services shutting down). */
+  rebootGraceMs: number;
   hooks: SshHostHooks;
   logger: Logger;
 }
@@ -40,12 +42,15 @@ export class SshHost {
   private readonly sockets = new Set<Socket>();
   private readonly clientKey: ReturnType<typeof parsePublic>;
   private timers = new Set<NodeJS.Timeout>();
+  /** Live sockets by the client's port, to cut one connection on a drop-connection fault. */
+  private readonly socketsByPort = new Map<number, Socket>();
   private down = false;
+  private rebootPending = false;
   port = 0;
 
   constructor(private readonly opts: SshHostOptions) {
     this.clientKey = parsePublic(opts.clientPublicKey);
-    this.ssh = new SshServer({ hostKeys: [opts.hostKey.privateKey], ident: SSH_IDENT }, (client) => this.onClient(client));
+    this.ssh = new SshServer({ hostKeys: [opts.hostKey.privateKey], ident: SSH_IDENT }, (client, info) => this.onClient(client, info));
     this.net = createServer((socket) => this.onSocket(socket));
   }
 
@@ -81,8 +86,16 @@ export class SshHost {
     return this.port;
   }
 
+  /** `systemctl reboot` returned: the host goes down once its services have stopped. */
+  rebootSoon(): void {
+    if (this.down || this.rebootPending) return;
+    this.rebootPending = true;
+    this.later(Math.max(MIN_REBOOT_GRACE_MS, this.opts.rebootGraceMs), () => this.reboot());
+  }
+
   /** Takes the host down now; it boots again (new boot_id) after rebootDelayMs. */
   reboot(): void {
+    this.rebootPending = false;
     if (this.down) return;
     this.down = true;
     this.opts.logger.info({ node_id: this.nodeId }, 'host rebooting');
@@ -100,6 +113,7 @@ export class SshHost {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.down = false;
+    this.rebootPending = false;
     this.dropAll();
   }
 
@@ -121,6 +135,7 @@ export class SshHost {
   private dropAll(): void {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    this.socketsByPort.clear();
   }
 
   private onSocket(socket: Socket): void {
@@ -128,19 +143,25 @@ export class SshHost {
       socket.destroy();
       return;
     }
+    const port = socket.remotePort;
     this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
+    if (port !== undefined) this.socketsByPort.set(port, socket);
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      if (port !== undefined && this.socketsByPort.get(port) === socket) this.socketsByPort.delete(port);
+    });
     socket.on('error', () => socket.destroy());
     this.ssh.injectSocket(socket);
   }
 
-  private onClient(client: Connection): void {
+  private onClient(client: Connection, info: { port: number }): void {
+    const socket = this.socketsByPort.get(info.port);
     client.on('error', (err) => this.opts.logger.debug({ node_id: this.nodeId, err: err.message }, 'ssh client error'));
     client.on('authentication', (ctx) => this.authenticate(ctx));
     client.on('ready', () => {
       client.on('session', (acceptSession) => {
         const session = acceptSession();
-        session.on('exec', (accept, _reject, info) => this.exec(accept(), info.command));
+        session.on('exec', (accept, _reject, execInfo) => this.exec(accept(), execInfo.command, socket));
       });
     });
   }
@@ -155,22 +176,29 @@ export class SshHost {
     return ctx.reject(['publickey']);
   }
 
-  private exec(stream: ServerChannel, command: string): void {
-    const { state, hooks, logger } = this.opts;
-    let result: CommandResult;
-    try {
-      result = execOnHost(state, command, hooks.context());
-    } catch (err) {
-      logger.error({ node_id: this.nodeId, command, err }, 'lab command crashed');
-      result = { stdout: '', stderr: `lab: internal error: ${(err as Error).message}\n`, exitCode: 255 };
+  private exec(stream: ServerChannel, command: string, socket: Socket | undefined): void {
+    const { runtime, logger } = this.opts;
+    // Output is written only at exit (no pty): a channel closed by then gets nothing.
+    let open = true;
+    stream.on('close', () => (open = false));
+    const handle = runtime.exec(command, (result: CommandResult) => {
+      logger.debug({ node_id: this.nodeId, command, exit_code: result.exitCode, delivered: open }, 'ssh exec');
+      if (!open) return;
+      try {
+        if (result.stdout) stream.write(result.stdout);
+        if (result.stderr) stream.stderr.write(result.stderr);
+        stream.exit(result.exitCode);
+        stream.end();
+      } catch (err) {
+        logger.debug({ node_id: this.nodeId, command, err: (err as Error).message }, 'channel went away while answering');
+      }
+    });
+    if (handle.dropConnection) {
+      // The process is already running; the client just loses the connection.
+      open = false;
+      logger.info({ node_id: this.nodeId, command }, 'drop-connection fault: cutting the SSH connection');
+      setImmediate(() => socket?.destroy());
     }
-    hooks.recorded(command, result);
-    logger.debug({ node_id: this.nodeId, command, exit_code: result.exitCode }, 'ssh exec');
-    if (result.stdout) stream.write(result.stdout);
-    if (result.stderr) stream.stderr.write(result.stderr);
-    stream.exit(result.exitCode);
-    stream.end();
-    if (result.reboot) this.later(REBOOT_GRACE_MS, () => this.reboot());
   }
 }
 

@@ -1,6 +1,6 @@
 /** Everything the lab simulates, in one place: hosts, platform, records. */
-import type { CommandContext } from './command-types';
 import type { SimHostState } from './gpu-host-state';
+import type { HostRuntime } from './host-runtime';
 import { IdempotencyStore } from './idempotency';
 import type { LabHostSpec } from './inventory';
 import { PlatformState } from './platform-state';
@@ -10,6 +10,7 @@ import type { SshHost } from './ssh-hosts';
 export interface LabHost {
   spec: LabHostSpec;
   state: SimHostState;
+  runtime?: HostRuntime;
   ssh?: SshHost;
 }
 
@@ -28,27 +29,29 @@ export class LabWorld {
     );
   }
 
-  context(nodeId: string, now = new Date()): CommandContext {
-    const allocations = this.platform.allocations(nodeId);
+  /** What the platform tells a host about its workloads when a command starts. */
+  allocationFacts(nodeId: string): { allocatedGpus: number[]; allocationsRunning: boolean } {
+    const allocations = this.platform.has(nodeId) ? this.platform.allocations(nodeId) : [];
     return {
-      now,
       allocatedGpus: [...new Set(allocations.flatMap((a) => a.gpu_indexes))],
       allocationsRunning: allocations.length > 0,
     };
   }
 
-  /** Every host healthy and up, records/tickets/keys-in-use cleared; ports and host keys unchanged. */
+  /** Every host healthy and up, processes killed, records/tickets/keys-in-use cleared; ports and host keys unchanged. */
   reset(now = new Date()): void {
-    this.records.clear();
-    this.idempotency.clear();
-    this.platform.reset(now);
     for (const h of this.hosts.values()) {
+      h.runtime?.reset();
       h.ssh?.resetConnections();
       h.state.resetToHealthy(now);
     }
+    this.records.clear();
+    this.idempotency.clear();
+    this.platform.reset(now);
   }
 
   stop(): void {
+    for (const h of this.hosts.values()) h.runtime?.stop();
     this.platform.stop();
   }
 }

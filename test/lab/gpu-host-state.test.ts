@@ -3,12 +3,17 @@ import { quote } from 'shell-quote';
 import type { CommandContext } from '../../lab/command-types';
 import { SimHostState } from '../../lab/gpu-host-state';
 import { gpuUuid } from '../../lab/gpus';
-import { execOnHost } from '../../lab/host-commands';
+import { execOnHost, planCommand } from '../../lab/host-commands';
+import { parseTimestamp } from '../../lab/journalctl';
+import { KernelJournal } from '../../lab/kernel-log';
 import { styledJson } from '../../lab/styled-json';
+import { formatShow, notFoundUnit, parseSystemctl, parseSystemdRun } from '../../lab/systemd';
 
 const T0 = new Date('2026-11-22T10:15:30Z');
-const idle: CommandContext = { now: T0, allocatedGpus: [], allocationsRunning: false };
-const busy: CommandContext = { now: T0, allocatedGpus: [0, 1, 2, 3, 4, 5, 6, 7], allocationsRunning: true };
+/** The whole kernel log of the current boot (the engine's own command greps for NVRM). */
+const FULL_LOG = ['journalctl', '-k', '-b', '0', '--no-pager', '-o', 'short-iso'];
+const idle: CommandContext = { now: T0, allocatedGpus: [], allocationsRunning: false, diagRunning: false, gpusInUse: [] };
+const busy: CommandContext = { ...idle, allocatedGpus: [0, 1, 2, 3, 4, 5, 6, 7], allocationsRunning: true };
 
 const worker = () => new SimHostState('dev-gpu-1', 'dev-gpu-1', 'worker_compute', T0);
 const sh = (state: SimHostState, argv: string[], ctx: CommandContext = idle) => execOnHost(state, quote(argv), ctx);
@@ -48,7 +53,7 @@ describe('nvidia-smi --query-gpu', () => {
   });
 
   it('shows load on allocated GPUs', () => {
-    const r = table(worker(), { now: T0, allocatedGpus: [2], allocationsRunning: true });
+    const r = table(worker(), { ...idle, allocatedGpus: [2], allocationsRunning: true });
     expect(Number(r.rows[2]![FIELD('memory.used')])).toBeGreaterThan(0);
     expect(r.rows[3]![FIELD('memory.used')]).toBe('0');
   });
@@ -99,7 +104,7 @@ describe('journalctl -k -b 0 -o short-iso', () => {
     const s = worker();
     const t1 = new Date('2026-11-22T10:16:01Z');
     s.injectXid(0, 48, false, t1);
-    const r = sh(s, kernelLogCommand());
+    const r = sh(s, FULL_LOG);
     expect(r.exitCode).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.length).toBeGreaterThan(3);
@@ -112,7 +117,7 @@ describe('journalctl -k -b 0 -o short-iso', () => {
   it('uses the lowercase kernel PCI address of the GPU', () => {
     const s = worker();
     s.injectXid(5, 79, false, T0);
-    expect(sh(s, kernelLogCommand()).stdout).toContain('NVRM: Xid (PCI:0000:ab:00): 79, GPU has fallen off the bus.');
+    expect(sh(s, FULL_LOG).stdout).toContain('NVRM: Xid (PCI:0000:ab:00): 79, GPU has fallen off the bus.');
   });
 });
 
@@ -150,14 +155,14 @@ describe('nvidia-smi -pm and -r', () => {
   it('clears a transient memory fault, without logging an Xid', () => {
     const s = worker();
     s.injectXid(0, 48, false, T0);
-    const logBefore = sh(s, kernelLogCommand()).stdout;
+    const logBefore = sh(s, FULL_LOG).stdout;
     disablePm(s, 0);
     const r = resetGpu(s, 0);
     expect(r).toMatchObject({ exitCode: 0, stdout: 'GPU 00000000:18:00.0 was successfully reset.\n' });
     expect(r.mutation).toMatchObject({ kind: 'reset_gpu', applied: true });
     const row = table(s).rows[0]!;
     expect([row[FIELD('ecc.errors.uncorrected.volatile.total')], row[FIELD('remapped_rows.pending')], row[FIELD('remapped_rows.failure')]]).toEqual(['0', 'No', 'No']);
-    expect(sh(s, kernelLogCommand()).stdout).toBe(logBefore);
+    expect(sh(s, FULL_LOG).stdout).toBe(logBefore);
   });
 
   it('keeps a persistent memory fault and reports the remap failure after the first reset', () => {
@@ -296,7 +301,7 @@ describe('boot', () => {
     expect(r.rows[0]![FIELD('remapped_rows.pending')]).toBe('No');
     expect(r.rows[2]![FIELD('remapped_rows.pending')]).toBe('Yes');
     expect(r.rows.every((row) => row[FIELD('persistence_mode')] === 'Enabled')).toBe(true);
-    const nvrm = sh(s, kernelLogCommand()).stdout.split('\n').filter((l) => l.includes('NVRM'));
+    const nvrm = sh(s, FULL_LOG).stdout.split('\n').filter((l) => l.includes('NVRM'));
     expect(nvrm).toHaveLength(2);
     expect(nvrm[0]).toMatch(/^2026-11-22T11:00:00\+0000 dev-gpu-1 kernel: NVRM: Xid \(PCI:0000:3a:00\): 48, /);
     expect(nvrm[1]).toContain('NVRM: Xid (PCI:0000:5d:00): 79, GPU has fallen off the bus.');
@@ -323,12 +328,14 @@ describe('command line handling', () => {
     expect(execOnHost(worker(), 'rm -rf /', idle)).toMatchObject({ exitCode: 127, stderr: 'bash: rm: command not found\n' });
   });
 
-  it('control hosts only know boot_id and hostname', () => {
+  it('control hosts have the base system (cat, hostname, journalctl, systemctl) but no GPU tools', () => {
     const s = new SimHostState('dev-control-1', 'dev-control-1', 'platform_control', T0);
     expect(sh(s, bootIdCommand())).toMatchObject({ exitCode: 0, stdout: `${s.bootId}\n` });
     expect(sh(s, ['hostname'])).toMatchObject({ exitCode: 0, stdout: 'dev-control-1\n' });
+    expect(sh(s, FULL_LOG).stdout).toContain('dev-control-1 kernel: Linux version');
+    expect(sh(s, rebootCommand())).toMatchObject({ exitCode: 0, reboot: true });
     expect(sh(s, gpuTableCommand())).toMatchObject({ exitCode: 127, stderr: 'bash: nvidia-smi: command not found\n' });
-    expect(sh(s, rebootCommand()).exitCode).toBe(127);
+    expect(sh(s, diagCommand(1))).toMatchObject({ exitCode: 127, stderr: 'bash: dcgmi: command not found\n' });
   });
 });
 
@@ -337,5 +344,260 @@ describe('styledJson', () => {
     expect(styledJson({ b: [1, 2], a: { c: 'x' }, e: [], d: {} })).toBe(
       '{\n   "a" : {\n      "c" : "x"\n   },\n   "b" : [ 1, 2 ],\n   "d" : {},\n   "e" : []\n}\n',
     );
+  });
+});
+
+describe('durations and what a running process holds', () => {
+  const plan = (state: SimHostState, argv: string[], ctx: CommandContext = idle) => planCommand(state, argv, ctx);
+
+  it('gives each tool its real duration at timeScale 1', () => {
+    const s = worker();
+    expect(plan(s, gpuTableCommand()).durationMs).toBe(300);
+    expect(plan(s, persistenceModeCommand(s.gpus[0]!.uuid, false)).durationMs).toBe(1_000);
+    expect(plan(s, ['dcgmi', 'diag', '-r', '1', '-j']).durationMs).toBe(60_000);
+    expect(plan(s, diagCommand(2)).durationMs).toBe(120_000);
+    expect(plan(s, diagCommand(3)).durationMs).toBe(900_000);
+    expect(plan(s, ['dcgmi', 'diag', '-r', 'xlong', '-j']).durationMs).toBe(3_600_000);
+    expect(plan(s, bootIdCommand()).durationMs).toBe(20);
+    expect(plan(s, ['hostname']).durationMs).toBe(20);
+    expect(plan(s, kernelLogCommand()).durationMs).toBeGreaterThanOrEqual(200);
+    disablePm(s, 0);
+    const reset = plan(s, resetGpuCommand(s.gpus[0]!.uuid));
+    expect(reset.durationMs).toBe(4_000);
+    expect(reset.holds).toEqual({ gpus: [0] });
+    expect(plan(s, diagCommand(2)).holds).toEqual({ diag: true });
+  });
+
+  it('charges journalctl about 100 ms per MiB of output', () => {
+    const s = worker();
+    s.kernelLog.appendNoise(new Date(T0.getTime() + 1000), 4 * 1024 * 1024);
+    const d = plan(s, ['journalctl', '-k', '-b', '0', '-o', 'short-iso-precise']).durationMs;
+    expect(d).toBeGreaterThan(200 + 380);
+    expect(d).toBeLessThan(200 + 420);
+  });
+
+  it('does not change anything before the process exits', () => {
+    const s = worker();
+    const p = plan(s, persistenceModeCommand(s.gpus[1]!.uuid, false));
+    expect(s.gpus[1]!.persistence_mode).toBe(true);
+    expect(p.finish().exitCode).toBe(0);
+    expect(s.gpus[1]!.persistence_mode).toBe(false);
+  });
+
+  it('refuses a second diag with 217 and DCGM_ST_DIAG_ALREADY_RUNNING, at once', () => {
+    const running = { ...idle, diagRunning: true };
+    const p = plan(worker(), diagCommand(3), running);
+    expect(p.durationMs).toBeLessThan(100);
+    const r = p.finish();
+    expect(r.exitCode).toBe(217);
+    expect(JSON.parse(r.stdout)).toEqual({
+      'DCGM Diagnostic': {
+        runtime_error:
+          'Unable to complete diagnostic for group 0. Return: (-39) A diag instance is already running, cannot run a new diag until the current one finishes',
+        version: '4.2.3',
+      },
+    });
+    expect(execOnHost(worker(), 'dcgmi diag -r 1', running)).toMatchObject({
+      exitCode: 217,
+      stdout: 'Error: Unable to complete diagnostic for group 0. Return: (-39) A diag instance is already running, cannot run a new diag until the current one finishes\n',
+    });
+  });
+
+  it('refuses a reset while a diag runs, while another process has the GPU, or while a stray process holds it', () => {
+    const s = worker();
+    for (const g of [2, 3]) disablePm(s, g);
+    const refused = (ctx: CommandContext, index: number) => {
+      const r = resetGpu(s, index, ctx);
+      return r.exitCode === 255 && r.stdout.includes(`GPU ${s.gpus[index]!.pci_bus_id}: In use by another client`);
+    };
+    expect(refused({ ...idle, diagRunning: true }, 2)).toBe(true);
+    expect(refused({ ...idle, gpusInUse: [2] }, 2)).toBe(true);
+    expect(refused({ ...idle, gpusInUse: [3] }, 2)).toBe(false);
+    const stray = s.holdGpu(3, 'python3');
+    expect(stray).toEqual({ gpu_index: 3, pid: expect.any(Number), name: 'python3' });
+    expect(refused(idle, 3)).toBe(true);
+    s.boot(new Date(T0.getTime() + 60_000));
+    disablePm(s, 3);
+    expect(resetGpu(s, 3).exitCode).toBe(0);
+  });
+});
+
+describe('diag-omit-gpu', () => {
+  it('leaves the GPU out of results and entity_groups, even when it would fail', () => {
+    const s = worker();
+    s.injectDiagFail(5);
+    s.omitFromDiag(5);
+    const r = diag(s, 2);
+    expect(r.exitCode).toBe(0);
+    expect(r.json.entity_groups[0].entities.map((e: any) => e.entity_id)).toEqual([0, 1, 2, 3, 4, 6, 7]);
+    for (const cat of r.json['DCGM Diagnostic'].test_categories) {
+      for (const t of cat.tests) expect(t.results.map((x: any) => x.entity_id)).toEqual([0, 1, 2, 3, 4, 6, 7]);
+    }
+    expect(sh(s, ['dcgmi', 'diag', '-r', '1']).stdout).not.toContain('GPU5');
+  });
+});
+
+describe('Xid 154 and the recovery action', () => {
+  it('logs the driver line after the Xid and tracks the action until a reset', () => {
+    const s = worker();
+    const lines = s.injectXid(0, 48, false, T0, 'gpu_reset');
+    expect(lines.map((l) => l.message)).toEqual([
+      expect.stringMatching(/^NVRM: Xid \(PCI:0000:18:00\): 48, /),
+      'NVRM: Xid (PCI:0000:18:00): 154, GPU recovery action changed from 0x0 (None) to 0x1 (GPU Reset Required)',
+    ]);
+    expect(s.injectXid(0, 79, false, T0, 'node_reboot')[1]!.message).toBe(
+      'NVRM: Xid (PCI:0000:18:00): 154, GPU recovery action changed from 0x1 (GPU Reset Required) to 0x2 (Node Reboot Required)',
+    );
+    const t = worker();
+    t.injectXid(6, 94, false, T0, 'drain_p2p');
+    expect(t.injectXid(6, 95, false, T0, 'drain_and_reset')[1]!.message).toBe(
+      'NVRM: Xid (PCI:0000:ba:00): 154, GPU recovery action changed from 0x3 (Drain P2P) to 0x4 (Drain and Reset)',
+    );
+    const q = () => sh(t, ['nvidia-smi', '--query-gpu=index,gpu_recovery_action', '--format=csv,noheader']).stdout.split('\n')[6];
+    expect(q()).toBe('6, Drain and Reset');
+    disablePm(t, 6);
+    expect(resetGpu(t, 6).exitCode).toBe(0);
+    expect(q()).toBe('6, None');
+  });
+});
+
+describe('journalctl as the engine calls it', () => {
+  const ENGINE = ['journalctl', '-k', '-b', '0', '-q', '--no-pager', '-o', 'short-iso-precise'];
+  const at = (iso: string) => new Date(iso);
+  const logged = () => {
+    const s = worker();
+    s.injectXid(0, 48, false, at('2026-11-22T10:16:01.250Z'));
+    s.injectXid(3, 79, false, at('2026-11-22T10:17:00.000Z'));
+    return s;
+  };
+  const nvrm = (r: { stdout: string }) => r.stdout.split('\n').filter((l) => l.includes('NVRM'));
+
+  it('prints microsecond timestamps with -o short-iso-precise', () => {
+    const lines = sh(logged(), ENGINE).stdout.trim().split('\n');
+    for (const l of lines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000 dev-gpu-1 kernel: /);
+    expect(lines.find((l) => l.includes('NVRM'))).toMatch(/^2026-11-22T10:16:01\.250000\+0000 dev-gpu-1 kernel: NVRM: Xid \(PCI:0000:18:00\): 48, /);
+  });
+
+  it.each([
+    ['2026-11-22 10:16:30 UTC'],
+    ['2026-11-22 10:16:30'],
+    ['2026-11-22 10:16:01.250001 UTC'],
+    ['@1795342561.250001'],
+  ])('--since=%s keeps entries at or after it', (since) => {
+    const r = sh(logged(), [...ENGINE, `--since=${since}`, '--grep=NVRM']);
+    expect(r.exitCode).toBe(0);
+    expect(nvrm(r)).toEqual([expect.stringContaining('NVRM: Xid (PCI:0000:5d:00): 79, ')]);
+  });
+
+  it('includes an entry logged exactly at --since', () => {
+    expect(nvrm(sh(logged(), [...ENGINE, '--since=2026-11-22 10:16:01.250000 UTC']))).toHaveLength(2);
+    expect(parseTimestamp('@1795342561.25', T0)).toBe(1795342561_250000);
+    expect(parseTimestamp('2026-11-22 10:16:01.25 UTC', T0)).toBe(1795342561_250000);
+  });
+
+  it('refuses a timestamp it cannot parse', () => {
+    expect(sh(logged(), [...ENGINE, '--since=last tuesday'])).toMatchObject({ exitCode: 1, stderr: 'Failed to parse timestamp: last tuesday\n' });
+    expect(sh(logged(), [...ENGINE, '--since=2026-02-30 10:00:00']).exitCode).toBe(1);
+  });
+
+  it('greps with smart case: an uppercase letter makes the pattern case-sensitive', () => {
+    const s = logged();
+    expect(nvrm(sh(s, [...ENGINE, '--grep=NVRM: Xid']))).toHaveLength(2);
+    expect(sh(s, [...ENGINE, '--grep=nvrm: XID'])).toMatchObject({ exitCode: 1, stdout: '' });
+    expect(sh(s, [...ENGINE, '--grep=nvrm: xid']).stdout.trim().split('\n')).toHaveLength(2);
+    expect(sh(s, [...ENGINE, '--grep=Xid \\(PCI:0000:5d:00\\): (79|48),']).stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('keeps the newest N matching lines with -n / --lines', () => {
+    const s = logged();
+    expect(nvrm(sh(s, [...ENGINE, '--grep=NVRM', '-n', '1']))).toEqual([expect.stringContaining(': 79, ')]);
+    expect(nvrm(sh(s, [...ENGINE, '--grep=NVRM', '--lines=1']))).toEqual([expect.stringContaining(': 79, ')]);
+    expect(nvrm(sh(s, [...ENGINE, '--grep=NVRM', '-n100']))).toHaveLength(2);
+    expect(sh(s, [...ENGINE, '-n', '3']).stdout.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('prints "-- No entries --" without -q; with --grep and no match the exit status is 1', () => {
+    const s = logged();
+    const noQ = ENGINE.filter((a) => a !== '-q');
+    expect(sh(s, [...noQ, '--since=2030-01-01 00:00:00 UTC'])).toMatchObject({ exitCode: 0, stdout: '-- No entries --\n' });
+    expect(sh(s, [...ENGINE, '--since=2030-01-01 00:00:00 UTC'])).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(sh(s, [...noQ, '--grep=Xid 999'])).toMatchObject({ exitCode: 1, stdout: '-- No entries --\n' });
+    expect(sh(s, [...ENGINE, '--grep=Xid 999'])).toMatchObject({ exitCode: 1, stdout: '', stderr: '' });
+  });
+
+  it("answers the engine's own command with NVRM lines only, and with exit 1 and no output on a clean host", () => {
+    const r = sh(logged(), kernelLogCommand());
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([expect.stringContaining(': 48, '), expect.stringContaining(': 79, ')]);
+    // systemd >= 243: --grep without a match exits 1, like grep; -q drops the "-- No entries --" line.
+    expect(sh(worker(), kernelLogCommand())).toMatchObject({ exitCode: 1, stdout: '', stderr: '' });
+  });
+
+  it('rejects unknown options and bad patterns like journalctl', () => {
+    expect(sh(worker(), [...ENGINE, '--bogus'])).toMatchObject({ exitCode: 1, stderr: "journalctl: unrecognized option '--bogus'\n" });
+    expect(sh(worker(), [...ENGINE, '--grep=(unclosed']).exitCode).toBe(1);
+    expect(sh(worker(), ['journalctl', '-k', '-o', 'verbose-ish']).stderr).toBe("Unknown output format 'verbose-ish'.\n");
+  });
+});
+
+describe('kernel noise', () => {
+  it('adds about the requested bytes of ordinary lines, none of them about the NVIDIA driver', () => {
+    const j = new KernelJournal('dev-gpu-1');
+    j.append(T0, 'Linux version 6.8.0-45-generic');
+    const end = new Date(T0.getTime() + 60_000);
+    const added = j.appendNoise(end, 1024 * 1024);
+    expect(added.bytes).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(added.bytes).toBeLessThan(1024 * 1024 + 1024);
+    const lines = [...j.read()];
+    expect(lines).toHaveLength(1 + added.lines);
+    expect(new Set(lines.map((l) => l.message.split(' ')[0])).size).toBeGreaterThan(8);
+    for (const l of lines) expect(l.message).not.toMatch(/nvrm|xid|nvidia|gpu/i);
+    // Spread between the previous entry and now, never going backwards.
+    for (let i = 1; i < lines.length; i++) expect(lines[i]!.us).toBeGreaterThanOrEqual(lines[i - 1]!.us);
+    expect(lines[lines.length - 1]!.us).toBe(end.getTime() * 1000);
+    // Regenerated identically on every read.
+    expect([...j.read()].map((l) => l.message)).toEqual(lines.map((l) => l.message));
+  });
+});
+
+describe('systemd command lines', () => {
+  const ENGINE_RUN = [
+    '--unit=rb-abc.1', '--quiet', '--remain-after-exit',
+    '--property=StandardOutput=truncate:/var/tmp/rb-abc.1.out', '--property=StandardError=truncate:/var/tmp/rb-abc.1.err',
+    '--', 'dcgmi', 'diag', '-r', '3', '-j',
+  ];
+
+  it('reads the engine protocol and the same options in any order or short form', () => {
+    const expected = {
+      unit: 'rb-abc.1.service', quiet: true, remainAfterExit: true, collect: false,
+      stdout: { mode: 'truncate', path: '/var/tmp/rb-abc.1.out' }, stderr: { mode: 'truncate', path: '/var/tmp/rb-abc.1.err' },
+      command: ['dcgmi', 'diag', '-r', '3', '-j'],
+    };
+    expect(parseSystemdRun(ENGINE_RUN)).toEqual({ ok: true, value: expected });
+    const shuffled = ['-p', 'StandardError=truncate:/var/tmp/rb-abc.1.err', '-qr', '--property', 'StandardOutput=truncate:/var/tmp/rb-abc.1.out', '-u', 'rb-abc.1.service', 'dcgmi', 'diag', '-r', '3', '-j'];
+    expect(parseSystemdRun(shuffled)).toEqual({ ok: true, value: expected });
+  });
+
+  it('refuses what systemd-run refuses', () => {
+    const err = (args: string[]) => {
+      const r = parseSystemdRun(args);
+      return r.ok ? 'accepted' : `${r.exitCode} ${r.stderr}`;
+    };
+    expect(err(['--unitt=x', '--', 'true'])).toBe("1 systemd-run: unrecognized option '--unitt'\n");
+    expect(err(['-z', '--', 'true'])).toBe("1 systemd-run: invalid option -- 'z'\n");
+    expect(err(['--unit=x', '--quiet'])).toBe('1 Command line to execute required.\n');
+    expect(err(['--unit=bad/name', '--', 'true'])).toBe('1 Failed to mangle unit name: Invalid argument\n');
+    expect(err(['--property=Bogus=1', '--', 'true'])).toBe('1 Unknown assignment: Bogus=1\n');
+    expect(err(['--unit'])).toBe("1 systemd-run: option '--unit' requires an argument\n");
+  });
+
+  it('reads systemctl properties from --property=, -p and repeated options', () => {
+    const r = parseSystemctl(['show', '--property=LoadState,ActiveState', '-p', 'SubState', '-pResult', 'x.service', 'y']);
+    expect(r).toEqual({ ok: true, value: { verb: 'show', units: ['x.service', 'y.service'], properties: ['LoadState', 'ActiveState', 'SubState', 'Result'], valueOnly: false, quiet: false } });
+  });
+
+  it("prints properties in systemd's order, not the requested one, and skips unknown names", () => {
+    const out = formatShow(notFoundUnit('x.service'), ['ExecMainStatus', 'LoadState', 'Nope', 'ExecMainPID', 'SubState', 'Result', 'ActiveState', 'ExecMainCode'], false);
+    expect(out).toBe('Result=success\nExecMainPID=0\nExecMainCode=0\nExecMainStatus=0\nLoadState=not-found\nActiveState=inactive\nSubState=dead\n');
   });
 });

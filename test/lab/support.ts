@@ -23,6 +23,8 @@ export function connect(host: InventoryHost, privateKeyPath: string, opts: { use
     client
       .on('ready', () => resolve(client))
       .on('error', reject)
+      // A host going down mid-handshake closes the socket without an 'error'.
+      .on('close', () => reject(new Error('connection closed before the SSH handshake finished')))
       .connect({
         host: host.host,
         port: host.port,
@@ -45,6 +47,8 @@ export function exec(client: Client, command: string): Promise<ExecResult> {
       stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       stream.on('exit', (c: number | null) => (code = c));
       stream.on('close', () => resolve({ stdout, stderr, code }));
+      // A dropped connection: whatever arrived, and no exit status.
+      client.once('close', () => resolve({ stdout, stderr, code }));
     });
   });
 }
