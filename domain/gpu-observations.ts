@@ -37,6 +37,13 @@ export interface GpuTable {
   raw_errors: string[];
 }
 
+/**
+ * The recovery an Xid 154 line asks for (NVML enum: 0 none, 1 GPU reset, 2 node
+ * reboot, 3 drain P2P, 4 drain and reset). 'unknown' when neither the number
+ * nor the text is one of those.
+ */
+export type XidRecoveryAction = 'none' | 'gpu_reset' | 'node_reboot' | 'drain_p2p' | 'drain_and_reset' | 'unknown';
+
 export interface KernelXidEvent {
   xid: number;
   /** Normalised lowercase "dddd:bb:dd". */
@@ -47,6 +54,12 @@ export interface KernelXidEvent {
   process_name?: string;
   message: string;
   raw: string;
+  /** Xid 154 only: the recovery action the driver changed to. */
+  recovery_action?: XidRecoveryAction;
+  /** Xid 154 only: the numeric value printed for it ("0x2" → 2), when present. */
+  recovery_action_code?: number;
+  /** Xid 154 only: the driver's own words for it, as printed ("Node Reboot Required", "PF FLR"). */
+  recovery_action_text?: string;
 }
 
 export type DiagStatus = 'pass' | 'fail' | 'skip';
@@ -56,6 +69,12 @@ export interface DiagTestResult {
   test: string;
   entity_id: number | null;
   status: DiagStatus;
+  /**
+   * DCGM 3 Deployment checks report one result for the whole GPU group and name
+   * a GPU only when it fails; such a group-wide result is marked here so that a
+   * Pass counts for every GPU of the run (see DiagSummary.gpus_in_run).
+   */
+  all_gpus?: true;
   warnings: { message: string; error_id?: number; error_severity?: number; error_category?: number }[];
 }
 
@@ -68,5 +87,10 @@ export interface DiagSummary {
   results: DiagTestResult[];
   /** GPU entity ids with at least one failed result. */
   failed_gpus: number[];
+  /**
+   * GPU ids the document says the run covered (DCGM 4 "entity_groups", DCGM 3
+   * "GPU Device Serials" / "GPU Device IDs"), sorted; absent when it does not say.
+   */
+  gpus_in_run?: number[];
   runtime_error?: string;
 }

@@ -109,6 +109,43 @@ interface RunParse {
   runtimeError?: string;
   results: DiagTestResult[];
   level?: number;
+  gpus?: number[];
+}
+
+const GPU_ENTITY_GROUP_ID = 1;
+
+/**
+ * GPU ids the run covered, from the document's header: DCGM 4 lists the
+ * entities of each entity group; DCGM 3 keys "GPU Device Serials" by GPU id and
+ * lists "GPU Device IDs" in GPU order (read as 0..n-1: the engine diagnoses all
+ * GPUs of a node, never a subset).
+ */
+function gpusOfRun(run: Obj, format: DiagSummary['format']): number[] | undefined {
+  const ids = new Set<number>();
+  if (format === 'dcgm4') {
+    if (!Array.isArray(run['entity_groups'])) return undefined;
+    for (const group of arr(run['entity_groups'])) {
+      if (!isObj(group)) continue;
+      const name = str(group['entity_group']);
+      const isGpu = name !== undefined ? name.toUpperCase() === 'GPU' : num(group['entity_group_id']) === GPU_ENTITY_GROUP_ID;
+      if (!isGpu) continue;
+      for (const entity of arr(group['entities'])) {
+        const id = isObj(entity) ? entityId({ entity_id: entity['entity_id'] }) : null;
+        if (id !== null) ids.add(id);
+      }
+    }
+  } else {
+    const serials = run['GPU Device Serials'];
+    const deviceIds = run['GPU Device IDs'];
+    if (isObj(serials)) {
+      for (const key of Object.keys(serials)) if (/^\d+$/.test(key)) ids.add(Number(key));
+    } else if (Array.isArray(deviceIds)) {
+      deviceIds.forEach((_, i) => ids.add(i));
+    } else {
+      return undefined;
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
 }
 
 function parseRun(run: unknown): RunParse {
@@ -134,13 +171,17 @@ function parseRun(run: unknown): RunParse {
       const own: DiagTestResult[] = [];
       for (const r of arr(test['results'])) {
         if (!isObj(r)) continue;
-        own.push({
+        const result: DiagTestResult = {
           category,
           test: name,
           entity_id: entityId(r),
           status: mapStatus(r['status']),
           warnings: parseWarnings(r['warnings']),
-        });
+        };
+        // DCGM 3 Deployment checks give one result for the whole GPU group and
+        // name a GPU only when it fails.
+        if (format === 'dcgm3' && !('gpu_id' in r) && !('entity_id' in r) && !('entity_group' in r)) result.all_gpus = true;
+        own.push(result);
       }
       // A failed summary with no failed entity still fails the run; a summary
       // stands in for the results when there are none.
@@ -158,6 +199,8 @@ function parseRun(run: unknown): RunParse {
   if (version !== undefined) parsed.version = version;
   if (runtimeError !== undefined) parsed.runtimeError = runtimeError;
   if (level !== undefined) parsed.level = level;
+  const gpus = gpusOfRun(run, format);
+  if (gpus !== undefined) parsed.gpus = gpus;
   return parsed;
 }
 
@@ -225,6 +268,8 @@ export function parseDcgmDiag(stdout: string, exitCode: number): DiagSummary {
   };
   const version = known.find((r) => r.version !== undefined)?.version;
   if (version !== undefined) summary.dcgm_version = version;
+  const gpuLists = parsedRuns.map((r) => r.gpus).filter((g): g is number[] => g !== undefined);
+  if (gpuLists.length > 0) summary.gpus_in_run = [...new Set(gpuLists.flat())].sort((a, b) => a - b);
   const levels = parsedRuns.map((r) => r.level).filter((l): l is number => l !== undefined);
   if (levels.length > 0) summary.level = Math.max(...levels);
 

@@ -5,6 +5,10 @@
  */
 import type { KernelXidEvent } from '../../domain/gpu-observations';
 import { normalizePciBusId } from '../../domain/pci';
+import { parseXidRecoveryAction } from '../../domain/xid-recovery';
+
+/** Xid 154 states the driver's requested recovery ("... changed from 0x0 (None) to 0x2 (Node Reboot Required)"). */
+const XID_RECOVERY_ACTION = 154;
 
 /** "NVRM: Xid (<device>): <code>[, <rest>]" */
 const XID_RE = /NVRM: Xid \(([^)]*)\):\s*(\d+)\b,?\s*(.*)$/;
@@ -13,8 +17,8 @@ const XID_RE = /NVRM: Xid \(([^)]*)\):\s*(\d+)\b,?\s*(.*)$/;
 const TIMESTAMP_RES: RegExp[] = [
   // journalctl -o short-iso / rsyslog RFC 3339: 2026-11-22T10:15:30+0000, ...T10:15:30.123456+00:00
   /(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)/,
-  // syslog / journalctl short: "Nov 22 18:29:55 host kernel:"
-  /^([A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2})\s/,
+  // syslog / journalctl short: "Nov 22 18:29:55 host kernel:"; short-precise adds ".123456"
+  /^([A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s/,
   // dmesg -T: "[Sun Feb 23 16:24:18 2025]"; dmesg: "[ 5107.644336]"
   /\[\s*([^\]]+?)\s*\]/,
 ];
@@ -64,6 +68,12 @@ export function parseKernelXids(text: string): KernelXidEvent[] {
     if (timestamp !== undefined) event.timestamp = timestamp;
     if (pid !== undefined) event.pid = pid;
     if (processName !== undefined) event.process_name = processName;
+    if (event.xid === XID_RECOVERY_ACTION) {
+      const requested = parseXidRecoveryAction(event.message);
+      event.recovery_action = requested.action;
+      if (requested.code !== undefined) event.recovery_action_code = requested.code;
+      event.recovery_action_text = requested.text;
+    }
     events.push(event);
   }
   return events;

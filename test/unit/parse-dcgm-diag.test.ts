@@ -16,6 +16,22 @@ describe('parseDcgmDiag', () => {
       expect(s.results[0]).toEqual({ category: 'Deployment', test: 'software', entity_id: 0, status: 'pass', warnings: [] });
     });
 
+    it('lists the GPUs the run covered from entity_groups, ignoring other entity groups', () => {
+      expect(parseDcgmDiag(fixture('dcgm4-r2-pass.json'), 0).gpus_in_run).toEqual([0, 1, 2, 3]);
+      const doc = JSON.parse(fixture('dcgm4-r2-pass.json')) as Record<string, unknown>;
+      doc['entity_groups'] = [
+        { entities: [{ entity_id: 0 }, { entity_id: 1 }], entity_group: 'CPU', entity_group_id: 7 },
+        { entities: [{ device_id: '2330', entity_id: 5 }, { device_id: '2330', entity_id: 4 }], entity_group: 'GPU', entity_group_id: 1 },
+      ];
+      expect(parseDcgmDiag(JSON.stringify(doc), 0).gpus_in_run).toEqual([4, 5]);
+      delete doc['entity_groups'];
+      expect(parseDcgmDiag(JSON.stringify(doc), 0).gpus_in_run).toBeUndefined();
+    });
+
+    it('never marks a DCGM 4 result as group-wide', () => {
+      expect(parseDcgmDiag(fixture('dcgm4-r2-fail.json'), 226).results.some((r) => r.all_gpus)).toBe(false);
+    });
+
     it('fails a run where one GPU has a pending row remap', () => {
       const s = parseDcgmDiag(fixture('dcgm4-r2-fail.json'), 226);
       expect(s.overall).toBe('fail');
@@ -150,6 +166,7 @@ describe('parseDcgmDiag', () => {
       expect(s.results).toHaveLength(16);
       expect(s.failed_gpus).toEqual([0]);
       expect(s.level).toBe(2);
+      expect(s.gpus_in_run).toEqual([0, 1, 2, 3]);
     });
 
     it('passes when every iteration passed', () => {
@@ -173,6 +190,31 @@ describe('parseDcgmDiag', () => {
       expect(s).toMatchObject({ overall: 'pass', format: 'dcgm3', dcgm_version: '3.3.9', level: 1, failed_gpus: [] });
       expect(s.results).toHaveLength(9);
       expect(s.results.every((r) => r.entity_id === null && r.status === 'pass')).toBe(true);
+    });
+
+    it('marks Deployment results without a gpu_id as group-wide and lists the GPUs from the serials', () => {
+      const s = parseDcgmDiag(fixture('dcgm3-r1-pass.json'), 0);
+      expect(s.results.every((r) => r.all_gpus === true)).toBe(true);
+      expect(s.gpus_in_run).toEqual([0, 1]);
+      const failed = parseDcgmDiag(fixture('dcgm3-r2-fail.json'), 226);
+      expect(failed.results.filter((r) => r.all_gpus).map((r) => r.test)).toEqual([
+        'Denylist',
+        'NVML Library',
+        'CUDA Main Library',
+        'Permissions and OS Blocks',
+        'Persistence Mode',
+        'Environment Variables',
+        'Graphics Processes',
+        'Inforom',
+      ]);
+    });
+
+    it('falls back to the device id list when the serials are absent', () => {
+      const doc = JSON.parse(fixture('dcgm3-r1-pass.json')) as Record<string, unknown>;
+      delete doc['GPU Device Serials'];
+      expect(parseDcgmDiag(JSON.stringify(doc), 0).gpus_in_run).toEqual([0, 1]);
+      delete doc['GPU Device IDs'];
+      expect(parseDcgmDiag(JSON.stringify(doc), 0).gpus_in_run).toBeUndefined();
     });
 
     it('reads string gpu_id, Deployment warnings under "warnings", and string info', () => {

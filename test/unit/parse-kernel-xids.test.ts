@@ -72,7 +72,25 @@ describe('parseKernelXids', () => {
       xid: 154,
       timestamp: '2026-11-22T10:15:30.517204+00:00',
       message: 'GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)',
+      recovery_action: 'node_reboot',
+      recovery_action_code: 2,
+      recovery_action_text: 'Node Reboot Required',
     });
+  });
+
+  it('leaves the recovery fields off every Xid but 154', () => {
+    for (const e of events.filter((e) => e.xid !== 154)) {
+      expect(e.recovery_action).toBeUndefined();
+      expect(e.recovery_action_code).toBeUndefined();
+      expect(e.recovery_action_text).toBeUndefined();
+    }
+  });
+
+  it('reads the journalctl short-precise prefix with its microseconds', () => {
+    const [e] = parseKernelXids(
+      'Nov 22 10:15:30.517204 gpu-a017 kernel: NVRM: Xid (PCI:0000:4c:00): 79, pid=\'<unknown>\', name=<unknown>, GPU has fallen off the bus.',
+    );
+    expect(e).toMatchObject({ xid: 79, timestamp: 'Nov 22 10:15:30.517204', message: 'GPU has fallen off the bus.' });
   });
 
   it('reads the minimal code-only form', () => {
@@ -103,5 +121,62 @@ describe('parseKernelXids', () => {
           'nvidia-nvswitch0: SXid (PCI:0000:05:00.0): 12028, Non-fatal, Link 32 egress non-posted PRIV error\n',
       ),
     ).toEqual([]);
+  });
+
+  describe('Xid 154 recovery action', () => {
+    const line154 = (change: string): string =>
+      `2026-11-22T10:15:30.517204+00:00 gpu-a017 kernel: NVRM: Xid (PCI:0008:01:00): 154, GPU recovery action changed from ${change}`;
+    const parse154 = (change: string) => {
+      const parsed = parseKernelXids(line154(change));
+      expect(parsed).toHaveLength(1);
+      return parsed[0]!;
+    };
+
+    it.each([
+      ['0x0 (None) to 0x0 (None)', 'none', 0, 'None'],
+      ['0x0 (None) to 0x1 (GPU Reset Required)', 'gpu_reset', 1, 'GPU Reset Required'],
+      ['0x0 (None) to 0x2 (Node Reboot Required)', 'node_reboot', 2, 'Node Reboot Required'],
+      ['0x0 (None) to 0x3 (Drain P2P)', 'drain_p2p', 3, 'Drain P2P'],
+      ['0x0 (None) to 0x4 (Drain and Reset)', 'drain_and_reset', 4, 'Drain and Reset'],
+      ['0x4 (Drain and Reset) to 0x0 (None)', 'none', 0, 'None'],
+    ] as const)('reads the numeric value: %s', (change, action, code, text) => {
+      expect(parse154(change)).toMatchObject({ recovery_action: action, recovery_action_code: code, recovery_action_text: text });
+    });
+
+    it('keeps newer drivers\' wording as printed and trusts the number', () => {
+      expect(parse154('0x0 (None) to 0x2 (OS Reboot)')).toMatchObject({ recovery_action: 'node_reboot', recovery_action_text: 'OS Reboot' });
+      expect(parse154('0x0 (None) to 0x1 (PF FLR)')).toMatchObject({ recovery_action: 'gpu_reset', recovery_action_text: 'PF FLR' });
+      // Number and words disagree: the number wins, the words are kept.
+      expect(parse154('0x0 (None) to 0x1 (Node Reboot Required)')).toMatchObject({
+        recovery_action: 'gpu_reset',
+        recovery_action_text: 'Node Reboot Required',
+      });
+    });
+
+    it.each([
+      ['None to GPU Reset Required', 'gpu_reset', 'GPU Reset Required'],
+      ['None to Node Reboot Required.', 'node_reboot', 'Node Reboot Required'],
+      ['None to OS Reboot', 'node_reboot', 'OS Reboot'],
+      ['None to PF FLR', 'gpu_reset', 'PF FLR'],
+      ['None to Drain P2P', 'drain_p2p', 'Drain P2P'],
+      ['None to Drain and Reset', 'drain_and_reset', 'Drain and Reset'],
+      ['GPU Reset Required to None', 'none', 'None'],
+      // A value past NVML's documented 0..4 falls back to its words.
+      ['0x0 (None) to 0x9 (GPU Reset Required)', 'gpu_reset', 'GPU Reset Required'],
+    ] as const)('falls back to the text without a usable number: %s', (change, action, text) => {
+      const e = parse154(change);
+      expect(e).toMatchObject({ recovery_action: action, recovery_action_text: text });
+    });
+
+    it('calls actions it cannot read unknown and keeps what it read', () => {
+      expect(parse154('0x0 (None) to 0x7 (System Reboot)')).toMatchObject({
+        recovery_action: 'unknown',
+        recovery_action_code: 7,
+        recovery_action_text: 'System Reboot',
+      });
+      const garbled = parseKernelXids('NVRM: Xid (PCI:0000:01:00): 154, GPU recovery action changed')[0]!;
+      expect(garbled).toMatchObject({ recovery_action: 'unknown', recovery_action_text: 'GPU recovery action changed' });
+      expect(garbled.recovery_action_code).toBeUndefined();
+    });
   });
 });
