@@ -1,10 +1,10 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { ErrorType } from '../domain/errors';
 import { isActionAllowed, ACTION_ALLOWED_ROLES, type HostAction } from '../domain/host-roles';
 import { findHost, type Inventory, type InventoryHost } from '../domain/inventory';
 import type { StepContext } from '../domain/step-context';
+import { activityCancellationSignal } from './cancellation';
 import type { EvidenceStore } from './evidence/evidence-store';
 import { currentTraceId, stepLogger } from './observability';
 import type { CommandResult, ExecOptions, SshExecutor } from './ssh/ssh-executor';
@@ -52,17 +52,30 @@ export class HostAccess {
     ctx: StepContext,
     action: HostAction,
     argv: readonly string[],
-    opts: ExecOptions & { evidenceSuffix?: string } = {},
+    opts: ExecOptions & { evidenceSuffix?: string; record?: boolean } = {},
   ): Promise<CommandResult> {
     const host = this.resolve(ctx.node_id ?? '', action);
     const hctx = this.withHost(ctx, host);
     const log = stepLogger(this.deps.logger, hctx);
-    const signal = opts.signal ?? safeCancellationSignal();
-    log.info({ action, argv }, 'running command');
+    const signal = opts.signal ?? activityCancellationSignal();
+    // Status polls of a host job are many and say little; they are logged, not kept as evidence.
+    const record = opts.record ?? true;
+    log[record ? 'info' : 'debug']({ action, argv }, 'running command');
     const result = await this.deps.ssh.exec(host, argv, { ...opts, signal });
-    log.info({ action, exit_code: result.exit_code, duration_ms: result.duration_ms, truncated: result.truncated }, 'command finished');
+    log[record ? 'info' : 'debug']({ action, exit_code: result.exit_code, duration_ms: result.duration_ms, truncated: result.truncated }, 'command finished');
+    if (record) await this.recordCommand(hctx, `${ctx.idempotency_key}/cmd/${opts.evidenceSuffix ?? action}`, result);
+    return result;
+  }
+
+  /**
+   * Keeps a command's result (exit code, output, trace id) as evidence under `key`.
+   * Output is trimmed unless `fullOutput`: a host job's record is also its
+   * result for a retried attempt, which must parse it again.
+   */
+  async recordCommand(hctx: StepContext, key: string, result: CommandResult, fullOutput = false): Promise<void> {
+    const keep = fullOutput ? (s: string) => s : trim;
     await this.deps.evidence.record(hctx, {
-      idempotency_key: `${ctx.idempotency_key}/cmd/${opts.evidenceSuffix ?? action}`,
+      idempotency_key: key,
       kind: 'command',
       summary: `${result.command} → exit ${result.exit_code ?? 'disconnected'}`,
       trace_id: currentTraceId(),
@@ -71,22 +84,13 @@ export class HostAccess {
         exit_code: result.exit_code,
         duration_ms: result.duration_ms,
         truncated: result.truncated,
-        stdout: trim(result.stdout),
-        stderr: trim(result.stderr),
+        stdout: keep(result.stdout),
+        stderr: keep(result.stderr),
       },
     });
-    return result;
   }
 }
 
 function trim(s: string): string {
   return s.length <= EVIDENCE_OUTPUT_CHARS ? s : `${s.slice(0, EVIDENCE_OUTPUT_CHARS)}\n… [${s.length - EVIDENCE_OUTPUT_CHARS} more characters]`;
-}
-
-function safeCancellationSignal(): AbortSignal | undefined {
-  try {
-    return Context.current().cancellationSignal;
-  } catch {
-    return undefined; // called outside an activity (tests, scripts)
-  }
 }

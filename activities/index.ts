@@ -9,6 +9,7 @@ import { createEngineActivities } from './evidence/engine-activities';
 import { EvidenceStore } from './evidence/evidence-store';
 import { createGpuActivities } from './gpu/gpu-activities';
 import { HostAccess } from './host-access';
+import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
 import type { PlatformClient } from './platform/platform-client';
 import type { SshExecutor } from './ssh/ssh-executor';
@@ -25,17 +26,18 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const evidence = new EvidenceStore(deps.pool);
   const hosts = new HostAccess({ inventory: deps.inventory, ssh: deps.ssh, evidence, logger: deps.logger });
+  const jobs = new HostJobs({ hosts, evidence, logger: deps.logger });
   return {
     ...createEngineActivities({ evidence }),
-    ...createGpuActivities({ hosts, evidence }),
+    ...createGpuActivities({ hosts, jobs }),
     ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),
     /** Inventory lookup without touching the host: identity and role for the run's target. */
-    async describeHost(nodeId: string): Promise<{ node_id: string; hostname: string; role: HostRole }> {
+    async describeHost(nodeId: string): Promise<{ node_id: string; hostname: string; role: HostRole; gpu_count: number }> {
       const host = findHost(deps.inventory, nodeId);
       if (!host) {
         throw ApplicationFailure.create({ type: ErrorType.HostNotInInventory, message: `node ${nodeId} is not in the inventory`, nonRetryable: true });
       }
-      return { node_id: host.node_id, hostname: host.hostname, role: host.role };
+      return { node_id: host.node_id, hostname: host.hostname, role: host.role, gpu_count: host.gpu_count };
     },
   };
 }

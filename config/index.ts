@@ -74,10 +74,21 @@ export interface Config {
   /** Absolute path. */
   dataDir: string;
   api: { host: string; port: number };
+  /** Alert storms: after a run closes, alerts carrying no Xid it did not see are answered with it for this long. */
+  alerts: { cooldownMs: number };
   fleet: LabFleetConfig | InventoryFleetConfig;
   ssh: { connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number };
+  /** How long a stopping worker lets in-flight activities finish before it cancels them (they are retried elsewhere). */
+  worker: { shutdownGraceMs: number };
   logLevel: LogLevel;
   otel: { endpoint?: string };
+  /** The simulated fleet (`npm start` without INVENTORY_FILE). */
+  lab: {
+    /** Multiplies every simulated command duration and reboot (1 = real time). */
+    timeScale: number;
+    /** worker_compute hosts beyond dev-gpu-1. */
+    extraGpuNodes: number;
+  };
 }
 
 const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL']);
@@ -107,6 +118,13 @@ const duration = z.string().pipe(DurationSchema);
 
 const positiveInt = z.coerce.number({ invalid_type_error: 'expected a number' }).int('expected a whole number').positive('expected a positive number');
 
+const nonNegativeInt = z.coerce.number({ invalid_type_error: 'expected a number' }).int('expected a whole number').min(0, 'expected 0 or more');
+
+const positiveNumber = z.coerce
+  .number({ invalid_type_error: 'expected a number' })
+  .finite('expected a finite number')
+  .positive('expected a number greater than 0');
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel = z.enum(LOG_LEVELS, { errorMap: () => ({ message: `expected one of ${LOG_LEVELS.join(', ')}` }) });
 
@@ -121,15 +139,19 @@ const VARIABLES = {
   DATA_DIR: nonEmpty.default('.data'),
   API_HOST: nonEmpty.default('127.0.0.1'),
   API_PORT: port.default(8080),
+  ALERT_COOLDOWN: duration.default('60s'),
   INVENTORY_FILE: nonEmpty.optional(),
   SSH_PRIVATE_KEY_FILE: nonEmpty.optional(),
   SSH_CONNECT_TIMEOUT: duration.default('10s'),
   SSH_COMMAND_TIMEOUT: duration.default('60s'),
   SSH_OUTPUT_LIMIT_BYTES: positiveInt.default(1024 * 1024),
+  WORKER_SHUTDOWN_GRACE: duration.default('30s'),
   PLATFORM_API_URL: httpUrl.optional(),
   PLATFORM_API_TOKEN: nonEmpty.optional(),
   LOG_LEVEL: logLevel.default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  LAB_TIME_SCALE: positiveNumber.default(1),
+  LAB_EXTRA_GPU_NODES: nonNegativeInt.default(0),
 } as const;
 
 type Vars = { [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]> };
@@ -196,14 +218,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: v.DATABASE_URL,
     dataDir: path.resolve(v.DATA_DIR),
     api: { host: v.API_HOST, port: v.API_PORT },
+    alerts: { cooldownMs: v.ALERT_COOLDOWN },
     fleet,
     ssh: {
       connectTimeoutMs: v.SSH_CONNECT_TIMEOUT,
       commandTimeoutMs: v.SSH_COMMAND_TIMEOUT,
       outputLimitBytes: v.SSH_OUTPUT_LIMIT_BYTES,
     },
+    worker: { shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE },
     logLevel: v.LOG_LEVEL,
     otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT },
+    lab: { timeScale: v.LAB_TIME_SCALE, extraGpuNodes: v.LAB_EXTRA_GPU_NODES },
   };
 }
 

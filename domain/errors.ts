@@ -15,6 +15,20 @@ export const ErrorType = {
   PlatformApiError: 'PlatformApiError',
   DrainTimeout: 'DrainTimeout',
   RebootTimeout: 'RebootTimeout',
+  /** A host command ran past the time the step gives it; it was stopped on the host. */
+  CommandTimeout: 'CommandTimeout',
+  /** The host refused the command for now (e.g. another diag runs); retried with backoff. */
+  HostBusy: 'HostBusy',
+  /** The worker stopped mid-attempt; the attempt is retried on the next worker. Never a step failure. */
+  WorkerShutdown: 'WorkerShutdown',
+  /** The node's own state forbids the step (open RMA ticket, held by an operator). */
+  NodeStateConflict: 'NodeStateConflict',
+  /** nvidia-smi -r refused (GPU in use, lost, unsupported); the runbook reboots instead. */
+  ResetRefused: 'ResetRefused',
+  /** dcgmi diag could not run at all (not a failing diag); the run holds the node for a person. */
+  DiagUnavailable: 'DiagUnavailable',
+  /** Output was cut at the size cap, so what was read cannot be trusted as complete. */
+  OutputTruncated: 'OutputTruncated',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

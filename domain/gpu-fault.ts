@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { boundedDuration } from './durations';
 import { NodeIdSchema } from './inventory';
 import { RunModeSchema } from './runbook';
+import { safeText } from './text';
 
 export const RUNBOOK_GPU_FAULT = 'gpu-fault-remediation';
 
@@ -14,8 +15,8 @@ export const GpuFaultInputSchema = z
     node_id: NodeIdSchema,
     gpu_index: z.number().int().min(0).max(63).optional(),
     xid: z.number().int().min(1).max(999).optional(),
-    source: z.string().trim().min(1).max(200).default('api'),
-    correlation_id: z.string().trim().min(1).max(200).optional(),
+    source: safeText(200).default('api'),
+    correlation_id: safeText(200).optional(),
     run_mode: RunModeSchema.default('live'),
     drain_timeout: boundedDuration('30m', '1s', '7d'),
     approval_timeout: boundedDuration('4h', '1s', '30d'),
@@ -33,6 +34,8 @@ export const GPU_FAULT_OUTCOMES = [
   'no_fault_found',
   'no_action_required',
   'returned_to_service',
+  /** Remediated and diag passed, but someone else holds the node out of service (their cordon, an open RMA). */
+  'remediated_left_cordoned',
   'rma_opened',
   'held_for_operator',
   'cancelled',

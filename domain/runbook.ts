@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { HostRole } from './host-roles';
+import { safeText } from './text';
 
 /** Every runbook walks these phases in order; rollback/escalate only on failure. */
 export const PHASES = ['trigger', 'pre_checks', 'procedure', 'verify', 'return_to_service', 'rollback', 'escalate', 'done'] as const;
@@ -39,8 +40,8 @@ export const APPROVAL_DECISIONS = ['approve', 'reject'] as const;
 export const ApprovalDecisionSchema = z
   .object({
     decision: z.enum(APPROVAL_DECISIONS),
-    actor: z.string().trim().min(1).max(200),
-    reason: z.string().trim().min(1).max(2000),
+    actor: safeText(200),
+    reason: safeText(2000, { multiline: true }),
     /** When set, must match the pending request; stops a stale approval landing on a newer request. */
     approval_id: z.string().min(1).max(200).optional(),
   })
@@ -56,8 +57,8 @@ export interface ApprovalRecord extends ApprovalRequest {
 
 export const CancelRequestSchema = z
   .object({
-    actor: z.string().trim().min(1).max(200),
-    reason: z.string().trim().min(1).max(2000),
+    actor: safeText(200),
+    reason: safeText(2000, { multiline: true }),
   })
   .strict();
 export type CancelRequest = z.infer<typeof CancelRequestSchema>;

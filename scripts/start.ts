@@ -31,7 +31,14 @@ async function main(): Promise<void> {
     temporalPort: config.temporal.port,
     temporalUiPort: config.temporal.uiPort,
     databaseUrl: config.databaseUrl,
-    lab: config.fleet.mode === 'lab' ? { platformPort: await findFreePort({ preferred: LAB_PLATFORM_PORT }) } : false,
+    lab:
+      config.fleet.mode === 'lab'
+        ? {
+            platformPort: await findFreePort({ preferred: LAB_PLATFORM_PORT }),
+            timeScale: config.lab.timeScale,
+            extraGpuNodes: config.lab.extraGpuNodes,
+          }
+        : false,
   });
   const stops: (() => Promise<unknown>)[] = [() => stack.stop()];
   const stopAll = async () => {
@@ -47,6 +54,7 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       tracing,
+      shutdownGraceMs: config.worker.shutdownGraceMs,
       activities: composeActivities({ ...fleet, pool: stack.db.pool, logger, ssh: config.ssh }),
     });
     const workerDone = worker.run();
@@ -55,7 +63,14 @@ async function main(): Promise<void> {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerDone;
     });
-    const api = buildApi({ client: temporal.client, pool: stack.db.pool, taskQueue: config.temporal.taskQueue, logger });
+    const api = buildApi({
+      client: temporal.client,
+      pool: stack.db.pool,
+      taskQueue: config.temporal.taskQueue,
+      logger,
+      inventory: fleet.inventory,
+      alertCooldownMs: config.alerts.cooldownMs,
+    });
     await api.listen({ host: config.api.host, port: config.api.port });
     stops.push(() => api.close());
     printWhereThingsAre(config, stack, `http://${config.api.host}:${config.api.port}`);

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     tracing,
+    shutdownGraceMs: config.worker.shutdownGraceMs,
     activities: composeActivities({ ...fleet, pool, logger, ssh: config.ssh }),
   });
   logger.info({ task_queue: config.temporal.taskQueue, hosts: fleet.inventory.hosts.length }, 'worker started');

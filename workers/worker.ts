@@ -21,6 +21,12 @@ export interface RunbookWorkerOptions {
   taskQueue: string;
   activities: RunbookActivities;
   tracing: Tracing;
+  /**
+   * On SIGTERM/SIGINT in-flight activities get this long to finish; then they are
+   * cancelled with WORKER_SHUTDOWN, which they turn into a retryable failure
+   * (host jobs keep running on the host and the next worker reattaches).
+   */
+  shutdownGraceMs: number;
   /** Pre-built bundle (tests, fast restarts); bundled on the fly otherwise. */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
@@ -36,6 +42,7 @@ export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<W
       activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
     },
     sinks: { exporter: makeWorkflowExporter(opts.tracing.spanProcessor, opts.tracing.resource) },
+    shutdownGraceTime: opts.shutdownGraceMs,
     // Bound concurrent SSH sessions per worker.
     maxConcurrentActivityTaskExecutions: 50,
   });

@@ -1,5 +1,6 @@
 import type { RunReport, StepRecord } from '../../domain/runbook';
 import type { StepContext } from '../../domain/step-context';
+import type { KernelLogCursor } from '../gpu/kernel-log-window';
 import { currentTraceId } from '../observability';
 import type { EvidenceInput, EvidenceStore } from './evidence-store';
 
@@ -18,6 +19,13 @@ export function createEngineActivities(deps: { evidence: EvidenceStore }) {
     },
     async recordRunFinished(ctx: StepContext, status: 'completed' | 'failed' | 'cancelled', report: RunReport): Promise<void> {
       await evidence.runFinished(ctx, status, report);
+    },
+    /** Where the node's last completed remediation stopped reading its kernel log (null: never). */
+    async readKernelLogCursor(ctx: StepContext): Promise<KernelLogCursor | null> {
+      return evidence.latestKernelLogCursor<KernelLogCursor>(ctx.runbook, ctx.node_id!);
+    },
+    async recordKernelLogCursor(ctx: StepContext, cursor: KernelLogCursor): Promise<void> {
+      await evidence.setKernelLogCursor(ctx, cursor);
     },
     async countRecentRemediations(ctx: StepContext, windowDays: number): Promise<number> {
       return evidence.countRecentRemediations(ctx.runbook, ctx.node_id!, windowDays, ctx.run_id);

@@ -13,6 +13,19 @@ export interface EvidenceInput {
 }
 
 /**
+ * PostgreSQL text and jsonb cannot hold U+0000. Host output and operator text
+ * may carry it; a record must never fail for that, so it is made visible instead.
+ */
+export function pgSafeJson(value: unknown): string {
+  // An escape is real only after an even run of backslashes ("\\u0000" is the text \u0000).
+  return JSON.stringify(value ?? null).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\u2400');
+}
+
+function pgSafeText(value: string): string {
+  return value.replace(/\u0000/g, '\u2400');
+}
+
+/**
  * The engine's own records in PostgreSQL: runs, steps and evidence. Every write
  * is keyed so a retried activity writes once.
  */
@@ -24,7 +37,7 @@ export class EvidenceStore {
       `INSERT INTO runbook_runs (workflow_id, run_id, runbook, node_id, correlation_id, run_mode, status, input, trace_id)
        VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)
        ON CONFLICT (workflow_id, run_id) DO NOTHING`,
-      [ctx.workflow_id, ctx.run_id, ctx.runbook, ctx.node_id ?? null, ctx.correlation_id, runMode, JSON.stringify(input), traceId ?? null],
+      [ctx.workflow_id, ctx.run_id, ctx.runbook, ctx.node_id ?? null, pgSafeText(ctx.correlation_id), runMode, pgSafeJson(input), traceId ?? null],
     );
   }
 
@@ -39,7 +52,7 @@ export class EvidenceStore {
     await this.pool.query(
       `UPDATE runbook_runs SET status = $3, outcome = $4, report = $5, ended_at = COALESCE(ended_at, now())
        WHERE workflow_id = $1 AND run_id = $2`,
-      [ctx.workflow_id, ctx.run_id, status, report.outcome, JSON.stringify(report)],
+      [ctx.workflow_id, ctx.run_id, status, report.outcome, pgSafeJson(report)],
     );
   }
 
@@ -52,7 +65,7 @@ export class EvidenceStore {
          error = EXCLUDED.error, detail = EXCLUDED.detail`,
       [
         ctx.workflow_id, ctx.run_id, step.seq, step.name, step.phase, step.status, step.attempt,
-        step.started_at, step.ended_at ?? null, step.error ? JSON.stringify(step.error) : null, step.detail ?? null,
+        step.started_at, step.ended_at ?? null, step.error ? pgSafeJson(step.error) : null, step.detail === undefined ? null : pgSafeText(step.detail),
       ],
     );
   }
@@ -65,8 +78,8 @@ export class EvidenceStore {
        ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
        RETURNING id`,
       [
-        e.idempotency_key, ctx.workflow_id, ctx.run_id, ctx.correlation_id, e.trace_id ?? null, e.kind,
-        ctx.host_name ?? null, ctx.host_role ?? null, ctx.node_id ?? null, e.summary, JSON.stringify(e.data ?? null),
+        pgSafeText(e.idempotency_key), ctx.workflow_id, ctx.run_id, pgSafeText(ctx.correlation_id), e.trace_id ?? null, e.kind,
+        ctx.host_name ?? null, ctx.host_role ?? null, ctx.node_id ?? null, pgSafeText(e.summary), pgSafeJson(e.data),
       ],
     );
     return `evidence:${res.rows[0]!.id}`;
@@ -76,6 +89,21 @@ export class EvidenceStore {
   async findByKey<T>(idempotencyKey: string): Promise<T | undefined> {
     const res = await this.pool.query<{ data: T }>(`SELECT data FROM evidence WHERE idempotency_key = $1`, [idempotencyKey]);
     return res.rows[0]?.data;
+  }
+
+  async setKernelLogCursor(ctx: StepContext, cursor: unknown): Promise<void> {
+    await this.pool.query(`UPDATE runbook_runs SET kernel_log_cursor = $3 WHERE workflow_id = $1 AND run_id = $2`, [ctx.workflow_id, ctx.run_id, pgSafeJson(cursor)]);
+  }
+
+  /** The cursor of the node's newest finished run of this runbook that recorded one. */
+  async latestKernelLogCursor<T>(runbook: string, nodeId: string): Promise<T | null> {
+    const res = await this.pool.query<{ kernel_log_cursor: T }>(
+      `SELECT kernel_log_cursor FROM runbook_runs
+       WHERE runbook = $1 AND node_id = $2 AND kernel_log_cursor IS NOT NULL AND status = 'completed'
+       ORDER BY ended_at DESC NULLS LAST LIMIT 1`,
+      [runbook, nodeId],
+    );
+    return res.rows[0]?.kernel_log_cursor ?? null;
   }
 
   /** Runs of this runbook that took the node out of service within the window, other than this one. */

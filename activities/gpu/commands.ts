@@ -27,8 +27,28 @@ export const gpuTableCommand = (): string[] => [
   '--format=csv,noheader,nounits',
 ];
 
-/** Kernel messages of the current boot; the parser keeps the NVRM Xid lines. */
-export const kernelLogCommand = (): string[] => ['journalctl', '-k', '-b', '0', '--no-pager', '-o', 'short-iso'];
+/** Newest NVRM lines read per run; a real Xid burst is a few dozen lines. */
+export const KERNEL_LOG_MAX_LINES = 5000;
+
+/**
+ * NVRM kernel messages of the current boot, the newest KERNEL_LOG_MAX_LINES,
+ * optionally only since a cursor (kernel-log-window.ts says why).
+ */
+export function kernelLogCommand(since?: string, grep = true): string[] {
+  return [
+    'journalctl',
+    '-k',
+    '-b',
+    '0',
+    '-q',
+    '--no-pager',
+    '-o',
+    'short-iso-precise',
+    ...(grep ? ['--grep=NVRM'] : []),
+    `--lines=${KERNEL_LOG_MAX_LINES}`,
+    ...(since ? [`--since=${since}`] : []),
+  ];
+}
 
 /** Reset one GPU, addressed by UUID because index order can change across reboots. */
 export const resetGpuCommand = (gpuUuid: string): string[] => ['nvidia-smi', '-r', '-i', gpuUuid];
@@ -52,3 +72,6 @@ export const bootIdCommand = (): string[] => ['cat', '/proc/sys/kernel/random/bo
 /** dcgmi exit codes (negated dcgmReturn_t modulo 256) that mean "the diag ran and found a failure". */
 export const DCGM_EXIT_DIAG_FAILED = 226;
 export const DCGM_EXIT_ISOLATE = 205;
+/** -39 DCGM_ST_DIAG_ALREADY_RUNNING: another diag holds the GPUs; try again later. */
+export const DCGM_EXIT_ALREADY_RUNNING = 217;
+

@@ -11,9 +11,21 @@ export interface DrainResult {
   waited_ms: number;
 }
 
+/** The node as the platform sees it before the run acts: who else holds it out of service. */
+export interface NodeState {
+  schedulable: boolean;
+  cordon_reason: string | null;
+  open_rma_tickets: string[];
+}
+
 export function createPlatformActivities(deps: { platform: PlatformClient; evidence: EvidenceStore; logger: Logger }) {
   const { platform, evidence, logger } = deps;
   return {
+    async readNodeState(ctx: StepContext): Promise<NodeState> {
+      const [node, tickets] = await Promise.all([platform.getNode(ctx.node_id!), platform.listOpenRmaTickets(ctx.node_id!)]);
+      return { schedulable: node.schedulable, cordon_reason: node.cordon_reason, open_rma_tickets: tickets.map((t) => t.ticket_id) };
+    },
+
     async cordonNode(ctx: StepContext, reason: string): Promise<void> {
       await platform.cordon(ctx.node_id!, reason, ctx.idempotency_key);
       await evidence.markCordoned(ctx);

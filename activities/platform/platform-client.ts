@@ -77,6 +77,15 @@ export class PlatformClient {
     await this.request('POST', `/api/v1/nodes/${encodeURIComponent(nodeId)}/allocations/evict`, z.unknown(), { reason }, idempotencyKey);
   }
 
+  async listOpenRmaTickets(nodeId: string): Promise<RmaTicket[]> {
+    const body = await this.request(
+      'GET',
+      `/api/v1/rma-tickets?node_id=${encodeURIComponent(nodeId)}&status=open`,
+      z.object({ tickets: z.array(RmaTicketSchema) }),
+    );
+    return body.tickets;
+  }
+
   openRmaTicket(req: RmaTicketRequest, idempotencyKey: string): Promise<RmaTicket> {
     return this.request('POST', '/api/v1/rma-tickets', RmaTicketSchema, req, idempotencyKey);
   }

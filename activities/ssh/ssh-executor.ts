@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Client, type ConnectConfig } from 'ssh2';
 import { ErrorType } from '../../domain/errors';
 import type { InventoryHost } from '../../domain/inventory';
+import { abortError } from '../cancellation';
 import { fingerprint, parsePinnedHostKey } from './host-key';
 import { toCommandLine } from './shell-quote';
 
@@ -79,10 +80,16 @@ export function createSshExecutor(settings: SshSettings): SshExecutor {
           });
         };
         const timer = setTimeout(
-          () => finish(ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `command timed out after ${timeoutMs} ms on ${host.hostname}: ${command}` })),
+          () => finish(ApplicationFailure.create({ type: ErrorType.CommandTimeout, message: `command timed out after ${timeoutMs} ms on ${host.hostname}: ${command}` })),
           timeoutMs + settings.connectTimeoutMs,
         );
-        const onAbort = () => finish(ApplicationFailure.create({ type: 'Cancelled', message: 'command cancelled', nonRetryable: true }));
+        // Closing the channel does not stop the command on the host; long or
+        // mutating commands therefore run as host jobs (activities/host/host-jobs.ts).
+        const onAbort = () => finish(abortError(opts.signal, `"${argv[0]}" on ${host.hostname}`));
+        if (opts.signal?.aborted) {
+          clearTimeout(timer);
+          return reject(abortError(opts.signal, `"${argv[0]}" on ${host.hostname}`));
+        }
         opts.signal?.addEventListener('abort', onAbort);
 
         client.on('ready', () => {

@@ -1,26 +1,30 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../server';
-
-const CHECK_TIMEOUT_MS = 3_000;
+import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '../temporal-call';
 
 /** GET /healthz: 200 when Temporal and the database both answer, 503 naming the part that does not. */
-export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
+  const timeoutMs = deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS;
   app.get('/healthz', async (_req, reply) => {
+    const temporalBudget = new TemporalBudget(deps.client, timeoutMs, pending);
     const [temporal, database] = await Promise.all([
-      check(() => deps.client.workflowService.getSystemInfo({})),
-      check(() => deps.pool.query('SELECT 1')),
+      check(() => temporalBudget.call('getSystemInfo', () => deps.client.workflowService.getSystemInfo({})), timeoutMs),
+      check(() => deps.pool.query('SELECT 1'), timeoutMs),
     ]);
     const healthy = temporal === 'ok' && database === 'ok';
     return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'degraded', temporal, database });
   });
 }
 
-async function check(probe: () => Promise<unknown>): Promise<string> {
+/** 'ok', or 'error: <why>' when the probe fails or gives no answer within `timeoutMs`. */
+async function check(probe: () => Promise<unknown>, timeoutMs: number): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
+  const work = probe();
+  work.catch(() => undefined);
   try {
     await Promise.race([
-      probe(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS))),
+      work,
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs))),
     ]);
     return 'ok';
   } catch (e) {

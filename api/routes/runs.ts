@@ -1,20 +1,16 @@
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowExecutionDescription,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { approvalSignal, cancelRequestSignal, statusQuery } from '../../domain/messages';
 import { ApprovalDecisionSchema, CancelRequestSchema, type RunStatus } from '../../domain/runbook';
 import { SA } from '../../domain/search-attributes';
+import { textProblem } from '../../domain/text';
+import { AlertLedger } from '../alert-ledger';
+import { AlertRouter, DEFAULT_ALERT_KEY_CAP, DEFAULT_RECHECK_MS, STALE_CLAIM_MS } from '../alert-router';
 import { ApiError, invalidInput } from '../errors';
-import { RUNBOOKS, type RunbookEntry } from '../runbook-registry';
+import { findRunbook, runbookNames } from '../runbook-registry';
 import type { ApiDeps } from '../server';
-
-/** A duplicate trigger races the open run's end at most this many times before giving up. */
-const JOIN_ATTEMPTS = 3;
+import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '../temporal-call';
 
 const EXECUTION_STATUSES = {
   running: 'Running',
@@ -37,34 +33,80 @@ const ListQuerySchema = z
   })
   .strict();
 
-export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
+/** Temporal's default limit on workflow id length. Not trimmed: the id is matched exactly. */
+const WorkflowIdParamSchema = z.object({
+  workflowId: z
+    .string()
+    .min(1)
+    .max(1000)
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }),
+});
+
+function workflowIdOf(params: unknown): string {
+  const parsed = WorkflowIdParamSchema.safeParse(params);
+  if (!parsed.success) throw invalidInput(parsed.error, 'workflow id');
+  return parsed.data.workflowId;
+}
+
+export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const { client } = deps;
+  const ledger = new AlertLedger(deps.pool, { recheckMs: deps.alertRecheckMs ?? DEFAULT_RECHECK_MS, staleClaimMs: STALE_CLAIM_MS });
+  const router = new AlertRouter({
+    client,
+    ledger,
+    taskQueue: deps.taskQueue,
+    cooldownMs: deps.alertCooldownMs,
+    keyCap: deps.alertKeyCap ?? DEFAULT_ALERT_KEY_CAP,
+  });
+  const budget = () => new TemporalBudget(client, deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS, pending);
+  const nodes = new Map(deps.inventory.hosts.map((h) => [h.node_id, h]));
 
   app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/runs', async (req, reply) => {
-    const entry = RUNBOOKS[req.params.runbook];
-    if (!entry) throw new ApiError(404, 'unknown_runbook', `no runbook named ${req.params.runbook}`, { known: Object.keys(RUNBOOKS) });
+    const entry = findRunbook(req.params.runbook);
+    if (!entry) throw new ApiError(404, 'unknown_runbook', `no runbook named ${JSON.stringify(req.params.runbook)}`, { known: runbookNames() });
     const parsed = entry.schema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, `input for ${entry.name}`);
     const input = parsed.data;
     if (!entry.supportedRunModes.includes(input.run_mode)) {
       throw new ApiError(400, 'unsupported_run_mode', `run_mode ${input.run_mode} is not supported by ${entry.name} yet`, { supported: entry.supportedRunModes });
     }
+    // The target must be a host the engine knows, of the role the runbook acts on, before
+    // anything starts; the workflow checks again, but a run for a wrong node should not exist.
+    const nodeId = entry.nodeId(input);
+    if (nodeId !== undefined) {
+      const host = nodes.get(nodeId);
+      if (!host) throw new ApiError(404, 'node_not_found', `node ${nodeId} is not in the inventory`, { node_id: nodeId });
+      if (host.role !== entry.targetRole) {
+        throw new ApiError(422, 'host_role_violation', `${entry.name} acts on ${entry.targetRole} hosts; ${nodeId} is ${host.role}`, {
+          node_id: nodeId,
+          role: host.role,
+          required_role: entry.targetRole,
+        });
+      }
+    }
     const correlationId: string = input.correlation_id ?? req.id;
-    const started = await startOrJoin(client, deps.taskQueue, entry, { ...input, correlation_id: correlationId }, correlationId);
-    req.log.info({ workflow_id: started.workflowId, run_id: started.runId, deduplicated: started.deduplicated, runbook: entry.name }, started.deduplicated ? 'trigger joined the open run' : 'run started');
-    return reply.status(started.deduplicated ? 200 : 201).send({
-      workflow_id: started.workflowId,
-      run_id: started.runId,
+    const routed = await router.route(entry, { ...input, correlation_id: correlationId }, budget());
+    const startedNow = routed.outcome === 'started';
+    req.log.info({ workflow_id: routed.workflowId, run_id: routed.runId, alert: routed.outcome, runbook: entry.name }, startedNow ? 'run started' : `alert ${routed.outcome}`);
+    return reply.status(startedNow ? 201 : 200).send({
+      workflow_id: routed.workflowId,
+      run_id: routed.runId,
       runbook: entry.name,
       correlation_id: correlationId,
-      status_url: statusUrl(started.workflowId),
-      ...(started.deduplicated ? { deduplicated: true } : {}),
+      status_url: statusUrl(routed.workflowId),
+      alert: routed.outcome,
+      ...(startedNow ? {} : { deduplicated: true }),
     });
   });
 
   app.get<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId', async (req) => {
-    const { description, status } = await describeRun(client, req.params.workflowId);
-    return { ...toExecution(description), status };
+    const workflowId = workflowIdOf(req.params);
+    const { description, status } = await describeRun(budget(), client, workflowId);
+    const alerts = await ledger.counts(description.workflowId, description.runId);
+    return { ...toExecution(description), alerts, status };
   });
 
   app.get('/api/v1/runs', async (req) => {
@@ -77,122 +119,83 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (q.awaiting_approval) clauses.push(`${SA.AwaitingApproval.name} = ${q.awaiting_approval}`);
     if (q.node_id) clauses.push(`${SA.NodeId.name} = '${q.node_id}'`);
     const query = clauses.join(' AND ');
-    const runs = [];
-    for await (const wf of client.workflow.list({ query })) {
-      const sa = wf.typedSearchAttributes;
-      runs.push({
-        workflow_id: wf.workflowId,
-        run_id: wf.runId,
-        execution_status: wf.status.name,
-        runbook: sa.get(SA.Runbook) ?? null,
-        phase: sa.get(SA.RunbookPhase) ?? null,
-        node_id: sa.get(SA.NodeId) ?? null,
-        host_name: sa.get(SA.HostName) ?? null,
-        awaiting_approval: sa.get(SA.AwaitingApproval) ?? false,
-        correlation_id: sa.get(SA.CorrelationId) ?? null,
-        started_at: wf.startTime.toISOString(),
-        closed_at: wf.closeTime?.toISOString() ?? null,
-        status_url: statusUrl(wf.workflowId),
-      });
-      if (runs.length >= q.limit) break;
-    }
+    const runs = await budget().call('list', async () => {
+      const found = [];
+      for await (const wf of client.workflow.list({ query })) {
+        const sa = wf.typedSearchAttributes;
+        found.push({
+          workflow_id: wf.workflowId,
+          run_id: wf.runId,
+          execution_status: wf.status.name,
+          runbook: sa.get(SA.Runbook) ?? null,
+          phase: sa.get(SA.RunbookPhase) ?? null,
+          node_id: sa.get(SA.NodeId) ?? null,
+          host_name: sa.get(SA.HostName) ?? null,
+          awaiting_approval: sa.get(SA.AwaitingApproval) ?? false,
+          correlation_id: sa.get(SA.CorrelationId) ?? null,
+          started_at: wf.startTime.toISOString(),
+          closed_at: wf.closeTime?.toISOString() ?? null,
+          status_url: statusUrl(wf.workflowId),
+        });
+        if (found.length >= q.limit) break;
+      }
+      return found;
+    });
     return { query, runs };
   });
 
   app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/approvals', async (req, reply) => {
+    const workflowId = workflowIdOf(req.params);
     const parsed = ApprovalDecisionSchema.omit({ approval_id: true }).strict().safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'approval');
+    const temporal = budget();
     // Check the execution first: a closed run needs no query to answer 409.
-    const { description } = await describeRun(client, req.params.workflowId, false);
-    const pending = description.status.name === 'RUNNING' ? (await queryStatus(client, description)).pending_approval : null;
+    const { description } = await describeRun(temporal, client, workflowId, false);
+    const pending = description.status.name === 'RUNNING' ? (await queryStatus(temporal, client, description)).pending_approval : null;
     if (!pending) {
-      throw new ApiError(409, 'no_pending_approval', `run ${req.params.workflowId} is not waiting for an approval`, {
+      throw new ApiError(409, 'no_pending_approval', `run ${workflowId} is not waiting for an approval`, {
         execution_status: description.status.name,
       });
     }
     // The approval names the request it answers, so it cannot land on a later one.
-    await client.workflow.getHandle(req.params.workflowId, description.runId).signal(approvalSignal, { ...parsed.data, approval_id: pending.id });
-    req.log.info({ workflow_id: req.params.workflowId, approval_id: pending.id, decision: parsed.data.decision, actor: parsed.data.actor }, 'approval sent');
-    return reply.status(202).send({ workflow_id: req.params.workflowId, run_id: description.runId, approval_id: pending.id, decision: parsed.data.decision });
+    await temporal.call('signal', () => client.workflow.getHandle(workflowId, description.runId).signal(approvalSignal, { ...parsed.data, approval_id: pending.id }));
+    req.log.info({ workflow_id: workflowId, approval_id: pending.id, decision: parsed.data.decision, actor: parsed.data.actor }, 'approval sent');
+    return reply.status(202).send({ workflow_id: workflowId, run_id: description.runId, approval_id: pending.id, decision: parsed.data.decision });
   });
 
   app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/cancel', async (req, reply) => {
+    const workflowId = workflowIdOf(req.params);
     const parsed = CancelRequestSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'cancel request');
-    const { description } = await describeRun(client, req.params.workflowId, false);
+    const temporal = budget();
+    const { description } = await describeRun(temporal, client, workflowId, false);
     if (description.status.name !== 'RUNNING') {
-      throw new ApiError(409, 'not_running', `run ${req.params.workflowId} is ${description.status.name.toLowerCase()}`, {});
+      throw new ApiError(409, 'not_running', `run ${workflowId} is ${description.status.name.toLowerCase()}`, {});
     }
-    const handle = client.workflow.getHandle(req.params.workflowId, description.runId);
+    const handle = client.workflow.getHandle(workflowId, description.runId);
     // Who and why first, so the workflow records them before it unwinds.
-    await handle.signal(cancelRequestSignal, parsed.data);
-    await handle.cancel();
-    req.log.warn({ workflow_id: req.params.workflowId, actor: parsed.data.actor, reason: parsed.data.reason }, 'cancel requested');
-    return reply.status(202).send({ workflow_id: req.params.workflowId, run_id: description.runId, cancel_requested: true });
+    await temporal.call('signal', () => handle.signal(cancelRequestSignal, parsed.data));
+    await temporal.call('cancel', () => handle.cancel());
+    req.log.warn({ workflow_id: workflowId, actor: parsed.data.actor, reason: parsed.data.reason }, 'cancel requested');
+    return reply.status(202).send({ workflow_id: workflowId, run_id: description.runId, cancel_requested: true });
   });
 }
 
-interface Started {
-  workflowId: string;
-  runId: string;
-  deduplicated: boolean;
-}
-
-/**
- * Starts the run, or — when one is already open for the same target — delivers
- * the trigger to it as a signal. Exactly one of N concurrent triggers starts it.
- */
-async function startOrJoin(client: Client, taskQueue: string, entry: RunbookEntry, input: Record<string, unknown> & { correlation_id: string; run_mode: string }, correlationId: string): Promise<Started> {
-  const workflowId = entry.workflowId(input);
-  const nodeId = entry.nodeId(input);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const handle = await client.workflow.start(entry.workflowType, {
-        taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: 'FAIL',
-        typedSearchAttributes: [
-          { key: SA.Runbook, value: entry.name },
-          { key: SA.RunbookPhase, value: 'trigger' },
-          { key: SA.CorrelationId, value: correlationId },
-          { key: SA.RunMode, value: input.run_mode },
-          { key: SA.AwaitingApproval, value: false },
-          ...(nodeId ? [{ key: SA.NodeId, value: nodeId }] : []),
-        ],
-      });
-      return { workflowId, runId: handle.firstExecutionRunId, deduplicated: false };
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-    try {
-      const handle = client.workflow.getHandle(workflowId);
-      const signal = entry.joinSignal(input, correlationId, new Date().toISOString());
-      await handle.signal(signal.name, signal.arg);
-      const description = await handle.describe();
-      return { workflowId, runId: description.runId, deduplicated: true };
-    } catch (err) {
-      // The open run closed between our start and our signal: start a new one.
-      if (!(err instanceof WorkflowNotFoundError) || attempt >= JOIN_ATTEMPTS) throw err;
-    }
-  }
-}
-
-async function describeRun(client: Client, workflowId: string, withStatus = true): Promise<{ description: WorkflowExecutionDescription; status: RunStatus | null }> {
-  const handle = client.workflow.getHandle(workflowId);
+async function describeRun(temporal: TemporalBudget, client: Client, workflowId: string, withStatus = true): Promise<{ description: WorkflowExecutionDescription; status: RunStatus | null }> {
   let description: WorkflowExecutionDescription;
   try {
-    description = await handle.describe();
+    description = await temporal.call('describe', () => client.workflow.getHandle(workflowId).describe());
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'run_not_found', `no run with workflow id ${workflowId}`);
     throw err;
   }
   if (!withStatus) return { description, status: null };
-  return { description, status: await queryStatus(client, description) };
+  return { description, status: await queryStatus(temporal, client, description) };
 }
 
-function queryStatus(client: Client, d: WorkflowExecutionDescription): Promise<RunStatus> {
-  return client.workflow.getHandle(d.workflowId, d.runId).query(statusQuery);
+/** The status query waits on a worker, so a timeout here more likely means no worker than no Temporal. */
+function queryStatus(temporal: TemporalBudget, client: Client, d: WorkflowExecutionDescription): Promise<RunStatus> {
+  return temporal.call('status query', () => client.workflow.getHandle(d.workflowId, d.runId).query(statusQuery), 'worker_unavailable');
 }
 
 function toExecution(d: WorkflowExecutionDescription) {

@@ -108,6 +108,7 @@ async function measure(stack: Stack): Promise<Samples> {
       taskQueue: TASK_QUEUE,
       activities,
       tracing,
+      shutdownGraceMs: 10_000,
       workflowBundle: await bundleWorkflows(),
     });
     const bareWorker = await Worker.create({

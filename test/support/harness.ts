@@ -15,6 +15,14 @@ export { LabAdmin, type LabRecords } from '../../lab/admin-client';
 /** Quiet by default; TEST_LOG_LEVEL=info shows the engine's own log lines. */
 export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'error' });
 
+export interface WorkerOverrides {
+  inventory?: Inventory;
+  /** The engine's database for this worker (default: the shared test database). */
+  pool?: Pool;
+  ssh?: Partial<{ connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number }>;
+  shutdownGraceMs?: number;
+}
+
 let runtimeInstalled = false;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
@@ -42,19 +50,31 @@ export async function connectStack() {
     inventory,
     lab,
     tracing,
-    /** A worker on its own task queue with the real activities; `inventory` may be altered for a test. */
-    async worker(taskQueue: string, opts: { inventory?: Inventory } = {}): Promise<Worker> {
+    /**
+     * A worker on its own task queue with the real activities. A test may alter the
+     * inventory, the SSH settings (e.g. a command timeout shorter than a diag) and
+     * the shutdown grace.
+     */
+    async worker(taskQueue: string, opts: WorkerOverrides = {}): Promise<Worker> {
       bundle ??= bundleWorkflows();
       const activities = composeActivities({
         inventory: opts.inventory ?? inventory,
         sshPrivateKey: fs.readFileSync(testEnv('clientKeyFile')),
-        ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024 },
+        ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024, ...opts.ssh },
         platformUrl: testEnv('platformUrl'),
         platformToken: testEnv('platformToken'),
-        pool,
+        pool: opts.pool ?? pool,
         logger: testLogger,
       });
-      return createRunbookWorker({ connection: nativeConnection, namespace: 'default', taskQueue, activities, tracing, workflowBundle: await bundle });
+      return createRunbookWorker({
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        activities,
+        tracing,
+        shutdownGraceMs: opts.shutdownGraceMs ?? 5_000,
+        workflowBundle: await bundle,
+      });
     },
     async close() {
       await pool.end();

@@ -49,6 +49,7 @@ describe('loadConfig', () => {
       api: { host: '127.0.0.1', port: 8080 },
       fleet: { mode: 'lab' },
       ssh: { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, outputLimitBytes: 1024 * 1024 },
+      worker: { shutdownGraceMs: 30_000 },
       logLevel: 'info',
       otel: { endpoint: undefined },
     });

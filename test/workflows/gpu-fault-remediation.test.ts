@@ -5,6 +5,8 @@ import { connectStack, uniqueTaskQueue, type Stack } from '../support/harness';
 import { clearHistory, decide, startGpuFault, stepNames, waitForApproval } from './gpu-fault-scenarios';
 
 const NODE = 'dev-gpu-1';
+/** Reads only: nothing on the host or the platform changes before the fault check. */
+const PRE_CHECKS = ['resolve_target', 'check_host_role', 'read_node_state', 'read_kernel_log_cursor', 'read_gpu_state', 'classify_findings'];
 let stack: Stack;
 
 beforeAll(async () => {
@@ -33,14 +35,16 @@ test('transient Xid 48 → reset GPU → diag passes → returned to service', a
 
   expect(report.outcome).toBe('returned_to_service');
   expect(stepNames(report)).toEqual([
-    'resolve_target', 'check_host_role', 'check_remediation_history', 'read_gpu_state', 'classify_findings',
-    'cordon_node', 'wait_for_drain', 'disable_persistence_gpu3', 'reset_gpu3', 'restore_persistence_gpu3',
-    'run_gpu_diag', 'uncordon_node',
+    ...PRE_CHECKS, 'check_remediation_history',
+    'cordon_node', 'wait_for_drain', 'disable_persistence_gpu3', 'reset_gpu3', 'restore_persistence_gpu3', 'verify_gpus_after_reset',
+    'run_gpu_diag', 'reread_node_state', 'uncordon_node', 'record_kernel_log_cursor',
   ]);
   expect(await mutationKinds()).toEqual(['cordon', 'persistence_mode', 'reset_gpu', 'persistence_mode', 'uncordon']);
-  const reset = (await stack.lab.records(NODE)).commands.filter((c) => c.command.startsWith('nvidia-smi -r'));
+  // The reset ran once on the host, as a host job, addressed by UUID.
+  const reset = (await stack.lab.records(NODE)).processes.filter((p) => p.command.startsWith('nvidia-smi -r'));
   expect(reset).toHaveLength(1);
   expect(reset[0]!.command).toMatch(/^nvidia-smi -r -i GPU-[0-9a-f-]+$/);
+  expect(reset[0]!.unit).toMatch(/^gpuaas-reset_gpu3-[0-9a-f]{20}\.service$/);
 });
 
 test('persistent fault → diag fails → RMA approved → rma_opened, node stays cordoned', async () => {
@@ -49,7 +53,9 @@ test('persistent fault → diag fails → RMA approved → rma_opened, node stay
     const handle = await startGpuFault(stack, tq, { node_id: NODE, xid: 48, gpu_index: 5 });
     const waiting = await waitForApproval(handle, 'approve_rma');
     expect(waiting.phase).toBe('escalate');
-    expect(waiting.steps.find((s) => s.name === 'run_gpu_diag')?.detail).toMatch(/fail/);
+    expect(waiting.steps.find((s) => s.name === 'run_gpu_diag')?.detail).toMatch(/dcgmi diag -r 2: not a pass \(.*GPU 5 failed/);
+    // A level 2 failure is confirmed at level 3 before anyone is asked about an RMA.
+    expect(waiting.steps.find((s) => s.name === 'confirm_gpu_diag')?.detail).toMatch(/dcgmi diag -r 3: not a pass/);
     await decide(handle, 'approve_rma', 'approve');
     return handle.result();
   });
@@ -88,7 +94,10 @@ test('Xid 79 (fell off the bus) → drain, reboot, diag → returned to service'
   await stack.lab.injectXid(NODE, 6, 79);
   const report: RunReport = await run(async (tq) => (await startGpuFault(stack, tq, { node_id: NODE, xid: 79 })).result());
   expect(report.outcome).toBe('returned_to_service');
-  expect(stepNames(report)).toEqual(expect.arrayContaining(['cordon_node', 'wait_for_drain', 'read_boot_id', 'reboot_node', 'run_gpu_diag', 'uncordon_node']));
+  expect(stepNames(report)).toEqual([
+    ...PRE_CHECKS, 'check_remediation_history', 'cordon_node', 'wait_for_drain', 'read_boot_id', 'reboot_node', 'verify_gpus_after_reboot',
+    'run_gpu_diag', 'reread_node_state', 'uncordon_node', 'record_kernel_log_cursor',
+  ]);
   expect(await mutationKinds()).toEqual(['cordon', 'reboot', 'uncordon']);
 });
 
@@ -97,10 +106,10 @@ test('no fault on the host → no_fault_found with zero mutations', async () => 
   expect(report.outcome).toBe('no_fault_found');
   const records = await stack.lab.records(NODE);
   expect(records.mutations).toEqual([]);
-  expect(records.commands.map((c) => c.command.split(' ')[0])).toEqual(['nvidia-smi', 'journalctl']);
+  expect(records.commands.map((c) => c.command.split(' ')[0])).toEqual(['cat', 'nvidia-smi', 'journalctl']);
 });
 
-test('third fault in 7 days → operator approval before anything touches the host', async () => {
+test('third fault in 7 days → operator approval after the fault check, before anything changes', async () => {
   // Two real remediations first, recorded by the engine itself.
   for (let i = 0; i < 2; i++) {
     await stack.lab.reset();
@@ -114,12 +123,15 @@ test('third fault in 7 days → operator approval before anything touches the ho
     const handle = await startGpuFault(stack, tq, { node_id: NODE });
     const waiting = await waitForApproval(handle, 'approve_repeat_remediation');
     expect(waiting.pending_approval?.context).toMatchObject({ earlier_remediations: 2 });
-    expect((await stack.lab.records(NODE)).commands).toEqual([]);
+    expect((await stack.lab.records(NODE)).mutations).toEqual([]);
     await decide(handle, 'approve_repeat_remediation', 'reject');
     return handle.result();
   });
   expect(report.outcome).toBe('held_for_operator');
-  expect(await stack.lab.records(NODE)).toEqual({ commands: [], mutations: [] });
+  const records = await stack.lab.records(NODE);
+  expect(records.mutations).toEqual([]);
+  // Only the reads of the fault check ran on the host.
+  expect(records.commands.map((c) => c.command.split(' ')[0])).toEqual(['cat', 'nvidia-smi', 'journalctl']);
 });
 
 test('drain that never finishes → force-evict approval → evicted and remediated', async () => {
@@ -131,7 +143,7 @@ test('drain that never finishes → force-evict approval → evicted and remedia
     return handle.result();
   });
   expect(report.outcome).toBe('returned_to_service');
-  expect(await mutationKinds()).toEqual(expect.arrayContaining(['cordon', 'evict', 'uncordon']));
+  expect(await mutationKinds()).toEqual(['cordon', 'evict', 'persistence_mode', 'reset_gpu', 'persistence_mode', 'uncordon']);
 });
 
 test('a changed host key fails the run with HostKeyMismatch and runs no command', async () => {

@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(async () => stack?.close());
 
 /** The real worker entrypoint (`npm run worker`) as a separate OS process. */
-function spawnWorker(taskQueue: string): { child: ChildProcess; ready: Promise<void>; output: () => string } {
+function spawnWorker(taskQueue: string, env: Record<string, string> = {}): { child: ChildProcess; ready: Promise<void>; output: () => string } {
   // node itself with the tsx loader: the `tsx` CLI would run the worker in a
   // grandchild process, and SIGKILL would only reach the wrapper.
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
@@ -31,6 +31,7 @@ function spawnWorker(taskQueue: string): { child: ChildProcess; ready: Promise<v
       PLATFORM_API_URL: testEnv('platformUrl'),
       PLATFORM_API_TOKEN: testEnv('platformToken'),
       LOG_LEVEL: 'info',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -91,4 +92,55 @@ test('worker SIGKILLed mid-drain and restarted → run completes with exactly on
       }
     }
   }
+});
+
+/** Starts a worker, runs `during` while the run is in `step`, stops the worker with `signal`, then finishes on a second worker. */
+async function interruptDuring(
+  step: string,
+  signal: NodeJS.Signals,
+  start: (taskQueue: string) => ReturnType<typeof startGpuFault>,
+  env: Record<string, string> = {},
+): Promise<RunReport> {
+  const taskQueue = uniqueTaskQueue('interrupt');
+  const first = spawnWorker(taskQueue, env);
+  let second: ReturnType<typeof spawnWorker> | undefined;
+  try {
+    await first.ready;
+    const handle = await start(taskQueue);
+    await eventually(async () => ((await handle.query(statusQuery)).current_step === step ? true : undefined), `step ${step}`, 60_000, 20);
+    first.child.kill(signal);
+    await exited(first.child);
+    second = spawnWorker(taskQueue, env);
+    await second.ready;
+    return await handle.result();
+  } finally {
+    for (const w of [first, second]) {
+      if (w && w.child.exitCode === null && w.child.signalCode === null) {
+        w.child.kill('SIGTERM');
+        await exited(w.child);
+      }
+    }
+  }
+}
+
+test('worker SIGKILLed while a diag runs → the next worker reattaches to it; one diag ran', async () => {
+  await stack.lab.reset();
+  await clearHistory(stack, NODE);
+  await stack.lab.injectXid(NODE, 2, 48);
+  const report = await interruptDuring('run_gpu_diag', 'SIGKILL', (tq) => startGpuFault(stack, tq, { node_id: NODE, diag_level: 3, poll_interval: '300ms' }));
+  expect(report.outcome).toBe('returned_to_service');
+  const records = (await stack.lab.records(NODE)) as unknown as { processes: { command: string }[] };
+  expect(records.processes.filter((p) => p.command.startsWith('dcgmi diag'))).toHaveLength(1);
+});
+
+test('SIGTERM during a GPU reset is not a failed reset: no reboot, the run completes on the next worker', async () => {
+  await stack.lab.reset();
+  await clearHistory(stack, NODE);
+  await stack.lab.injectXid(NODE, 2, 48);
+  // No grace: the reset attempt is interrupted mid-wait, the hardest case.
+  const report = await interruptDuring('reset_gpu2', 'SIGTERM', (tq) => startGpuFault(stack, tq, { node_id: NODE, poll_interval: '2s' }), { WORKER_SHUTDOWN_GRACE: '1ms' });
+  expect(report.outcome).toBe('returned_to_service');
+  expect(report.steps.find((s) => s.name === 'reset_gpu2')?.status).toBe('completed');
+  expect(await stack.lab.applied(NODE, 'reset_gpu')).toBe(1);
+  expect(await stack.lab.applied(NODE, 'reboot')).toBe(0);
 });

@@ -33,10 +33,13 @@ import { failureOf } from './failures';
 // The runner's own bookkeeping (runs, steps, evidence) is short, idempotent
 // writes to the engine's database: local activities, so each costs no extra
 // round trip through the server. They still retry, and replay re-runs them only
-// when their result was not yet recorded.
+// when their result was not yet recorded. No attempt limit: a database outage
+// of minutes makes the run wait at its next record, then carry on; only an
+// outage longer than the schedule-to-close bound fails it.
 const engine = proxyLocalActivities<RunbookActivities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '500ms', maximumInterval: '10s', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  scheduleToCloseTimeout: '1h',
+  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
 export interface RunbookIdentity {
@@ -44,6 +47,14 @@ export interface RunbookIdentity {
   correlationId: string;
   runMode: RunMode;
   nodeId?: string;
+}
+
+/** Evidence a message handler noted; written by the main flow, so a handler never awaits I/O. */
+interface QueuedEvidence {
+  ctx: StepContext;
+  kind: EvidenceKind;
+  summary: string;
+  data: unknown;
 }
 
 interface Undo {
@@ -68,6 +79,8 @@ export class RunbookRun {
   private readonly undos: Undo[] = [];
   private readonly evidenceRefs: string[] = [];
   private readonly attempts = new Map<string, number>();
+  private readonly queuedEvidence: QueuedEvidence[] = [];
+  private queuedCount = 0;
   private readonly startedAt = new Date().toISOString();
   private decision: ApprovalDecision | undefined;
   cancelRequest: CancelRequest | undefined;
@@ -135,8 +148,28 @@ export class RunbookRun {
     log.info(`phase ${phase}`, this.logFields());
   }
 
+  /**
+   * Notes evidence from a signal or update handler. A handler must never be able
+   * to end the run: awaiting a database write there lets a cancel or a database
+   * hiccup close or fail the workflow without compensation. So handlers only
+   * queue; the main flow writes the queue before each step and at the end.
+   */
+  queueEvidence(name: string, kind: EvidenceKind, summary: string, data: unknown, correlationId?: string): void {
+    this.queuedCount += 1;
+    const ctx = this.context(`${name}-${this.queuedCount}`, 0);
+    this.queuedEvidence.push({ ctx: correlationId ? { ...ctx, correlation_id: correlationId } : ctx, kind, summary, data });
+  }
+
+  private async writeQueuedEvidence(): Promise<void> {
+    while (this.queuedEvidence.length > 0) {
+      const e = this.queuedEvidence.shift()!;
+      await this.evidence(e.ctx, e.kind, e.summary, e.data);
+    }
+  }
+
   /** Runs one named step: records it, and on failure records the typed error and rethrows. */
   async step<T>(name: string, fn: (ctx: StepContext) => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {
+    await this.writeQueuedEvidence();
     const record = this.begin(name);
     const ctx = this.context(name, record.seq);
     try {
@@ -254,6 +287,7 @@ export class RunbookRun {
 
   async finish(outcome: string, summary: string, status: 'completed' | 'failed' | 'cancelled'): Promise<RunReport> {
     await condition(allHandlersFinished);
+    await this.writeQueuedEvidence();
     this.status.outcome = outcome;
     this.status.current_step = null;
     this.phase('done');
