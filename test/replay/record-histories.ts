@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     temporalPort: await findFreePort(),
     temporalUiPort: await findFreePort(),
     databaseUrl: process.env.DATABASE_URL,
-    lab: { extraGpuNodes: 3, drainDelayMs: 100, rebootDelayMs: 300 },
+    lab: { extraGpuNodes: 3, drainDelayMs: 100, rebootDelayMs: 300, timeScale: 0.002 },
   });
   Object.assign(process.env, {
     [TEST_ENV_KEYS.temporalAddress]: stack.temporalAddress,

@@ -50,6 +50,8 @@ describe('loadConfig', () => {
       fleet: { mode: 'lab' },
       ssh: { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, outputLimitBytes: 1024 * 1024 },
       worker: { shutdownGraceMs: 30_000 },
+      alerts: { cooldownMs: 60_000 },
+      lab: { timeScale: 1, extraGpuNodes: 0 },
       logLevel: 'info',
       otel: { endpoint: undefined },
     });
