@@ -4,14 +4,16 @@ import { ApiError, unavailable } from './errors';
 /** How long one API request may wait on Temporal in all before it answers 503. */
 export const DEFAULT_TEMPORAL_TIMEOUT_MS = 1_500;
 
-// gRPC status codes that mean "no answer", as opposed to an answer that says no.
-const GRPC_DEADLINE_EXCEEDED = 4;
-const GRPC_UNAVAILABLE = 14;
+// gRPC status codes that mean "no answer now, try again", as opposed to an answer that says no:
+// deadline exceeded; cancelled (the API cancels no call itself, but grpc-js reports some calls cut
+// by the deadline as cancelled: seen under load in the storm benchmark); unavailable; and resource
+// exhausted (Temporal's rate limits when overloaded).
+const GRPC_TRY_AGAIN = new Set([1, 4, 8, 14]);
 
-/** True when `err`, or an error it wraps, is a gRPC "unavailable" or "deadline exceeded". */
+/** True when `err`, or an error it wraps, is a gRPC status that means Temporal cannot answer now. */
 export function isTemporalUnreachable(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (isGrpcServiceError(e) && (e.code === GRPC_UNAVAILABLE || e.code === GRPC_DEADLINE_EXCEEDED)) return true;
+    if (isGrpcServiceError(e) && GRPC_TRY_AGAIN.has(e.code)) return true;
   }
   return false;
 }
@@ -86,7 +88,7 @@ export class TemporalBudget {
       if (isTemporalUnreachable(err)) {
         const grpcDeadline = Date.now() >= this.deadline - 5;
         if (grpcDeadline) throw late();
-        throw unavailable('temporal_unavailable', `Temporal is unreachable (${operation}): ${firstLine(err)}`, { operation });
+        throw unavailable('temporal_unavailable', `Temporal cannot answer ${operation} now: ${firstLine(err)}`, { operation });
       }
       throw err;
     } finally {

@@ -13,7 +13,9 @@ import pg from 'pg';
 import { openDatabase, runMigrations, type Database } from '../../activities/evidence/database';
 
 const MIGRATIONS = path.resolve(__dirname, '../../migrations');
-const ENGINE_TABLES = ['evidence', 'runbook_runs', 'runbook_steps', 'schema_migrations'];
+const ENGINE_TABLES = ['alert_ledger', 'alert_runs', 'evidence', 'runbook_runs', 'runbook_steps', 'schema_migrations'];
+/** Every migration file, in the order they apply. */
+const VERSIONS = fs.readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, ''));
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Jest registers tests synchronously, so probe the server with a synchronous child process. */
@@ -32,15 +34,16 @@ async function publicTables(pool: pg.Pool): Promise<string[]> {
 
 async function expectMigrationsIdempotent(db: Database): Promise<void> {
   const first = await runMigrations(db.pool, MIGRATIONS);
-  expect(first.applied).toEqual(['001_engine_tables']);
+  expect(first.applied).toEqual(VERSIONS);
+  expect(VERSIONS.slice(0, 3)).toEqual(['001_engine_tables', '002_alert_ledger', '003_kernel_log_cursor']);
   const tables = await publicTables(db.pool);
   expect(tables).toEqual(ENGINE_TABLES);
 
   const second = await runMigrations(db.pool, MIGRATIONS);
-  expect(second).toEqual({ applied: [], skipped: ['001_engine_tables'] });
+  expect(second).toEqual({ applied: [], skipped: VERSIONS });
   expect(await publicTables(db.pool)).toEqual(tables);
   const { rows } = await db.pool.query('SELECT version FROM schema_migrations');
-  expect(rows).toEqual([{ version: '001_engine_tables' }]);
+  expect(rows).toEqual(VERSIONS.map((version) => ({ version })));
 
   // The schema does what the engine relies on: idempotent evidence writes, status check.
   const insert = `INSERT INTO evidence (idempotency_key, workflow_id, run_id, correlation_id, kind, summary, data)
@@ -102,10 +105,11 @@ if (!haveServer) {
     const pools = [new pg.Pool({ connectionString: scratchUrl }), new pg.Pool({ connectionString: scratchUrl })];
     try {
       // Fresh schema in the same scratch database.
-      await pools[0]!.query('DROP TABLE IF EXISTS evidence, runbook_runs, runbook_steps, schema_migrations');
+      await pools[0]!.query('DROP TABLE IF EXISTS alert_ledger, alert_runs, evidence, runbook_runs, runbook_steps, schema_migrations');
       const results = await Promise.all(pools.map((p) => runMigrations(p, MIGRATIONS)));
-      expect(results.flatMap((r) => r.applied)).toEqual(['001_engine_tables']);
-      expect(results.flatMap((r) => r.skipped)).toEqual(['001_engine_tables']);
+      // One process applies every migration, the other finds them all in place.
+      expect(results.flatMap((r) => r.applied)).toEqual(VERSIONS);
+      expect(results.flatMap((r) => r.skipped)).toEqual(VERSIONS);
       expect(await publicTables(pools[0]!)).toEqual(ENGINE_TABLES);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
@@ -162,7 +166,7 @@ describe('embedded PostgreSQL', () => {
     const db = await openDatabase({ dataDir: dir, log });
     try {
       expect(lines.some((l) => l.includes('initialising'))).toBe(false);
-      expect(await runMigrations(db.pool, MIGRATIONS)).toEqual({ applied: [], skipped: ['001_engine_tables'] });
+      expect(await runMigrations(db.pool, MIGRATIONS)).toEqual({ applied: [], skipped: VERSIONS });
       expect((await db.pool.query('SELECT idempotency_key FROM evidence')).rows).toEqual([{ idempotency_key: 'k1' }]);
     } finally {
       await db.stop();

@@ -28,6 +28,8 @@ let db: Database | undefined;
 beforeAll(async () => {
   stack = await connectStack();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpuaas-pg-outage-'));
+  // Embedded PostgreSQL runs as the postgres user when the tests run as root: let it in.
+  fs.chmodSync(dataDir, 0o755);
 });
 afterAll(async () => {
   await db?.stop();
