@@ -21,8 +21,6 @@ export const ErrorType = {
   HostBusy: 'HostBusy',
   /** The worker stopped mid-attempt; the attempt is retried on the next worker. Never a step failure. */
   WorkerShutdown: 'WorkerShutdown',
-  /** The node's own state forbids the step (open RMA ticket, held by an operator). */
-  NodeStateConflict: 'NodeStateConflict',
   /** nvidia-smi -r refused (GPU in use, lost, unsupported); the runbook reboots instead. */
   ResetRefused: 'ResetRefused',
   /** dcgmi diag could not run at all (not a failing diag); the run holds the node for a person. */

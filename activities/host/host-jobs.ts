@@ -39,15 +39,8 @@ export interface HostJob {
   transient?: (result: CommandResult) => string | undefined;
 }
 
-/** What a retried attempt finds in the evidence when the job's result was already recorded. */
-interface RecordedResult {
-  command: string;
-  exit_code: number | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  duration_ms: number;
-}
+/** What a retried attempt finds in the evidence when the job's result was already recorded (HostAccess.recordCommand's data). */
+type RecordedResult = Omit<CommandResult, 'disconnected'>;
 
 /** Progress kept in heartbeat details, so a later attempt measures the timeout from the job's real start. */
 interface JobProgress {
