@@ -111,6 +111,24 @@ export function registerAdminApi(app: FastifyInstance, world: LabWorld): void {
     return { node_id: host.spec.node_id, gpu_index: body.data.gpu_index, diag_fail: true };
   });
 
+  app.post('/lab/v1/hosts/:node_id/faults/dcgm-down', async (req, reply) => {
+    const host = hostOf(req.params);
+    if (!host?.state.isWorker) return sendError(reply, 404, 'node_not_found', `no GPU host ${NodeParams.parse(req.params).node_id}`);
+    const body = EmptyBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    host.state.hostEngineDown = true;
+    return { node_id: host.spec.node_id, host_engine_down: true };
+  });
+
+  app.post('/lab/v1/hosts/:node_id/faults/boot-hang', async (req, reply) => {
+    const host = hostOf(req.params);
+    if (!host?.ssh) return sendError(reply, 404, 'node_not_found', noHost(req.params));
+    const body = EmptyBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    host.ssh.hangNextBoot();
+    return { node_id: host.spec.node_id, boot_hang: true };
+  });
+
   app.post('/lab/v1/hosts/:node_id/faults/stuck-drain', async (req, reply) => {
     const nodeId = NodeParams.parse(req.params).node_id;
     if (!world.platform.has(nodeId)) return sendError(reply, 404, 'node_not_found', `no compute node ${nodeId}`);

@@ -65,6 +65,14 @@ export class LabAdmin {
   dropConnection(nodeId: string, commandPrefix: string, count = 1) {
     return this.post(`/lab/v1/hosts/${nodeId}/faults/drop-connection`, { command_prefix: commandPrefix, count });
   }
+  /** nv-hostengine stops: every later `dcgmi diag` fails to connect (exit 250) until the lab reset. */
+  stopHostEngine(nodeId: string) {
+    return this.post(`/lab/v1/hosts/${nodeId}/faults/dcgm-down`, {});
+  }
+  /** The host's next reboot never finishes: it stays down until the lab reset. */
+  hangNextBoot(nodeId: string) {
+    return this.post(`/lab/v1/hosts/${nodeId}/faults/boot-hang`, {});
+  }
   /** Appends about `bytes` of ordinary (non-NVRM) kernel lines to the current boot's log. */
   kernelNoise(nodeId: string, bytes: number): Promise<{ node_id: string; lines: number; bytes: number; kernel_log_lines: number }> {
     return this.post(`/lab/v1/hosts/${nodeId}/kernel-noise`, { bytes }) as Promise<{ node_id: string; lines: number; bytes: number; kernel_log_lines: number }>;

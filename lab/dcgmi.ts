@@ -2,7 +2,8 @@
  * `dcgmi diag -r <1-4> -j` answering in the DCGM 4.x JSON shape after the level's
  * real run time. Exit 0 when every test passes, 226 (DCGM_ST_NVVS_ERROR) when a GPU
  * fails; refusals come at once: 215 (DCGM_ST_DIAG_BAD_LAUNCH) when workloads still
- * hold the node, 217 (DCGM_ST_DIAG_ALREADY_RUNNING) while another diag runs.
+ * hold the node, 217 (DCGM_ST_DIAG_ALREADY_RUNNING) while another diag runs, 250
+ * (DCGM_ST_CONNECTION_NOT_VALID, plain text even with -j) when nv-hostengine is down.
  */
 import { answer, DURATIONS, fail, type CommandContext, type CommandPlan, type CommandResult } from './command-types';
 import { DRIVER_VERSION, PCI_DEVICE_ID } from './gpus';
@@ -13,6 +14,8 @@ export const DCGM_VERSION = '4.2.3';
 export const EXIT_DIAG_FAILED = 226;
 export const EXIT_BAD_LAUNCH = 215;
 export const EXIT_ALREADY_RUNNING = 217;
+/** -6 DCGM_ST_CONNECTION_NOT_VALID: nv-hostengine is not running. */
+export const EXIT_CONNECTION_NOT_VALID = 250;
 const EXIT_BAD_PARAM = 254;
 
 const GPU_GROUP = { entity_group: 'GPU', entity_group_id: 1 } as const;
@@ -153,6 +156,14 @@ export function dcgmi(state: SimHostState, args: readonly string[], ctx: Command
   const level = levelArg === undefined ? undefined : LEVEL_NAMES[levelArg];
   if (level === undefined) {
     return badParam(`Error: invalid run level "${levelArg ?? ''}"; expected 1, 2, 3, 4, short, medium, long or xlong.\n`);
+  }
+  // Without nv-hostengine dcgmi cannot connect: DCGM_ST_CONNECTION_NOT_VALID (-6), exit 250, before any JSON.
+  if (state.hostEngineDown) {
+    return answer(
+      DURATIONS.dcgmiRefusal,
+      // dcgmi writes its connection errors to stdout.
+      fail(EXIT_CONNECTION_NOT_VALID, '', 'Error: unable to establish a connection to the specified host: localhost\nError: Unable to connect to host engine. Host engine connection invalid/disconnected.\n'),
+    );
   }
   // nv-hostengine runs one diag at a time per host.
   if (ctx.diagRunning) {

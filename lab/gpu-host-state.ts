@@ -64,6 +64,8 @@ export class SimHostState {
   strayProcesses: StrayGpuProcess[] = [];
   /** GPUs DCGM cannot see: diag leaves them out of its report (sticky until lab reset). */
   diagOmitted = new Set<number>();
+  /** nv-hostengine is not running (crashed, or a broken DCGM install): dcgmi cannot connect. Sticky until lab reset. */
+  hostEngineDown = false;
   /** Regular files by absolute path (/var/tmp is on disk: it survives a reboot). */
   files = new Map<string, string>();
   private lastPid = 0;
@@ -94,6 +96,7 @@ export class SimHostState {
       recovery_action: 'none' as RecoveryAction,
     }));
     this.diagOmitted.clear();
+    this.hostEngineDown = false;
     this.files.clear();
     this.previousKernelLog = null;
     this.boot(now, false);
@@ -204,6 +207,7 @@ export class SimHostState {
         recovery_action: g.recovery_action,
         faults: g.faults,
       })),
+      host_engine_down: this.hostEngineDown,
       stray_processes: this.strayProcesses,
       kernel_log_lines: this.kernelLog.lineCount,
       files: [...this.files.keys()],

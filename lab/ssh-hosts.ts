@@ -46,6 +46,8 @@ export class SshHost {
   private readonly socketsByPort = new Map<number, Socket>();
   private down = false;
   private rebootPending = false;
+  /** The next reboot never finishes (firmware hang, failed POST) until the lab reset. */
+  private hangOnBoot = false;
   port = 0;
 
   constructor(private readonly opts: SshHostOptions) {
@@ -93,7 +95,12 @@ export class SshHost {
     this.later(Math.max(MIN_REBOOT_GRACE_MS, this.opts.rebootGraceMs), () => this.reboot());
   }
 
-  /** Takes the host down now; it boots again (new boot_id) after rebootDelayMs. */
+  /** From now on, a reboot takes the host down and it does not come back. */
+  hangNextBoot(): void {
+    this.hangOnBoot = true;
+  }
+
+  /** Takes the host down now; it boots again (new boot_id) after rebootDelayMs, unless it hangs. */
   reboot(): void {
     this.rebootPending = false;
     if (this.down) return;
@@ -101,6 +108,10 @@ export class SshHost {
     this.opts.logger.info({ node_id: this.nodeId }, 'host rebooting');
     this.dropAll();
     this.opts.hooks.wentDown();
+    if (this.hangOnBoot) {
+      this.opts.logger.info({ node_id: this.nodeId }, 'host hangs during boot');
+      return;
+    }
     this.later(this.opts.rebootDelayMs, () => {
       this.opts.state.boot(new Date());
       this.down = false;
@@ -114,6 +125,7 @@ export class SshHost {
     this.timers.clear();
     this.down = false;
     this.rebootPending = false;
+    this.hangOnBoot = false;
     this.dropAll();
   }
 

@@ -20,6 +20,7 @@ const EXIT_MEANINGS: Record<number, string> = {
   204: 'the nvvs binary was not found',
   203: 'the diagnostic was killed',
   198: 'the requested test is not available',
+  250: 'no connection to nv-hostengine',
 };
 
 /** Lowest run level that includes a test, keyed by normalised test name (4.x and 3.x spellings). */
@@ -233,6 +234,11 @@ export function parseDcgmDiag(stdout: string, exitCode: number): DiagSummary {
     return { overall: 'error', format: 'unknown', results: [], failed_gpus: [], runtime_error: `${exitNote(exitCode)} with no output` };
   }
   const parsed = parseJson(text);
+  if (!parsed.ok && !text.includes('{')) {
+    // Refusals before any diag (no host engine, bad arguments) are plain text: keep dcgmi's own words.
+    const said = text.split('\n').slice(0, 3).join(' ').slice(0, 300);
+    return { overall: 'error', format: 'unknown', results: [], failed_gpus: [], runtime_error: `${exitNote(exitCode)}: ${said}` };
+  }
   if (!parsed.ok) {
     return {
       overall: 'error',

@@ -245,6 +245,15 @@ describe('parseDcgmDiag', () => {
       expect(s.results).toEqual([]);
     });
 
+    it("reports a plain-text refusal in dcgmi's own words", () => {
+      const out = 'Error: unable to establish a connection to the specified host: localhost\nError: Unable to connect to host engine. Host engine connection invalid/disconnected.\n';
+      const s = parseDcgmDiag(out, 250);
+      expect(s).toMatchObject({ overall: 'error', format: 'unknown', results: [], failed_gpus: [] });
+      expect(s.runtime_error).toBe(
+        'dcgmi exited 250 (no connection to nv-hostengine): Error: unable to establish a connection to the specified host: localhost Error: Unable to connect to host engine. Host engine connection invalid/disconnected.',
+      );
+    });
+
     it('reports empty output as an error', () => {
       const s = parseDcgmDiag('  \n', 204);
       expect(s.overall).toBe('error');
