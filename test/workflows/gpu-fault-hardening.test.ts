@@ -193,3 +193,34 @@ test('a node with an open RMA ticket never returns to service through this runbo
   expect(await applied('uncordon')).toBe(0);
   expect(await applied('cordon')).toBe(1);
 });
+
+test('a node that never comes back from its reboot → held for an operator: reboot timed out, no diag, still cordoned', async () => {
+  // Xid 79: the GPU fell off the bus, so only a reboot helps; this host hangs in POST.
+  await stack.lab.injectXid(NODE, 2, 79);
+  await stack.lab.hangNextBoot(NODE);
+  const report: RunReport = await run(async (tq) => (await startGpuFault(stack, tq, { node_id: NODE, reboot_timeout: '3s' })).result());
+  expect(report.outcome).toBe('held_for_operator');
+  expect(report.summary).toMatch(/^reboot failed: .*did not come back within 3000 ms; node stays cordoned$/);
+  expect(report.steps.find((s) => s.name === 'reboot_node')?.error?.type).toBe('RebootTimeout');
+  expect(stepNames(report)).not.toContain('run_gpu_diag');
+  expect(await applied('reboot')).toBe(1);
+  expect(await applied('uncordon')).toBe(0);
+  const state = (await stack.lab.hostState(NODE)) as { ssh: { rebooting: boolean }; platform: { node: { schedulable: boolean } } };
+  expect(state.ssh.rebooting).toBe(true);
+  expect(state.platform.node.schedulable).toBe(false);
+});
+
+test('a diag that cannot run (nv-hostengine down) → held for an operator: no RMA question, still cordoned', async () => {
+  await stack.lab.injectXid(NODE, 3, 48);
+  await stack.lab.stopHostEngine(NODE);
+  const report: RunReport = await run(async (tq) => (await startGpuFault(stack, tq, { node_id: NODE })).result());
+  expect(report.outcome).toBe('held_for_operator');
+  expect(report.summary).toMatch(/dcgmi diag could not run on .*; node stays cordoned for a person/);
+  const diag = report.steps.find((s) => s.name === 'run_gpu_diag');
+  expect(diag?.error?.type).toBe('DiagUnavailable');
+  expect(diag?.error?.message).toMatch(/^dcgmi diag could not run \(exit 250\): dcgmi exited 250 \(no connection to nv-hostengine\): Error: unable to establish a connection/);
+  expect(report.approvals).toEqual([]);
+  expect(await applied('reset_gpu')).toBe(1);
+  expect(await applied('uncordon')).toBe(0);
+  expect(await applied('rma_ticket')).toBe(0);
+});
