@@ -11,8 +11,8 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 const OTEL_WORKFLOW_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 /** Bundles the workflow code with the tracing interceptors; done once per process. */
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS] });
+export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS] });
 }
 
 export interface RunbookWorkerOptions {

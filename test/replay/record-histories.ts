@@ -16,7 +16,8 @@ import { TEST_ENV_KEYS } from '../support/test-env';
 import { connectStack, uniqueTaskQueue, type Stack } from '../support/harness';
 import { decide, startGpuFault } from '../workflows/gpu-fault-scenarios';
 
-const VERSION = 'v1';
+/** The released version being recorded: v1 before the fleet-hardening patch, v2 after it. */
+const VERSION = 'v2';
 const OUT = path.join(__dirname, 'histories', 'gpu-fault-remediation');
 
 const scenarios: Record<string, (s: Stack, taskQueue: string) => Promise<WorkflowHandle>> = {
@@ -35,6 +36,11 @@ const scenarios: Record<string, (s: Stack, taskQueue: string) => Promise<Workflo
     return startGpuFault(s, tq, { node_id: 'dev-gpu-3' });
   },
   'no-fault': async (s, tq) => startGpuFault(s, tq, { node_id: 'dev-gpu-4' }),
+  'reset-refused-reboot': async (s, tq) => {
+    await s.lab.injectXid('dev-gpu-1', 2, 48);
+    await s.lab.holdGpu('dev-gpu-1', 2);
+    return startGpuFault(s, tq, { node_id: 'dev-gpu-1' });
+  },
 };
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
 import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import { installTemporalRuntime } from '../../workers/bootstrap';
 import { installTracing, type Tracing } from '../../workers/tracing';
@@ -18,21 +19,33 @@ const files = fs
   .filter((f) => f.endsWith('.json'))
   .sort();
 
-let bundle: WorkflowBundleWithSourceMap;
+let released: WorkflowBundleWithSourceMap;
+let changed: WorkflowBundleWithSourceMap;
 let tracing: Tracing;
 beforeAll(async () => {
   installTemporalRuntime(testLogger);
   tracing = installTracing({ serviceName: 'gpuaas-runbooks-replay' });
-  bundle = await bundleWorkflows();
+  released = await bundleWorkflows();
+  changed = await bundleWorkflows(require.resolve('./fixtures/changed-workflows'));
 });
 
-test('histories are recorded for the released workflows', () => {
-  expect(files.filter((f) => f.startsWith('gpu-fault-remediation/')).length).toBeGreaterThanOrEqual(4);
+function replay(bundle: WorkflowBundleWithSourceMap, file: string): Promise<void> {
+  const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
+  const sinks = { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
+  return Worker.runReplayHistory({ workflowBundle: bundle, sinks }, history, `replay-${file}`);
+}
+
+test('histories are recorded for both released versions of gpu-fault-remediation', () => {
+  const of = (version: string) => files.filter((f) => f.startsWith(`gpu-fault-remediation/${version}-`));
+  expect(of('v1').length).toBeGreaterThanOrEqual(4);
+  expect(of('v2').length).toBeGreaterThanOrEqual(4);
 });
 
 test.each(files)('%s replays without nondeterminism', async (file) => {
-  const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
-  await expect(
-    Worker.runReplayHistory({ workflowBundle: bundle, sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } }, history, `replay-${file}`),
-  ).resolves.toBeUndefined();
+  await expect(replay(released, file)).resolves.toBeUndefined();
+});
+
+// Negative control: the same histories against a changed workflow must fail.
+test.each(files)('%s fails replay against a changed workflow', async (file) => {
+  await expect(replay(changed, file)).rejects.toBeInstanceOf(DeterminismViolationError);
 });
