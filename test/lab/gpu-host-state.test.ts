@@ -218,10 +218,18 @@ describe('dcgmi diag -r N -j', () => {
     expect(r.json.entity_groups[0].entities).toHaveLength(8);
   });
 
-  it('level 4 adds memtest and pulse_test', () => {
-    expect(diag(worker(), 4).json['DCGM Diagnostic'].test_categories.flatMap((c: any) => c.tests.map((t: any) => t.name))).toEqual(
-      expect.arrayContaining(['memtest', 'pulse_test']),
-    );
+  it('level 4 adds memtest and pulse_test, each in its category', () => {
+    expect(testNames(diag(worker(), 4).json)).toEqual([
+      'Deployment/software',
+      'Integration/pcie',
+      'Hardware/memory',
+      'Hardware/diagnostic',
+      'Hardware/memtest',
+      'Stress/memory_bandwidth',
+      'Stress/targeted_stress',
+      'Stress/targeted_power',
+      'Stress/pulse_test',
+    ]);
   });
 
   it('prints JsonCpp styled JSON (3-space indent, "key" : value)', () => {
@@ -278,6 +286,20 @@ describe('dcgmi diag -r N -j', () => {
 
   it('rejects an invalid level', () => {
     expect(sh(worker(), ['dcgmi', 'diag', '-r', '9', '-j']).exitCode).toBe(254);
+  });
+
+  it('without nv-hostengine exits 250 with plain-text errors, even with -j, until the lab reset', () => {
+    const s = worker();
+    s.hostEngineDown = true;
+    const r = sh(s, diagCommand(1));
+    expect(r.exitCode).toBe(250);
+    expect(r.stdout).toBe(
+      'Error: unable to establish a connection to the specified host: localhost\nError: Unable to connect to host engine. Host engine connection invalid/disconnected.\n',
+    );
+    s.boot(T0);
+    expect(sh(s, diagCommand(1)).exitCode).toBe(250);
+    s.resetToHealthy(T0);
+    expect(diag(s, 1).exitCode).toBe(0);
   });
 });
 

@@ -117,6 +117,15 @@ function stepSummary(steps: RunReport['steps']) {
   return steps.map((s) => ({ seq: s.seq, name: s.name, phase: s.phase, status: s.status, error_type: s.error?.type ?? null }));
 }
 
+/** The timers the workflow really armed, in ms, from its Temporal history. */
+async function timersInHistory(handle: WorkflowHandle): Promise<number[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const d = e.timerStartedEventAttributes?.startToFireTimeout;
+    return d ? [Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6)] : [];
+  });
+}
+
 async function approvalSignalsInHistory(handle: WorkflowHandle): Promise<number> {
   const history = await handle.fetchHistory();
   return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approval').length;
@@ -390,8 +399,10 @@ test('approval timeout: decision "timeout" recorded after the timeout', async ()
   const a = report.approvals[0]!;
   expect(a).toMatchObject({ step: APPROVAL, decision: 'timeout' });
   expect(a.actor).toBeUndefined();
+  // The deadline is a real timer of the input's length, and the decision came when it fired.
+  expect(await timersInHistory(handle)).toEqual([1_000]);
   expect(Date.parse(a.timeout_at) - Date.parse(a.requested_at)).toBe(1_000);
-  expect(Date.parse(a.decided_at) - Date.parse(a.requested_at)).toBeGreaterThanOrEqual(1_000);
+  expect(Date.parse(a.decided_at)).toBeGreaterThanOrEqual(Date.parse(a.timeout_at));
   expect(report.steps.find((s) => s.name === APPROVAL)).toMatchObject({ status: 'completed', detail: 'no decision before the timeout' });
   expect(callsOf(wid)).toEqual(['touch:prepare@prepare', 'touch:after-timeout@after_approval']);
 
@@ -452,14 +463,14 @@ test('search attributes: AwaitingApproval and RunbookPhase are visible while wai
 test('status query mid-run: current_step, then the pending approval with its question and timeout_at', async () => {
   const timeoutMs = 120_000;
   const input: Partial<ApprovalInput> = { timeout_ms: timeoutMs, gate_before: true };
-  const { gated, pending, queriedAt, report } = await withWorker('status', async (tq) => {
+  const { gated, pending, queriedAt, report, timers } = await withWorker('status', async (tq) => {
     const handle = await start(tq, 'runnerApproval', 'status', input);
     const gated = await waitForStatus(handle, 'wait_for_go', (s) => s.current_step === 'wait_for_go');
     await handle.signal('go');
     const pending = await waitForApproval(handle);
     const queriedAt = Date.now();
     await handle.signal(approvalSignal, { decision: 'approve', actor: 'sre-oncall', reason: 'ok', approval_id: pending.pending_approval!.id });
-    return { gated, pending, queriedAt, report: (await handle.result()) as RunReport };
+    return { gated, pending, queriedAt, report: (await handle.result()) as RunReport, timers: await timersInHistory(handle) };
   });
 
   expect(gated).toMatchObject({ runbook: RUNBOOK, phase: 'pre_checks', current_step: 'wait_for_go', pending_approval: null, outcome: null });
@@ -472,6 +483,7 @@ test('status query mid-run: current_step, then the pending approval with its que
   const p = pending.pending_approval!;
   expect(p).toMatchObject({ id: `3-${APPROVAL}`, step: APPROVAL, question: 'Proceed with the fixture?', context: { fixture: true } });
   expect(Date.parse(p.timeout_at) - Date.parse(p.requested_at)).toBe(timeoutMs);
+  expect(timers).toEqual([timeoutMs]);
   expect(Date.parse(p.timeout_at)).toBeGreaterThan(queriedAt);
   expect(pending.steps.map((s) => [s.seq, s.name, s.status])).toEqual([
     [1, 'prepare', 'completed'],
