@@ -85,4 +85,5 @@ test(`PostgreSQL down for ${OUTAGE_MS / 1000} s in the middle of a run → the r
   } finally {
     await pool.end();
   }
-});
+  // The outage itself, plus the run before and after it.
+}, OUTAGE_MS + 3 * 60_000);
