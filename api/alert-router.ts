@@ -8,7 +8,7 @@ import {
 import { SA } from '../domain/search-attributes';
 import { AlertLedger, type AlertKey, type AlertOutcome } from './alert-ledger';
 import { ApiError } from './errors';
-import type { RunbookEntry } from './runbook-registry';
+import type { RunbookDefinition } from '../domain/runbook-definition';
 import type { TemporalBudget } from './temporal-call';
 
 /** Distinct alert keys signalled to one run at most; later new keys are counted, not sent. */
@@ -56,7 +56,7 @@ export class AlertRouter {
   /** Per workflow id, the slow path this process is running now; concurrent alerts for it wait for it. */
   private readonly resolving = new Map<string, Promise<unknown>>();
 
-  async route(entry: RunbookEntry, input: TriggerInput, budget: TemporalBudget): Promise<RoutedAlert> {
+  async route(entry: RunbookDefinition, input: TriggerInput, budget: TemporalBudget): Promise<RoutedAlert> {
     const workflowId = entry.workflowId(input);
     const alert = entry.alert(input);
     const claimant = randomUUID();
@@ -94,7 +94,7 @@ export class AlertRouter {
    * No open run in the ledger: the cool-down, or a start, or (when Temporal has a run the
    * ledger did not know) recording that run so the next round joins it (undefined).
    */
-  private async slowPath(entry: RunbookEntry, input: TriggerInput, workflowId: string, alert: AlertKey, budget: TemporalBudget, round: number): Promise<RoutedAlert | undefined> {
+  private async slowPath(entry: RunbookDefinition, input: TriggerInput, workflowId: string, alert: AlertKey, budget: TemporalBudget, round: number): Promise<RoutedAlert | undefined> {
     const state = await this.o.ledger.state(workflowId, alert, this.o.cooldownMs);
     if (state.known?.engineOpen && !state.known.fresh) {
       // The engine has not recorded the end of the run alerts last joined, but nobody has
@@ -132,7 +132,7 @@ export class AlertRouter {
   }
 
   /** Signals a claimed key to the run. Undefined when the run turned out to be closed. */
-  private async deliver(entry: RunbookEntry, input: TriggerInput, workflowId: string, runId: string, alert: AlertKey, claimant: string, budget: TemporalBudget): Promise<RoutedAlert | undefined> {
+  private async deliver(entry: RunbookDefinition, input: TriggerInput, workflowId: string, runId: string, alert: AlertKey, claimant: string, budget: TemporalBudget): Promise<RoutedAlert | undefined> {
     const slot = await this.o.ledger.takeDeliverySlot(workflowId, runId, alert.key, claimant, this.o.keyCap);
     if (slot !== 'delivered') return { workflowId, runId, outcome: slot };
     const signal = entry.joinSignal(input, input.correlation_id, new Date().toISOString());
@@ -148,7 +148,7 @@ export class AlertRouter {
   }
 
   /** Starts the run; undefined when one is already open for this workflow id. */
-  private async start(entry: RunbookEntry, input: TriggerInput, workflowId: string, alert: AlertKey, budget: TemporalBudget): Promise<RoutedAlert | undefined> {
+  private async start(entry: RunbookDefinition, input: TriggerInput, workflowId: string, alert: AlertKey, budget: TemporalBudget): Promise<RoutedAlert | undefined> {
     const nodeId = entry.nodeId(input);
     let runId: string;
     try {

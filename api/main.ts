@@ -7,8 +7,8 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import { ConfigError, loadConfig, loadInventory, type Config } from '../config';
 import type { Inventory } from '../domain/inventory';
-import { assertPortFree } from '../scripts/free-port';
-import { bootstrapProcess, connectTemporal } from '../workers/bootstrap';
+import { assertPortFree } from '../infra/free-port';
+import { bootstrapProcess, connectTemporal } from '../runtime/bootstrap';
 import { buildApi } from './server';
 
 async function main(): Promise<void> {

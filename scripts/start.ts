@@ -7,11 +7,12 @@
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { buildApi } from '../api/server';
-import { bootstrapProcess, connectTemporal, fleetWiring } from '../workers/bootstrap';
+import { bootstrapProcess, connectTemporal } from '../runtime/bootstrap';
+import { fleetWiring } from '../workers/fleet';
 import { composeActivities } from '../workers/compose';
 import { createRunbookWorker } from '../workers/worker';
-import { assertPortFree, findFreePort, PortInUseError } from './free-port';
-import { startStack } from './stack';
+import { assertPortFree, findFreePort, PortInUseError } from '../infra/free-port';
+import { startStack } from '../infra/stack';
 
 /** Lab platform API port when free; the lab picks another otherwise. */
 const LAB_PLATFORM_PORT = 8090;

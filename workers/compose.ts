@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { createActivities, type RunbookActivities } from '../activities';
-import { PlatformClient } from '../activities/platform/platform-client';
-import { createSshExecutor } from '../activities/ssh/ssh-executor';
+import { createActivities, type RunbookActivities } from '../capabilities';
+import { PlatformClient } from '../capabilities/platform/platform-client';
+import { createSshExecutor } from '../capabilities/host/ssh-executor';
 import type { Inventory } from '../domain/inventory';
 
 export interface ActivityWiring {

@@ -6,7 +6,8 @@
  */
 import { Pool } from 'pg';
 import { ConfigError, loadConfig } from '../config';
-import { bootstrapProcess, connectTemporal, fleetWiring } from './bootstrap';
+import { bootstrapProcess, connectTemporal } from '../runtime/bootstrap';
+import { fleetWiring } from './fleet';
 import { composeActivities } from './compose';
 import { createRunbookWorker } from './worker';
 

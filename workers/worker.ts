@@ -4,15 +4,15 @@ import {
   OpenTelemetryActivityOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { RunbookActivities } from '../activities';
-import type { Tracing } from './tracing';
+import type { RunbookActivities } from '../capabilities';
+import type { Tracing } from '../runtime/tracing';
 
-export const WORKFLOWS_PATH = require.resolve('../workflows');
+export const WORKFLOWS_PATH = require.resolve('../runbooks/registry');
 const OTEL_WORKFLOW_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
-/** Bundles the workflow code with the tracing interceptors; done once per process. */
-export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS] });
+/** Bundles the registry's workflows with the tracing interceptors (and any others given); done once per process. */
+export function bundleWorkflows(extraInterceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS, ...extraInterceptorModules] });
 }
 
 export interface RunbookWorkerOptions {

@@ -23,12 +23,12 @@ import { Worker as Thread } from 'node:worker_threads';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { buildApi } from '../../api/server';
-import { connectTemporal, installTemporalRuntime } from '../../workers/bootstrap';
+import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
 import { composeActivities } from '../../workers/compose';
-import { installTracing } from '../../workers/tracing';
+import { installTracing } from '../../runtime/tracing';
 import { bundleWorkflows, createRunbookWorker } from '../../workers/worker';
-import { findFreePort } from '../free-port';
-import { startStack, type Stack } from '../stack';
+import { findFreePort } from '../../infra/free-port';
+import { startStack, type Stack } from '../../infra/stack';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RESULTS_FILE = path.join(ROOT, '.data', 'bench-storm.json');

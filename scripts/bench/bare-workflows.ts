@@ -7,10 +7,10 @@
  */
 import type { Duration } from '@temporalio/common';
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { RunbookActivities } from '../../activities';
+import type { RunbookActivities } from '../../capabilities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../../domain/errors';
-import { classifyFindings } from '../../domain/fault-classification';
-import { REPEAT_REMEDIATION_WINDOW_DAYS, RUNBOOK_GPU_FAULT } from '../../domain/gpu-fault';
+import { classifyFindings } from '../../runbooks/gpu-fault-remediation/policies/fault-classification';
+import { REPEAT_REMEDIATION_WINDOW_DAYS, RUNBOOK_GPU_FAULT } from '../../runbooks/gpu-fault-remediation/input';
 import type { StepContext } from '../../domain/step-context';
 
 const retry = { initialInterval: '1s' as Duration, maximumInterval: '30s' as Duration, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };

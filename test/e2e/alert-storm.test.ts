@@ -4,9 +4,9 @@
  * during its cool-down, and approvals and cancels work whatever arrived before.
  */
 import type { Worker } from '@temporalio/worker';
-import { gpuFaultWorkflowId } from '../../domain/gpu-fault';
+import { gpuFaultWorkflowId } from '../../runbooks/gpu-fault-remediation/input';
 import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../support/harness';
-import { clearHistory } from '../workflows/gpu-fault-scenarios';
+import { clearHistory } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 import { clearAlertLedger, startApi, type ApiAnswer, type RunningApi } from './api-harness';
 
 const NODE = 'dev-gpu-1';

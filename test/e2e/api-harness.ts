@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, type ApiDeps } from '../../api/server';
-import { gpuFaultWorkflowId } from '../../domain/gpu-fault';
+import { gpuFaultWorkflowId } from '../../runbooks/gpu-fault-remediation/input';
 import { eventually, testLogger, type Stack } from '../support/harness';
-import { FAST } from '../workflows/gpu-fault-scenarios';
+import { FAST } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 
 export interface RunningApi {
   app: FastifyInstance;

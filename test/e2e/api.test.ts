@@ -1,5 +1,5 @@
 import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../support/harness';
-import { clearHistory } from '../workflows/gpu-fault-scenarios';
+import { clearHistory } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 import type { Worker } from '@temporalio/worker';
 import { clearAlertLedger, startApi, type RunningApi } from './api-harness';
 

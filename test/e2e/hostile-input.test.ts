@@ -9,12 +9,12 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { Pool } from 'pg';
-import { gpuFaultWorkflowId } from '../../domain/gpu-fault';
-import { findFreePort } from '../../scripts/free-port';
-import { resolveTemporalCli } from '../../scripts/temporal-cli';
-import { startTemporalDevServer } from '../../scripts/temporal-dev-server';
+import { gpuFaultWorkflowId } from '../../runbooks/gpu-fault-remediation/input';
+import { findFreePort } from '../../infra/free-port';
+import { resolveTemporalCli } from '../../infra/temporal-cli';
+import { startTemporalDevServer } from '../../infra/temporal-dev-server';
 import { connectStack, uniqueTaskQueue, type Stack } from '../support/harness';
-import { clearHistory } from '../workflows/gpu-fault-scenarios';
+import { clearHistory } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 import { clearAlertLedger, expectEnvelope, startApi, type ApiAnswer, type RunningApi } from './api-harness';
 
 const NODE = 'dev-gpu-3';

@@ -10,9 +10,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { openDatabase, runMigrations, type Database } from '../../activities/evidence/database';
+import { openDatabase, runMigrations, type Database } from '../../infra/database';
 
-const MIGRATIONS = path.resolve(__dirname, '../../migrations');
+const MIGRATIONS = path.resolve(__dirname, '../../infra/migrations');
 const ENGINE_TABLES = ['alert_ledger', 'alert_runs', 'evidence', 'runbook_runs', 'runbook_steps', 'schema_migrations'];
 /** Every migration file, in the order they apply. */
 const VERSIONS = fs.readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, ''));

@@ -1,4 +1,4 @@
-import { PlatformClient } from '../../activities/platform/platform-client';
+import { PlatformClient } from '../../capabilities/platform/platform-client';
 import { LabAdmin } from '../../lab/admin-client';
 import { applicationFailureOf as failureOf } from '../support/failures';
 import { testEnv } from '../support/test-env';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import { createSshExecutor } from '../../activities/ssh/ssh-executor';
+import { createSshExecutor } from '../../capabilities/host/ssh-executor';
 import { findHost, InventorySchema, type InventoryHost } from '../../domain/inventory';
 import { LabAdmin } from '../../lab/admin-client';
 import { applicationFailureOf as failureOf } from '../support/failures';

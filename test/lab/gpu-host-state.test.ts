@@ -1,4 +1,4 @@
-import { GPU_QUERY_FIELDS, gpuTableCommand, kernelLogCommand, persistenceModeCommand, resetGpuCommand, diagCommand, bootIdCommand, rebootCommand } from '../../activities/gpu/commands';
+import { GPU_QUERY_FIELDS, gpuTableCommand, kernelLogCommand, persistenceModeCommand, resetGpuCommand, diagCommand, bootIdCommand, rebootCommand } from '../../capabilities/gpu/commands';
 import { quote } from 'shell-quote';
 import type { CommandContext } from '../../lab/command-types';
 import { SimHostState } from '../../lab/gpu-host-state';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
 import type { Client } from 'ssh2';
-import { bootIdCommand, diagCommand, gpuTableCommand, kernelLogCommand, persistenceModeCommand, rebootCommand, resetGpuCommand } from '../../activities/gpu/commands';
+import { bootIdCommand, diagCommand, gpuTableCommand, kernelLogCommand, persistenceModeCommand, rebootCommand, resetGpuCommand } from '../../capabilities/gpu/commands';
 import {
   outputFile,
   readOutputCommand,
@@ -17,7 +17,7 @@ import {
   showUnitCommand,
   startUnitCommand,
   stopUnitCommand,
-} from '../../activities/host/systemd-unit';
+} from '../../capabilities/host/systemd-unit';
 import { findHost, type InventoryHost } from '../../domain/inventory';
 import { LabAdmin, type LabRecords } from '../../lab/admin-client';
 import { gpuUuid } from '../../lab/gpus';

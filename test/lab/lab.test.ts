@@ -11,7 +11,7 @@ import {
   persistenceModeCommand,
   rebootCommand,
   resetGpuCommand,
-} from '../../activities/gpu/commands';
+} from '../../capabilities/gpu/commands';
 import { InventorySchema, findHost, type InventoryHost } from '../../domain/inventory';
 import { startLab, type RunningLab } from '../../lab/index';
 import { gpuUuid } from '../../lab/gpus';

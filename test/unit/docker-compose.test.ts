@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ALL_SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
-import { CLI_SEARCH_ATTRIBUTE_TYPE } from '../../scripts/search-attributes';
+import { CLI_SEARCH_ATTRIBUTE_TYPE } from '../../infra/search-attributes';
 
 interface Service {
   image?: string;

@@ -1,7 +1,7 @@
-import { isAlreadyLoaded, parseUnitState, startUnitCommand, unitNameFor } from '../../activities/host/systemd-unit';
-import { journalTimestampMicros, newerThan, newestTimestamp, sinceArgument } from '../../activities/gpu/kernel-log-window';
-import { pgSafeJson } from '../../activities/evidence/evidence-store';
-import { parseKernelXids } from '../../activities/gpu/parse-kernel-xids';
+import { isAlreadyLoaded, parseUnitState, startUnitCommand, unitNameFor } from '../../capabilities/host/systemd-unit';
+import { journalTimestampMicros, newerThan, newestTimestamp, sinceArgument } from '../../capabilities/gpu/kernel-log-window';
+import { pgSafeJson } from '../../capabilities/evidence/evidence-store';
+import { parseKernelXids } from '../../capabilities/gpu/parse-kernel-xids';
 
 describe('systemd unit protocol', () => {
   test('unit names are stable per key, distinct per key, and valid systemd names', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDcgmDiag } from '../../activities/gpu/parse-dcgm-diag';
+import { parseDcgmDiag } from '../../capabilities/gpu/parse-dcgm-diag';
 
 const fixture = (name: string): string => readFileSync(join(__dirname, '../fixtures/gpu/dcgm', name), 'utf8');
 

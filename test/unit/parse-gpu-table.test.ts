@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseGpuTable } from '../../activities/gpu/parse-gpu-table';
+import { parseGpuTable } from '../../capabilities/gpu/parse-gpu-table';
 
 const fixture = (name: string): string => readFileSync(join(__dirname, '../fixtures/gpu/nvidia-smi', name), 'utf8');
 

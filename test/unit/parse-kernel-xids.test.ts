@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseKernelXids } from '../../activities/gpu/parse-kernel-xids';
+import { parseKernelXids } from '../../capabilities/gpu/parse-kernel-xids';
 
 const fixture = (name: string): string => readFileSync(join(__dirname, '../fixtures/gpu/kernel', name), 'utf8');
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { shellQuote, toCommandLine } from '../../activities/ssh/shell-quote';
+import { shellQuote, toCommandLine } from '../../capabilities/host/shell-quote';
 
 /** What a real POSIX shell makes of the quoted command line: one argument per line. */
 function argvSeenBySh(args: string[]): string[] {

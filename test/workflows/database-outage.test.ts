@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { openDatabase, runMigrations, type Database } from '../../activities/evidence/database';
+import { openDatabase, runMigrations, type Database } from '../../infra/database';
 import { statusQuery } from '../../domain/messages';
 import type { RunReport } from '../../domain/runbook';
-import { findFreePort } from '../../scripts/free-port';
-import { MIGRATIONS_DIR } from '../../scripts/stack';
+import { findFreePort } from '../../infra/free-port';
+import { MIGRATIONS_DIR } from '../../infra/stack';
 import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../support/harness';
 import { testEnv } from '../support/test-env';
-import { startGpuFault } from './gpu-fault-scenarios';
+import { startGpuFault } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 
 const NODE = 'dev-gpu-4';
 /** The figure: five minutes down. PG_OUTAGE_MS shortens it for a local run. */

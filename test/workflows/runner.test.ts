@@ -14,8 +14,8 @@ import {
   OpenTelemetryActivityOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createEngineActivities } from '../../activities/evidence/engine-activities';
-import { EvidenceStore } from '../../activities/evidence/evidence-store';
+import { createEngineActivities } from '../../capabilities/evidence/engine-activities';
+import { EvidenceStore } from '../../capabilities/evidence/evidence-store';
 import { approvalSignal, cancelRequestSignal, statusQuery } from '../../domain/messages';
 import type { ApprovalDecision, RunReport, RunStatus } from '../../domain/runbook';
 import { SA } from '../../domain/search-attributes';

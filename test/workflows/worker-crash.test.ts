@@ -4,7 +4,7 @@ import { statusQuery } from '../../domain/messages';
 import type { RunReport } from '../../domain/runbook';
 import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../support/harness';
 import { testEnv } from '../support/test-env';
-import { clearHistory, startGpuFault } from './gpu-fault-scenarios';
+import { clearHistory, startGpuFault } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 
 const ROOT = path.resolve(__dirname, '../..');
 const NODE = 'dev-gpu-3';

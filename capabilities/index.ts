@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { Pool } from 'pg';
+import type { Inventory } from '../domain/inventory';
+import { createEngineActivities } from './evidence/engine-activities';
+import { EvidenceStore } from './evidence/evidence-store';
+import { createGpuActivities } from './gpu/gpu-activities';
+import { createInventoryActivities } from './inventory/inventory-activities';
+import { HostAccess } from './host/host-access';
+import { HostJobs } from './host/host-jobs';
+import { createPlatformActivities } from './platform/platform-activities';
+import type { PlatformClient } from './platform/platform-client';
+import type { SshExecutor } from './host/ssh-executor';
+
+export interface ActivityDeps {
+  inventory: Inventory;
+  ssh: SshExecutor;
+  platform: PlatformClient;
+  pool: Pool;
+  logger: Logger;
+}
+
+/**
+ * Every activity, built from its clients so workers and tests inject their own.
+ * Grouped by capability: a workflow proxies each group with its own type
+ * (`proxyActivities<PlatformActivities>(...)`), so `acts.platform.cordonNode`
+ * leads to capabilities/platform/platform-activities.ts. Names are unique
+ * across groups: Temporal registers activities by name.
+ */
+export function createActivities(deps: ActivityDeps) {
+  const evidence = new EvidenceStore(deps.pool);
+  const hosts = new HostAccess({ inventory: deps.inventory, ssh: deps.ssh, evidence, logger: deps.logger });
+  const jobs = new HostJobs({ hosts, evidence, logger: deps.logger });
+  return {
+    ...createEngineActivities({ evidence }),
+    ...createInventoryActivities({ inventory: deps.inventory }),
+    ...createGpuActivities({ hosts, jobs }),
+    ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),
+  };
+}
+
+export type RunbookActivities = ReturnType<typeof createActivities>;

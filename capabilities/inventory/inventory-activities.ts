@@ -1,0 +1,26 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../../domain/errors';
+import type { HostRole } from '../../domain/host-roles';
+import { findHost, type Inventory } from '../../domain/inventory';
+
+export interface HostDescription {
+  node_id: string;
+  hostname: string;
+  role: HostRole;
+  gpu_count: number;
+}
+
+export function createInventoryActivities(deps: { inventory: Inventory }) {
+  return {
+    /** Identity and role of a run's target, from the inventory, without touching the host. */
+    async describeHost(nodeId: string): Promise<HostDescription> {
+      const host = findHost(deps.inventory, nodeId);
+      if (!host) {
+        throw ApplicationFailure.create({ type: ErrorType.HostNotInInventory, message: `node ${nodeId} is not in the inventory`, nonRetryable: true });
+      }
+      return { node_id: host.node_id, hostname: host.hostname, role: host.role, gpu_count: host.gpu_count };
+    },
+  };
+}
+
+export type InventoryActivities = ReturnType<typeof createInventoryActivities>;

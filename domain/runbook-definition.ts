@@ -1,0 +1,38 @@
+import type { z } from 'zod';
+import type { HostRole } from './host-roles';
+import type { RunMode } from './runbook';
+
+/** How much of the fleet a run may take out of service. */
+export type Disruption = 'none' | 'node';
+
+/**
+ * Everything the API, the worker and the docs need to know about a runbook,
+ * declared once in its folder (`runbooks/<name>/definition.ts`). Pure data and
+ * pure functions: the API imports it without the workflow code.
+ */
+export interface RunbookDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
+  name: string;
+  /** One line for listings, the docs index and the API's error messages. */
+  summary: string;
+  /** The exported workflow function the worker registers (checked against runbooks/workflows.ts). */
+  workflowType: string;
+  /** The trigger's input; what a run receives after validation. */
+  schema: S;
+  supportedRunModes: readonly RunMode[];
+  /** Every outcome a finished run can report. */
+  outcomes: readonly string[];
+  disruption: Disruption;
+  /** The role the target node must have; checked against the inventory before anything starts. */
+  targetRole: HostRole;
+  /** The workflow id says what the run acts on; one open run per id. */
+  workflowId(input: z.output<S>): string;
+  nodeId(input: z.output<S>): string | undefined;
+  /**
+   * How a repeated trigger joins the open run. Two triggers with the same key carry
+   * the same information, so only the first is delivered; `xid` is the fault code a
+   * trigger reports, which decides whether a closed run already saw it.
+   */
+  alert(input: z.output<S>): { key: string; xid: number | undefined };
+  /** The signal a trigger with a new key sends to the open run. */
+  joinSignal(input: z.output<S>, correlationId: string, receivedAt: string): { name: string; arg: unknown };
+}

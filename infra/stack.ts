@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { openDatabase, runMigrations, type Database } from './database';
+import { startLab, type RunningLab } from '../lab';
+import { Connection } from '@temporalio/client';
+import { ensureSearchAttributes } from './search-attributes';
+import { resolveTemporalCli } from './temporal-cli';
+import { startTemporalDevServer, type TemporalDevServer } from './temporal-dev-server';
+
+export const MIGRATIONS_DIR = path.resolve(__dirname, 'migrations');
+
+export interface StackOptions {
+  dataDir: string;
+  log: (line: string) => void;
+  /** An existing Temporal server; when unset the dev server is started with the real CLI. */
+  temporalAddress?: string;
+  temporalNamespace?: string;
+  temporalPort?: number;
+  temporalUiPort?: number;
+  databaseUrl?: string;
+  /** Start the simulated fleet (default true); false when an inventory of real hosts is configured. */
+  lab?: false | { platformPort?: number; extraGpuNodes?: number; drainDelayMs?: number; rebootDelayMs?: number; timeScale?: number };
+}
+
+export interface Stack {
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  db: Database;
+  lab?: RunningLab;
+  stop(): Promise<void>;
+}
+
+/**
+ * Brings up the real components in dependency order: Temporal, PostgreSQL with
+ * migrations, then the lab. Used by `npm start`, the benchmark and the tests,
+ * so all three run the same start-up. On any failure, what started is stopped.
+ */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const started: { stop(): Promise<void> }[] = [];
+  const stop = async () => {
+    for (const part of started.reverse()) await part.stop().catch((e: Error) => opts.log(`stop failed: ${e.message}`));
+  };
+  try {
+    let temporal: TemporalDevServer | undefined;
+    if (opts.temporalAddress) {
+      // An existing cluster: make sure the runbook search attributes exist there too.
+      const connection = await Connection.connect({ address: opts.temporalAddress });
+      try {
+        await ensureSearchAttributes(connection, opts.temporalNamespace ?? 'default', { log: opts.log });
+      } finally {
+        await connection.close();
+      }
+    } else {
+      const cli = await resolveTemporalCli({ log: opts.log });
+      temporal = await startTemporalDevServer({
+        cliPath: cli.path,
+        dbFile: path.join(opts.dataDir, 'temporal.db'),
+        port: opts.temporalPort,
+        uiPort: opts.temporalUiPort,
+        log: opts.log,
+      });
+      started.push(temporal);
+    }
+    const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir, log: opts.log });
+    started.push(db);
+    const migrated = await runMigrations(db.pool, MIGRATIONS_DIR);
+    opts.log(`migrations: ${migrated.applied.length} applied${migrated.applied.length ? ` (${migrated.applied.join(', ')})` : ''}, ${migrated.skipped.length} already in place`);
+    let lab: RunningLab | undefined;
+    if (opts.lab !== false) {
+      lab = await startLab({ dataDir: path.join(opts.dataDir, 'lab'), ...(opts.lab ?? {}) });
+      started.push(lab);
+    }
+    return { temporalAddress: opts.temporalAddress ?? temporal!.address, temporalUiUrl: temporal?.uiUrl, db, lab, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,47 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import { gpuFaultWorkflowId, type GpuFaultRequest } from '../input';
+import { approvalSignal, statusQuery } from '../../../domain/messages';
+import type { RunReport, RunStatus } from '../../../domain/runbook';
+import { eventually, type Stack } from '../../../test/support/harness';
+
+/** Short waits so the real workflow code runs in seconds. */
+export const FAST = {
+  drain_timeout: '5s',
+  approval_timeout: '30s',
+  reboot_timeout: '20s',
+  poll_interval: '100ms',
+  diag_level: 2,
+} as const;
+
+/** A clean slate for a node: no open run left by an earlier (failed) test, no remediation history. */
+export async function clearHistory(stack: Stack, nodeId: string): Promise<void> {
+  const handle = stack.client.workflow.getHandle(gpuFaultWorkflowId(nodeId));
+  const open = await handle.describe().then((d) => d.status.name === 'RUNNING', () => false);
+  if (open) await handle.terminate('test clean-up: left open by an earlier test');
+  await stack.pool.query('DELETE FROM runbook_runs WHERE node_id = $1', [nodeId]);
+}
+
+export async function startGpuFault(stack: Stack, taskQueue: string, req: GpuFaultRequest): Promise<WorkflowHandle> {
+  return stack.client.workflow.start('gpuFaultRemediation', {
+    taskQueue,
+    workflowId: gpuFaultWorkflowId(req.node_id),
+    args: [{ ...FAST, correlation_id: `test-${req.node_id}-${Date.now()}`, ...req }],
+    workflowIdConflictPolicy: 'FAIL',
+  });
+}
+
+export async function waitForApproval(handle: WorkflowHandle, step: string): Promise<RunStatus> {
+  return eventually(async () => {
+    const s = await handle.query(statusQuery);
+    return s.pending_approval?.step === step ? s : undefined;
+  }, `approval ${step}`);
+}
+
+export async function decide(handle: WorkflowHandle, step: string, decision: 'approve' | 'reject'): Promise<void> {
+  const status = await waitForApproval(handle, step);
+  await handle.signal(approvalSignal, { decision, actor: 'sre-oncall', reason: `test ${decision}`, approval_id: status.pending_approval!.id });
+}
+
+export function stepNames(report: RunReport): string[] {
+  return report.steps.map((s) => s.name);
+}

@@ -1,0 +1,14 @@
+/**
+ * Every runbook the engine runs. Adding one touches its folder and this file
+ * only: import its definition, export its workflow function, list it.
+ *
+ * This file is also the worker's workflow bundle entry: the workflow functions
+ * exported here are the ones the worker registers, and the API, the docs index
+ * and the tests derive their runbook lists from RUNBOOKS.
+ */
+import type { RunbookDefinition } from '../domain/runbook-definition';
+import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
+
+export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
+
+export const RUNBOOKS: readonly RunbookDefinition[] = [gpuFaultRemediationRunbook];

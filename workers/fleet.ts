@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import type { Config } from '../config';
+import { loadInventory } from '../config';
+import type { Inventory } from '../domain/inventory';
+
+/** What a started lab offers the engine; the lab itself is never imported by runtime code. */
+export interface LabEndpoints {
+  inventory: Inventory;
+  clientKeyPath: string;
+  platformUrl: string;
+  platformToken: string;
+}
+
+export interface FleetWiring {
+  inventory: Inventory;
+  sshPrivateKey: Buffer;
+  platformUrl: string;
+  platformToken: string;
+}
+
+/** The fleet the activities act on: the configured real one, or the lab that was just started. */
+export function fleetWiring(config: Config, lab: LabEndpoints | undefined): FleetWiring {
+  if (config.fleet.mode === 'inventory') {
+    return {
+      inventory: loadInventory(config.fleet.inventoryFile),
+      sshPrivateKey: fs.readFileSync(config.fleet.sshPrivateKeyFile),
+      platformUrl: config.fleet.platformApiUrl,
+      platformToken: config.fleet.platformApiToken.reveal(),
+    };
+  }
+  if (!lab) throw new Error('no INVENTORY_FILE configured and the lab is not running');
+  return { inventory: lab.inventory, sshPrivateKey: fs.readFileSync(lab.clientKeyPath), platformUrl: lab.platformUrl, platformToken: lab.platformToken };
+}

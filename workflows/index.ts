@@ -1,2 +1,0 @@
-/** Every workflow the worker registers. */
-export { gpuFaultRemediation } from './gpu-fault-remediation';
