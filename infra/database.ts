@@ -18,6 +18,9 @@ import pg from 'pg';
 import { findFreePort } from './free-port';
 import { pidAlive } from './process-alive';
 
+/** The engine's own schema, applied in file-name order. */
+export const MIGRATIONS_DIR = path.resolve(__dirname, 'migrations');
+
 export type DbLog = ((line: string) => void) | { info(msg: string): void; warn(msg: string): void };
 
 export interface OpenDatabaseOptions {

@@ -12,7 +12,7 @@ import { fleetWiring } from '../workers/fleet';
 import { composeActivities } from '../workers/compose';
 import { createRunbookWorker } from '../workers/worker';
 import { assertPortFree, findFreePort, PortInUseError } from '../infra/free-port';
-import { startStack } from '../infra/stack';
+import { startStack } from './stack';
 
 /** Lab platform API port when free; the lab picks another otherwise. */
 const LAB_PLATFORM_PORT = 8090;

@@ -28,7 +28,7 @@ import { composeActivities } from '../../workers/compose';
 import { installTracing } from '../../runtime/tracing';
 import { bundleWorkflows, createRunbookWorker } from '../../workers/worker';
 import { findFreePort } from '../../infra/free-port';
-import { startStack, type Stack } from '../../infra/stack';
+import { startStack, type Stack } from '../stack';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RESULTS_FILE = path.join(ROOT, '.data', 'bench-storm.json');

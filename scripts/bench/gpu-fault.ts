@@ -23,7 +23,7 @@ import { temporalLogger } from '../../runtime/logger';
 import { installTracing } from '../../runtime/tracing';
 import { bundleWorkflows, createRunbookWorker } from '../../workers/worker';
 import { findFreePort } from '../../infra/free-port';
-import { startStack, type Stack } from '../../infra/stack';
+import { startStack, type Stack } from '../stack';
 import type { bareGpuPrecheck } from './bare-workflows';
 import { summarize, table, type Summary } from './stats';
 

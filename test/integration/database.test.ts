@@ -65,7 +65,6 @@ function isListening(port: number): Promise<boolean> {
 
 const haveServer = serverAnswers(SERVER_URL);
 if (!haveServer) {
-  // eslint-disable-next-line no-console
   console.warn(`no PostgreSQL answers at ${new URL(SERVER_URL).host}: skipping the DATABASE_URL tests`);
 }
 

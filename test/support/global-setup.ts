@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { findFreePort } from '../../infra/free-port';
-import { startStack } from '../../infra/stack';
+import { startStack } from '../../scripts/stack';
 import { TEST_ENV_KEYS } from './test-env';
 
 const ROOT = path.resolve(__dirname, '../..');

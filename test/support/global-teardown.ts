@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Stack } from '../../infra/stack';
+import type { Stack } from '../../scripts/stack';
 
 export default async function globalTeardown(): Promise<void> {
   const state = (globalThis as Record<string, unknown>).__gpuaasTestStack as { stack: Stack; dir: string } | undefined;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { WorkflowHandle } from '@temporalio/client';
-import { startStack } from '../../../infra/stack';
+import { startStack } from '../../../scripts/stack';
 import { findFreePort } from '../../../infra/free-port';
 import { resolveTemporalCli } from '../../../infra/temporal-cli';
 import { TEST_ENV_KEYS } from '../../../test/support/test-env';

@@ -1,12 +1,11 @@
 import path from 'node:path';
-import { openDatabase, runMigrations, type Database } from './database';
+import { MIGRATIONS_DIR, openDatabase, runMigrations, type Database } from '../infra/database';
 import { startLab, type RunningLab } from '../lab';
 import { Connection } from '@temporalio/client';
-import { ensureSearchAttributes } from './search-attributes';
-import { resolveTemporalCli } from './temporal-cli';
-import { startTemporalDevServer, type TemporalDevServer } from './temporal-dev-server';
+import { ensureSearchAttributes } from '../infra/search-attributes';
+import { resolveTemporalCli } from '../infra/temporal-cli';
+import { startTemporalDevServer, type TemporalDevServer } from '../infra/temporal-dev-server';
 
-export const MIGRATIONS_DIR = path.resolve(__dirname, 'migrations');
 
 export interface StackOptions {
   dataDir: string;
