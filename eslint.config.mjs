@@ -50,6 +50,9 @@ export default tseslint.config(
   },
   // Entrypoints may also use infra/ (free ports, start-up), never the lab or the scripts.
   { files: ['workers/main.ts', 'api/main.ts'], rules: rule(mayNotImport('an entrypoint', { never: ['lab', 'scripts', 'test'] })) },
-  { files: ['infra/**/*.ts'], rules: rule(mayNotImport('infra', { never: ['lab', 'scripts', 'test', 'api', 'workers', 'runbooks', 'engine', 'capabilities'] })) },
+  {
+    files: ['infra/**/*.ts'],
+    rules: rule(mayNotImport('infra', { never: ['lab', 'scripts', 'test', 'api', 'workers', 'runbooks', 'engine', 'capabilities'] })),
+  },
   { files: ['lab/**/*.ts'], rules: rule(mayNotImport('lab', { never: ['scripts', 'test', 'api', 'workers', 'runbooks', 'engine', 'infra'] })) },
 );

@@ -1,10 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowExecutionDescription,
-} from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { SA } from '../domain/search-attributes';
 import { AlertLedger, type AlertKey, type AlertOutcome } from './alert-ledger';
 import { ApiError } from './errors';
@@ -87,14 +82,27 @@ export class AlertRouter {
         this.resolving.delete(workflowId);
       }
     }
-    throw new ApiError(503, 'run_closing', `the open run of ${workflowId} is closing; send the alert again`, { workflow_id: workflowId }, { 'retry-after': '1' });
+    throw new ApiError(
+      503,
+      'run_closing',
+      `the open run of ${workflowId} is closing; send the alert again`,
+      { workflow_id: workflowId },
+      { 'retry-after': '1' },
+    );
   }
 
   /**
    * No open run in the ledger: the cool-down, or a start, or (when Temporal has a run the
    * ledger did not know) recording that run so the next round joins it (undefined).
    */
-  private async slowPath(entry: RunbookDefinition, input: TriggerInput, workflowId: string, alert: AlertKey, budget: TemporalBudget, round: number): Promise<RoutedAlert | undefined> {
+  private async slowPath(
+    entry: RunbookDefinition,
+    input: TriggerInput,
+    workflowId: string,
+    alert: AlertKey,
+    budget: TemporalBudget,
+    round: number,
+  ): Promise<RoutedAlert | undefined> {
     const state = await this.o.ledger.state(workflowId, alert, this.o.cooldownMs);
     if (state.known?.engineOpen && !state.known.fresh) {
       // The engine has not recorded the end of the run alerts last joined, but nobody has
@@ -123,7 +131,13 @@ export class AlertRouter {
         // alert has to wait for it to close before it can start the next run.
         const wait = 25 * 2 ** round;
         if (budget.remainingMs() < wait) {
-          throw new ApiError(503, 'run_closing', `the open run of ${workflowId} is closing; send the alert again`, { workflow_id: workflowId }, { 'retry-after': '1' });
+          throw new ApiError(
+            503,
+            'run_closing',
+            `the open run of ${workflowId} is closing; send the alert again`,
+            { workflow_id: workflowId },
+            { 'retry-after': '1' },
+          );
         }
         await sleep(wait);
       }
@@ -132,7 +146,15 @@ export class AlertRouter {
   }
 
   /** Signals a claimed key to the run. Undefined when the run turned out to be closed. */
-  private async deliver(entry: RunbookDefinition, input: TriggerInput, workflowId: string, runId: string, alert: AlertKey, claimant: string, budget: TemporalBudget): Promise<RoutedAlert | undefined> {
+  private async deliver(
+    entry: RunbookDefinition,
+    input: TriggerInput,
+    workflowId: string,
+    runId: string,
+    alert: AlertKey,
+    claimant: string,
+    budget: TemporalBudget,
+  ): Promise<RoutedAlert | undefined> {
     const slot = await this.o.ledger.takeDeliverySlot(workflowId, runId, alert.key, claimant, this.o.keyCap);
     if (slot !== 'delivered') return { workflowId, runId, outcome: slot };
     const signal = entry.joinSignal(input, input.correlation_id, new Date().toISOString());
@@ -148,7 +170,13 @@ export class AlertRouter {
   }
 
   /** Starts the run; undefined when one is already open for this workflow id. */
-  private async start(entry: RunbookDefinition, input: TriggerInput, workflowId: string, alert: AlertKey, budget: TemporalBudget): Promise<RoutedAlert | undefined> {
+  private async start(
+    entry: RunbookDefinition,
+    input: TriggerInput,
+    workflowId: string,
+    alert: AlertKey,
+    budget: TemporalBudget,
+  ): Promise<RoutedAlert | undefined> {
     const nodeId = entry.nodeId(input);
     let runId: string;
     try {

@@ -62,6 +62,6 @@ function apiInventory(config: Config): Inventory {
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(`${err instanceof ConfigError || err.name === 'PortInUseError' ? err.message : err.stack ?? err.message}\n`);
+  process.stderr.write(`${err instanceof ConfigError || err.name === 'PortInUseError' ? err.message : (err.stack ?? err.message)}\n`);
   process.exit(1);
 });

@@ -64,7 +64,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       if (status === 500) req.log.error({ err }, 'request failed');
       // The reply of a request that matched no route is typed for no status; it is a plain reply.
       const plain = reply as unknown as FastifyReply;
-      void plain.header('x-correlation-id', req.id).status(status).send(envelope(code, message, {}, req.id));
+      void plain
+        .header('x-correlation-id', req.id)
+        .status(status)
+        .send(envelope(code, message, {}, req.id));
     },
     // Requests Node's HTTP parser refuses never reach fastify: control characters in a
     // header, a malformed request line, headers too large.
@@ -93,7 +96,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) {
       if (err.status >= 500) req.log.warn({ code: err.code, details: err.details }, err.message);
-      return reply.status(err.status).headers(err.headers).send(envelope(err.code, err.message, err.details, req.id));
+      return reply
+        .status(err.status)
+        .headers(err.headers)
+        .send(envelope(err.code, err.message, err.details, req.id));
     }
     if (isDatabaseUnavailable(err)) {
       req.log.warn({ err }, 'database unavailable');

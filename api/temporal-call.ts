@@ -54,7 +54,13 @@ export class TemporalBudget {
       timer = setTimeout(() => resolve('late'), remaining);
     });
     try {
-      const settled = await Promise.race([other.then(() => 'settled', () => 'settled'), timeout]);
+      const settled = await Promise.race([
+        other.then(
+          () => 'settled',
+          () => 'settled',
+        ),
+        timeout,
+      ]);
       if (settled === 'late') throw unavailable('temporal_unavailable', `Temporal did not answer within ${this.budgetMs} ms`, { operation: 'wait' });
     } finally {
       clearTimeout(timer);
@@ -69,7 +75,11 @@ export class TemporalBudget {
   async call<T>(operation: string, fn: () => Promise<T>, onTimeout: 'temporal_unavailable' | 'worker_unavailable' = 'temporal_unavailable'): Promise<T> {
     const late = () =>
       onTimeout === 'worker_unavailable'
-        ? unavailable('worker_unavailable', `no answer to ${operation} within ${this.budgetMs} ms: Temporal is slow or down, or no worker is running this run`, { operation })
+        ? unavailable(
+            'worker_unavailable',
+            `no answer to ${operation} within ${this.budgetMs} ms: Temporal is slow or down, or no worker is running this run`,
+            { operation },
+          )
         : unavailable('temporal_unavailable', `Temporal did not answer ${operation} within ${this.budgetMs} ms`, { operation });
     const remaining = this.remainingMs();
     if (remaining <= 0) throw late();

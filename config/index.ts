@@ -101,18 +101,14 @@ const port = z.coerce
 
 const nonEmpty = z.string().min(1);
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7233 or temporal.example.com:7233');
+const hostPort = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7233 or temporal.example.com:7233');
 
 const httpUrl = z
   .string()
   .url('expected a URL')
   .refine((u) => /^https?:\/\//i.test(u), 'expected an http:// or https:// URL');
 
-const postgresUrl = z
-  .string()
-  .refine((u) => /^postgres(ql)?:\/\/[^\s]+$/i.test(u), 'expected postgres://user:password@host:port/database');
+const postgresUrl = z.string().refine((u) => /^postgres(ql)?:\/\/[^\s]+$/i.test(u), 'expected postgres://user:password@host:port/database');
 
 const duration = z.string().pipe(DurationSchema);
 

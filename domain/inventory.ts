@@ -9,9 +9,7 @@ export const HostKeySchema = z
   .string()
   .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, 'expected an OpenSSH public key line');
 
-export const NodeIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'node_id: lowercase letters, digits, ".", "_" or "-", at most 63 characters');
+export const NodeIdSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'node_id: lowercase letters, digits, ".", "_" or "-", at most 63 characters');
 
 export const InventoryHostSchema = z
   .object({

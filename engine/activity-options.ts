@@ -25,7 +25,12 @@ export const ActivityOptionSets = {
   /** Calls to the platform API. */
   platformCall: { startToCloseTimeout: '1m', scheduleToCloseTimeout: '1h', retry: RETRY },
   /** Short host jobs (persistence mode, GPU reset): polled, heartbeating, reattached after a crash. */
-  hostJob: (pollMs: number): ActivityOptions => ({ startToCloseTimeout: '10m', scheduleToCloseTimeout: '1h', heartbeatTimeout: heartbeatFor(pollMs), retry: RETRY }),
+  hostJob: (pollMs: number): ActivityOptions => ({
+    startToCloseTimeout: '10m',
+    scheduleToCloseTimeout: '1h',
+    heartbeatTimeout: heartbeatFor(pollMs),
+    retry: RETRY,
+  }),
   /** A wait bounded by the run's own timeout (drain, reboot), heartbeating every poll. */
   boundedWait: (waitMs: number, pollMs: number): ActivityOptions => ({
     startToCloseTimeout: waitMs + MINUTE,

@@ -13,17 +13,7 @@ import {
 import type { EngineActivities } from '../capabilities/evidence/engine-activities';
 import type { HostRole } from '../domain/host-roles';
 import { approvalSignal, cancelRequestSignal, statusQuery } from '../domain/messages';
-import type {
-  ApprovalDecision,
-  ApprovalRecord,
-  ApprovalRequest,
-  CancelRequest,
-  Phase,
-  RunMode,
-  RunReport,
-  RunStatus,
-  StepRecord,
-} from '../domain/runbook';
+import type { ApprovalDecision, ApprovalRecord, ApprovalRequest, CancelRequest, Phase, RunMode, RunReport, RunStatus, StepRecord } from '../domain/runbook';
 import { SA } from '../domain/search-attributes';
 import type { StepContext } from '../domain/step-context';
 import type { EvidenceKind } from '../capabilities/evidence/evidence-store';
@@ -233,9 +223,10 @@ export class RunbookRun {
     }
     // Set by the signal handler while we waited; TS cannot see that.
     const d = this.decision as ApprovalDecision | undefined;
-    const result: ApprovalRecord = decided && d
-      ? { ...request, decision: d.decision, actor: d.actor, reason: d.reason, decided_at: new Date().toISOString() }
-      : { ...request, decision: 'timeout', decided_at: new Date().toISOString() };
+    const result: ApprovalRecord =
+      decided && d
+        ? { ...request, decision: d.decision, actor: d.actor, reason: d.reason, decided_at: new Date().toISOString() }
+        : { ...request, decision: 'timeout', decided_at: new Date().toISOString() };
     this.status.pending_approval = null;
     this.status.approvals.push(result);
     upsertSearchAttributes([{ key: SA.AwaitingApproval, value: false }]);

@@ -133,7 +133,9 @@ function findBinaries(): Binaries {
 
 function execFileText(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${`${stderr}`.trim() || err.message}`)) : resolve(`${stdout}`.trim())));
+    execFile(cmd, args, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${`${stderr}`.trim() || err.message}`)) : resolve(`${stdout}`.trim()),
+    );
   });
 }
 
@@ -172,7 +174,6 @@ function assertTraversable(dir: string, ids: { uid: number; gid: number }): void
   }
 }
 
-
 /** A postmaster already running on this data dir (another of our processes, or a leftover). */
 function runningPostmaster(pgDir: string): { pid: number; port: number } | undefined {
   let lines: string[];
@@ -189,7 +190,11 @@ function runningPostmaster(pgDir: string): { pid: number; port: number } | undef
 
 function runProcess(cmd: string, args: string[], ids: { uid: number; gid: number } | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...(ids ?? {}), env: { LC_ALL: 'C', LANG: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      ...(ids ?? {}),
+      env: { LC_ALL: 'C', LANG: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -226,19 +231,21 @@ interface StartedPostgres {
   isExited(): boolean;
 }
 
-function startPostgres(bins: Binaries, pgDir: string, port: number, ids: { uid: number; gid: number } | undefined, log: { warn: (m: string) => void }): Promise<StartedPostgres> {
+function startPostgres(
+  bins: Binaries,
+  pgDir: string,
+  port: number,
+  ids: { uid: number; gid: number } | undefined,
+  log: { warn: (m: string) => void },
+): Promise<StartedPostgres> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      bins.postgres,
-      ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      {
-        ...(ids ?? {}),
-        env: { LC_ALL: 'C', LANG: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Own process group: Ctrl-C reaches us, and we stop PostgreSQL after the pool is drained.
-        detached: true,
-      },
-    );
+    const child = spawn(bins.postgres, ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
+      ...(ids ?? {}),
+      env: { LC_ALL: 'C', LANG: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group: Ctrl-C reaches us, and we stop PostgreSQL after the pool is drained.
+      detached: true,
+    });
     let exitedFlag = false;
     const exited = new Promise<void>((r) =>
       child.once('exit', () => {

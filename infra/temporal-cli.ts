@@ -111,17 +111,11 @@ function errMessage(err: unknown): string {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-
 /**
  * A directory lock so that two processes starting at once (say `npm start` and `npm test`)
  * do not run two builds into the same GOBIN. A lock whose owner died is taken over.
  */
-async function withBuildLock<T>(
-  lockDir: string,
-  log: (line: string) => void,
-  heartbeatMs: number,
-  fn: () => Promise<T>,
-): Promise<T> {
+async function withBuildLock<T>(lockDir: string, log: (line: string) => void, heartbeatMs: number, fn: () => Promise<T>): Promise<T> {
   let lastNote = 0;
   for (;;) {
     try {
@@ -215,7 +209,10 @@ function findSdkDownload(dir: string): string | undefined {
   } catch {
     return undefined;
   }
-  const hit = names.filter((n) => /^temporal-/.test(n) && !n.endsWith('.tmp')).sort().pop();
+  const hit = names
+    .filter((n) => /^temporal-/.test(n) && !n.endsWith('.tmp'))
+    .sort()
+    .pop();
   return hit && isExecutableFile(path.join(dir, hit)) ? path.join(dir, hit) : undefined;
 }
 

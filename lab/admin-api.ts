@@ -20,7 +20,13 @@ const XidBody = z
 const GpuBody = z.object({ gpu_index: z.number().int().min(0) }).strict();
 /** A process name as the kernel keeps it (comm: at most 15 characters). */
 const GpuProcessBody = z
-  .object({ gpu_index: z.number().int().min(0), name: z.string().regex(/^[A-Za-z0-9_.:+-]{1,15}$/, 'expected a process name (comm), 1-15 characters').default('python3') })
+  .object({
+    gpu_index: z.number().int().min(0),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:+-]{1,15}$/, 'expected a process name (comm), 1-15 characters')
+      .default('python3'),
+  })
   .strict();
 const DropBody = z.object({ command_prefix: z.string().min(1).max(200), count: z.number().int().min(1).max(1000).default(1) }).strict();
 const NoiseBody = z.object({ bytes: z.number().int().min(1).max(MAX_NOISE_BYTES) }).strict();

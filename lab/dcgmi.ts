@@ -162,7 +162,11 @@ export function dcgmi(state: SimHostState, args: readonly string[], ctx: Command
     return answer(
       DURATIONS.dcgmiRefusal,
       // dcgmi writes its connection errors to stdout.
-      fail(EXIT_CONNECTION_NOT_VALID, '', 'Error: unable to establish a connection to the specified host: localhost\nError: Unable to connect to host engine. Host engine connection invalid/disconnected.\n'),
+      fail(
+        EXIT_CONNECTION_NOT_VALID,
+        '',
+        'Error: unable to establish a connection to the specified host: localhost\nError: Unable to connect to host engine. Host engine connection invalid/disconnected.\n',
+      ),
     );
   }
   // nv-hostengine runs one diag at a time per host.

@@ -72,7 +72,10 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const timeScale = opts.timeScale ?? 1;
   if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new RangeError(`timeScale must be a finite number > 0, got ${timeScale}`);
   const specs = labHostSpecs(opts.extraGpuNodes ?? 0);
-  const keys = loadLabKeys(opts.dataDir, specs.map((s) => s.node_id));
+  const keys = loadLabKeys(
+    opts.dataDir,
+    specs.map((s) => s.node_id),
+  );
   const inventoryPath = join(opts.dataDir, 'inventory.json');
   const ports = previousPorts(inventoryPath);
 
@@ -132,12 +135,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
 
   const inventory = buildInventory(
     specs,
-    new Map(
-      hosts.map((h) => [
-        h.spec.node_id,
-        { host: address, port: h.ssh?.port ?? 0, hostKey: keys.hosts.get(h.spec.node_id)?.publicKey ?? '' },
-      ]),
-    ),
+    new Map(hosts.map((h) => [h.spec.node_id, { host: address, port: h.ssh?.port ?? 0, hostKey: keys.hosts.get(h.spec.node_id)?.publicKey ?? '' }])),
   );
   writeInventory(inventoryPath, inventory);
 

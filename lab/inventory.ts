@@ -24,10 +24,7 @@ export function labHostSpecs(extraGpuNodes: number): LabHostSpec[] {
   return hosts;
 }
 
-export function buildInventory(
-  specs: readonly LabHostSpec[],
-  endpoints: ReadonlyMap<string, { host: string; port: number; hostKey: string }>,
-): Inventory {
+export function buildInventory(specs: readonly LabHostSpec[], endpoints: ReadonlyMap<string, { host: string; port: number; hostKey: string }>): Inventory {
   return InventorySchema.parse({
     hosts: specs.map((s) => {
       const ep = endpoints.get(s.node_id);

@@ -141,7 +141,11 @@ function parseArgs(rawArgs: readonly string[], now: Date): Parsed {
       }
       default:
         return bad(
-          a.startsWith('--') ? `journalctl: unrecognized option '${name}'\n` : a.startsWith('-') ? `journalctl: invalid option -- '${a.slice(1, 2)}'\n` : `lab: journalctl matches (${a}) are not simulated\n`,
+          a.startsWith('--')
+            ? `journalctl: unrecognized option '${name}'\n`
+            : a.startsWith('-')
+              ? `journalctl: invalid option -- '${a.slice(1, 2)}'\n`
+              : `lab: journalctl matches (${a}) are not simulated\n`,
         );
     }
   }

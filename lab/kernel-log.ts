@@ -242,8 +242,10 @@ const NOISE_TEMPLATES: ((r: () => number, pick: Pick, baseSec: number, i: number
     const pid = 1000 + Math.floor(r() * 90000);
     return `audit: type=1400 audit(${baseSec}.${pad(Math.floor(r() * 1000), 3)}:${4000 + i}): apparmor="DENIED" operation="open" class="file" profile="${pick(PROFILES)}" name="/proc/${pid}/cgroup" pid=${pid} comm="${pick(COMMS)}" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`;
   },
-  (r) => `EXT4-fs (md0): Delayed block allocation failed for inode ${100000 + Math.floor(r() * 9000000)} at logical offset ${Math.floor(r() * 65536)} with max blocks 2 with error 28`,
-  (r) => `EXT4-fs (nvme${Math.floor(r() * 4)}n1p1): mounted filesystem ${hex(r, 8)}-${hex(r, 4)}-${hex(r, 4)}-${hex(r, 4)}-${hex(r, 12)} r/w with ordered data mode. Quota mode: none.`,
+  (r) =>
+    `EXT4-fs (md0): Delayed block allocation failed for inode ${100000 + Math.floor(r() * 9000000)} at logical offset ${Math.floor(r() * 65536)} with max blocks 2 with error 28`,
+  (r) =>
+    `EXT4-fs (nvme${Math.floor(r() * 4)}n1p1): mounted filesystem ${hex(r, 8)}-${hex(r, 4)}-${hex(r, 4)}-${hex(r, 4)}-${hex(r, 12)} r/w with ordered data mode. Quota mode: none.`,
   (r, pick) => `mlx5_core ${pick(MLX_PCI)}: mlx5_fw_tracer_handle_traces:736:(pid ${200 + Math.floor(r() * 3000)}): FWTracer: Events were lost`,
   (r, pick) => `mlx5_core ${pick(MLX_PCI)} ${pick(IFACES)}: Link ${r() < 0.5 ? 'down' : 'up'}`,
   (_r, pick) => `IPv6: ADDRCONF(NETDEV_CHANGE): ${pick(IFACES)}: link becomes ready`,

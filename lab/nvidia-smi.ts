@@ -11,8 +11,7 @@ import type { RecoveryAction } from './kernel-log';
 const BAD_ARGS = "Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.\n";
 const yesNo = (b: boolean) => (b ? 'Yes' : 'No');
 
-const lostMessage = (gpu: SimGpu) =>
-  `Unable to determine the device handle for GPU ${gpu.pci_bus_id}: GPU is lost.  Reboot the system to recover this GPU\n`;
+const lostMessage = (gpu: SimGpu) => `Unable to determine the device handle for GPU ${gpu.pci_bus_id}: GPU is lost.  Reboot the system to recover this GPU\n`;
 
 interface FieldDef {
   unit?: string;

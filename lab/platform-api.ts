@@ -70,12 +70,7 @@ export function registerPlatformApi(app: FastifyInstance, deps: PlatformApiDeps)
    * Runs one POST under its Idempotency-Key: replays a stored response, or
    * validates, applies, stores and records a new one.
    */
-  async function idempotent(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    kind: MutationKind,
-    apply: () => Applied | null,
-  ): Promise<FastifyReply> {
+  async function idempotent(req: FastifyRequest, reply: FastifyReply, kind: MutationKind, apply: () => Applied | null): Promise<FastifyReply> {
     const raw = req.headers[IDEMPOTENCY_HEADER];
     const key = typeof raw === 'string' ? raw.trim() : '';
     if (!key || key.length > 255) {

@@ -70,7 +70,13 @@ export class PlatformState {
         stuckDrain: false,
       };
       this.nodes.set(h.node_id, rt);
-      rt.allocations.push(this.newAllocation([...Array(half).keys()], now), this.newAllocation([...Array(half).keys()].map((i) => i + half), now));
+      rt.allocations.push(
+        this.newAllocation([...Array(half).keys()], now),
+        this.newAllocation(
+          [...Array(half).keys()].map((i) => i + half),
+          now,
+        ),
+      );
     }
   }
 
@@ -165,7 +171,9 @@ export class PlatformState {
 
   /** Tickets in the order they were opened, optionally only one node's or one status's. */
   listTickets(filter: { node_id?: string; status?: string } = {}): RmaTicket[] {
-    return this.tickets.filter((t) => (filter.node_id === undefined || t.node_id === filter.node_id) && (filter.status === undefined || t.status === filter.status));
+    return this.tickets.filter(
+      (t) => (filter.node_id === undefined || t.node_id === filter.node_id) && (filter.status === undefined || t.status === filter.status),
+    );
   }
 
   private newAllocation(gpuIndexes: number[], now: Date): Allocation {

@@ -28,20 +28,75 @@ const UNIT_NAME = /^[A-Za-z0-9:_.-]+$/;
 
 /** systemd-run options that exist but change semantics the lab does not model. */
 const RUN_UNSIMULATED = new Set([
-  '--wait', '-P', '--pipe', '-t', '--pty', '--scope', '--user', '--system', '--slice', '--slice-inherit', '--service-type',
-  '--uid', '--gid', '--nice', '--working-directory', '-d', '--same-dir', '-E', '--setenv', '--on-active', '--on-boot',
-  '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--on-timezone-change', '--on-clock-change',
-  '--timer-property', '--path-property', '--socket-property', '-H', '--host', '-M', '--machine', '-S', '--shell',
-  '--send-sighup', '--json', '--job-mode', '--expand-environment', '--ignore-failure', '--background',
+  '--wait',
+  '-P',
+  '--pipe',
+  '-t',
+  '--pty',
+  '--scope',
+  '--user',
+  '--system',
+  '--slice',
+  '--slice-inherit',
+  '--service-type',
+  '--uid',
+  '--gid',
+  '--nice',
+  '--working-directory',
+  '-d',
+  '--same-dir',
+  '-E',
+  '--setenv',
+  '--on-active',
+  '--on-boot',
+  '--on-startup',
+  '--on-unit-active',
+  '--on-unit-inactive',
+  '--on-calendar',
+  '--on-timezone-change',
+  '--on-clock-change',
+  '--timer-property',
+  '--path-property',
+  '--socket-property',
+  '-H',
+  '--host',
+  '-M',
+  '--machine',
+  '-S',
+  '--shell',
+  '--send-sighup',
+  '--json',
+  '--job-mode',
+  '--expand-environment',
+  '--ignore-failure',
+  '--background',
 ]);
 const RUN_WITH_VALUE = new Set(['--unit', '-u', '--property', '-p', '--description']);
 const RUN_FLAGS = new Set(['--quiet', '-q', '--remain-after-exit', '-r', '--collect', '-G', '--no-block', '--no-ask-password']);
 
 /** Properties accepted without an effect the lab can observe. */
 const INERT_PROPERTIES = new Set([
-  'TimeoutStopSec', 'TimeoutStartSec', 'KillMode', 'KillSignal', 'SendSIGKILL', 'Nice', 'CPUWeight', 'IOWeight', 'MemoryMax',
-  'MemoryHigh', 'TasksMax', 'LimitNOFILE', 'LimitCORE', 'Environment', 'WorkingDirectory', 'CollectMode', 'SyslogIdentifier',
-  'StandardInput', 'ProtectSystem', 'PrivateTmp', 'NoNewPrivileges',
+  'TimeoutStopSec',
+  'TimeoutStartSec',
+  'KillMode',
+  'KillSignal',
+  'SendSIGKILL',
+  'Nice',
+  'CPUWeight',
+  'IOWeight',
+  'MemoryMax',
+  'MemoryHigh',
+  'TasksMax',
+  'LimitNOFILE',
+  'LimitCORE',
+  'Environment',
+  'WorkingDirectory',
+  'CollectMode',
+  'SyslogIdentifier',
+  'StandardInput',
+  'ProtectSystem',
+  'PrivateTmp',
+  'NoNewPrivileges',
 ]);
 /** Properties that would change how the job runs (a deadline, restarts, blocking start-up). */
 const UNSIMULATED_PROPERTIES = new Set(['Type', 'RuntimeMaxSec', 'Restart', 'RestartSec', 'ExecStartPre', 'ExecStopPost', 'User', 'Group']);
@@ -58,7 +113,11 @@ function parseOutput(key: string, value: string): Parse<OutputTarget> {
 }
 
 /** getopt's reading of the options before the command: clusters, attached and separate values. */
-function splitOptions(args: readonly string[], withValue: ReadonlySet<string>, prog: string): Parse<{ opts: { name: string; value?: string }[]; rest: number }> {
+function splitOptions(
+  args: readonly string[],
+  withValue: ReadonlySet<string>,
+  prog: string,
+): Parse<{ opts: { name: string; value?: string }[]; rest: number }> {
   const opts: { name: string; value?: string }[] = [];
   let i = 0;
   for (; i < args.length; i++) {
@@ -178,7 +237,20 @@ export interface SystemctlRequest {
 }
 
 const CTL_WITH_VALUE = new Set(['--property', '-p', '--type', '-t', '--state']);
-const CTL_FLAGS = new Set(['--no-pager', '--no-legend', '--no-block', '--no-ask-password', '--all', '-a', '--quiet', '-q', '--value', '--full', '-l', '--plain']);
+const CTL_FLAGS = new Set([
+  '--no-pager',
+  '--no-legend',
+  '--no-block',
+  '--no-ask-password',
+  '--all',
+  '-a',
+  '--quiet',
+  '-q',
+  '--value',
+  '--full',
+  '-l',
+  '--plain',
+]);
 
 /** "x" → "x.service" (systemctl's default suffix); names with a unit suffix stay as they are. */
 export function unitName(name: string): string {

@@ -6,7 +6,6 @@ import { ensureSearchAttributes } from '../infra/search-attributes';
 import { resolveTemporalCli } from '../infra/temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from '../infra/temporal-dev-server';
 
-
 export interface StackOptions {
   dataDir: string;
   log: (line: string) => void;
@@ -62,7 +61,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir, log: opts.log });
     started.push(db);
     const migrated = await runMigrations(db.pool, MIGRATIONS_DIR);
-    opts.log(`migrations: ${migrated.applied.length} applied${migrated.applied.length ? ` (${migrated.applied.join(', ')})` : ''}, ${migrated.skipped.length} already in place`);
+    opts.log(
+      `migrations: ${migrated.applied.length} applied${migrated.applied.length ? ` (${migrated.applied.join(', ')})` : ''}, ${migrated.skipped.length} already in place`,
+    );
     let lab: RunningLab | undefined;
     if (opts.lab !== false) {
       lab = await startLab({ dataDir: path.join(opts.dataDir, 'lab'), ...(opts.lab ?? {}) });

@@ -120,6 +120,6 @@ function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof st
 
 main().catch((err: Error) => {
   const known = err instanceof ConfigError || err instanceof PortInUseError;
-  process.stderr.write(`\nnpm start failed: ${known ? err.message : err.stack ?? err.message}\n`);
+  process.stderr.write(`\nnpm start failed: ${known ? err.message : (err.stack ?? err.message)}\n`);
   process.exit(1);
 });

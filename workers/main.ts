@@ -42,6 +42,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : err.stack ?? err.message}\n`);
+  process.stderr.write(`${err instanceof ConfigError ? err.message : (err.stack ?? err.message)}\n`);
   process.exit(1);
 });

@@ -22,10 +22,7 @@ async function check(probe: () => Promise<unknown>, timeoutMs: number): Promise<
   const work = probe();
   work.catch(() => undefined);
   try {
-    await Promise.race([
-      work,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs))),
-    ]);
+    await Promise.race([work, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs)))]);
     return 'ok';
   } catch (e) {
     return `error: ${(e as Error).message.split('\n')[0]}`;

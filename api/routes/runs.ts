@@ -71,7 +71,9 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     if (!parsed.success) throw invalidInput(parsed.error, `input for ${entry.name}`);
     const input = parsed.data;
     if (!entry.supportedRunModes.includes(input.run_mode)) {
-      throw new ApiError(400, 'unsupported_run_mode', `run_mode ${input.run_mode} is not supported by ${entry.name} yet`, { supported: entry.supportedRunModes });
+      throw new ApiError(400, 'unsupported_run_mode', `run_mode ${input.run_mode} is not supported by ${entry.name} yet`, {
+        supported: entry.supportedRunModes,
+      });
     }
     // The target must be a host the engine knows, of the role the runbook acts on, before
     // anything starts; the workflow checks again, but a run for a wrong node should not exist.
@@ -90,7 +92,10 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     const correlationId: string = input.correlation_id ?? req.id;
     const routed = await router.route(entry, { ...input, correlation_id: correlationId }, budget());
     const startedNow = routed.outcome === 'started';
-    req.log.info({ workflow_id: routed.workflowId, run_id: routed.runId, alert: routed.outcome, runbook: entry.name }, startedNow ? 'run started' : `alert ${routed.outcome}`);
+    req.log.info(
+      { workflow_id: routed.workflowId, run_id: routed.runId, alert: routed.outcome, runbook: entry.name },
+      startedNow ? 'run started' : `alert ${routed.outcome}`,
+    );
     return reply.status(startedNow ? 201 : 200).send({
       workflow_id: routed.workflowId,
       run_id: routed.runId,
@@ -146,7 +151,9 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
 
   app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/approvals', async (req, reply) => {
     const workflowId = workflowIdOf(req.params);
-    const parsed = ApprovalDecisionSchema.omit({ approval_id: true }).strict().safeParse(req.body ?? {});
+    const parsed = ApprovalDecisionSchema.omit({ approval_id: true })
+      .strict()
+      .safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'approval');
     const temporal = budget();
     // Check the execution first: a closed run needs no query to answer 409.
@@ -158,7 +165,9 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
       });
     }
     // The approval names the request it answers, so it cannot land on a later one.
-    await temporal.call('signal', () => client.workflow.getHandle(workflowId, description.runId).signal(approvalSignal, { ...parsed.data, approval_id: pending.id }));
+    await temporal.call('signal', () =>
+      client.workflow.getHandle(workflowId, description.runId).signal(approvalSignal, { ...parsed.data, approval_id: pending.id }),
+    );
     req.log.info({ workflow_id: workflowId, approval_id: pending.id, decision: parsed.data.decision, actor: parsed.data.actor }, 'approval sent');
     return reply.status(202).send({ workflow_id: workflowId, run_id: description.runId, approval_id: pending.id, decision: parsed.data.decision });
   });
@@ -181,7 +190,12 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
   });
 }
 
-async function describeRun(temporal: TemporalBudget, client: Client, workflowId: string, withStatus = true): Promise<{ description: WorkflowExecutionDescription; status: RunStatus | null }> {
+async function describeRun(
+  temporal: TemporalBudget,
+  client: Client,
+  workflowId: string,
+  withStatus = true,
+): Promise<{ description: WorkflowExecutionDescription; status: RunStatus | null }> {
   let description: WorkflowExecutionDescription;
   try {
     description = await temporal.call('describe', () => client.workflow.getHandle(workflowId).describe());
@@ -213,4 +227,3 @@ function toExecution(d: WorkflowExecutionDescription) {
 function statusUrl(workflowId: string): string {
   return `/api/v1/runs/${encodeURIComponent(workflowId)}`;
 }
-

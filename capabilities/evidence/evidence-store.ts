@@ -42,10 +42,10 @@ export class EvidenceStore {
   }
 
   async markCordoned(ctx: StepContext): Promise<void> {
-    await this.pool.query(
-      `UPDATE runbook_runs SET cordoned_at = COALESCE(cordoned_at, now()) WHERE workflow_id = $1 AND run_id = $2`,
-      [ctx.workflow_id, ctx.run_id],
-    );
+    await this.pool.query(`UPDATE runbook_runs SET cordoned_at = COALESCE(cordoned_at, now()) WHERE workflow_id = $1 AND run_id = $2`, [
+      ctx.workflow_id,
+      ctx.run_id,
+    ]);
   }
 
   async runFinished(ctx: StepContext, status: 'completed' | 'failed' | 'cancelled', report: RunReport): Promise<void> {
@@ -64,8 +64,17 @@ export class EvidenceStore {
          status = EXCLUDED.status, attempt = EXCLUDED.attempt, ended_at = EXCLUDED.ended_at,
          error = EXCLUDED.error, detail = EXCLUDED.detail`,
       [
-        ctx.workflow_id, ctx.run_id, step.seq, step.name, step.phase, step.status, step.attempt,
-        step.started_at, step.ended_at ?? null, step.error ? pgSafeJson(step.error) : null, step.detail === undefined ? null : pgSafeText(step.detail),
+        ctx.workflow_id,
+        ctx.run_id,
+        step.seq,
+        step.name,
+        step.phase,
+        step.status,
+        step.attempt,
+        step.started_at,
+        step.ended_at ?? null,
+        step.error ? pgSafeJson(step.error) : null,
+        step.detail === undefined ? null : pgSafeText(step.detail),
       ],
     );
   }
@@ -78,8 +87,17 @@ export class EvidenceStore {
        ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
        RETURNING id`,
       [
-        pgSafeText(e.idempotency_key), ctx.workflow_id, ctx.run_id, pgSafeText(ctx.correlation_id), e.trace_id ?? null, e.kind,
-        ctx.host_name ?? null, ctx.host_role ?? null, ctx.node_id ?? null, pgSafeText(e.summary), pgSafeJson(e.data),
+        pgSafeText(e.idempotency_key),
+        ctx.workflow_id,
+        ctx.run_id,
+        pgSafeText(ctx.correlation_id),
+        e.trace_id ?? null,
+        e.kind,
+        ctx.host_name ?? null,
+        ctx.host_role ?? null,
+        ctx.node_id ?? null,
+        pgSafeText(e.summary),
+        pgSafeJson(e.data),
       ],
     );
     return `evidence:${res.rows[0]!.id}`;
@@ -92,7 +110,11 @@ export class EvidenceStore {
   }
 
   async setKernelLogCursor(ctx: StepContext, cursor: unknown): Promise<void> {
-    await this.pool.query(`UPDATE runbook_runs SET kernel_log_cursor = $3 WHERE workflow_id = $1 AND run_id = $2`, [ctx.workflow_id, ctx.run_id, pgSafeJson(cursor)]);
+    await this.pool.query(`UPDATE runbook_runs SET kernel_log_cursor = $3 WHERE workflow_id = $1 AND run_id = $2`, [
+      ctx.workflow_id,
+      ctx.run_id,
+      pgSafeJson(cursor),
+    ]);
   }
 
   /** The cursor of the node's newest finished run of this runbook that recorded one. */

@@ -21,11 +21,7 @@ export const GPU_QUERY_FIELDS = [
   'persistence_mode',
 ] as const;
 
-export const gpuTableCommand = (): string[] => [
-  'nvidia-smi',
-  `--query-gpu=${GPU_QUERY_FIELDS.join(',')}`,
-  '--format=csv,noheader,nounits',
-];
+export const gpuTableCommand = (): string[] => ['nvidia-smi', `--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
 
 /** Newest NVRM lines read per run; a real Xid burst is a few dozen lines. */
 export const KERNEL_LOG_MAX_LINES = 5000;
@@ -54,13 +50,7 @@ export function kernelLogCommand(since?: string, grep = true): string[] {
 export const resetGpuCommand = (gpuUuid: string): string[] => ['nvidia-smi', '-r', '-i', gpuUuid];
 
 /** Persistence mode holds the GPU open, so a reset needs it off first. */
-export const persistenceModeCommand = (gpuUuid: string, enabled: boolean): string[] => [
-  'nvidia-smi',
-  '-pm',
-  enabled ? '1' : '0',
-  '-i',
-  gpuUuid,
-];
+export const persistenceModeCommand = (gpuUuid: string, enabled: boolean): string[] => ['nvidia-smi', '-pm', enabled ? '1' : '0', '-i', gpuUuid];
 
 export const diagCommand = (level: number): string[] => ['dcgmi', 'diag', '-r', String(level), '-j'];
 
@@ -74,4 +64,3 @@ export const DCGM_EXIT_DIAG_FAILED = 226;
 export const DCGM_EXIT_ISOLATE = 205;
 /** -39 DCGM_ST_DIAG_ALREADY_RUNNING: another diag holds the GPUs; try again later. */
 export const DCGM_EXIT_ALREADY_RUNNING = 217;
-

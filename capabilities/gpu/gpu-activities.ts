@@ -58,7 +58,10 @@ export function createGpuActivities(deps: { hosts: HostAccess; jobs: HostJobs })
     // journalctl (systemd >= 243) exits 1 when --grep matches nothing; with -q it prints nothing.
     if (noMatches(res)) return { ...res, exit_code: 0 };
     if (res.exit_code !== 0) {
-      throw ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `reading the kernel log failed (exit ${res.exit_code}): ${res.stderr.slice(0, 300)}` });
+      throw ApplicationFailure.create({
+        type: ErrorType.CommandFailed,
+        message: `reading the kernel log failed (exit ${res.exit_code}): ${res.stderr.slice(0, 300)}`,
+      });
     }
     if (res.truncated) {
       // A cut log can hide the newest Xid: never read it as "no fault".
@@ -109,12 +112,21 @@ export function createGpuActivities(deps: { hosts: HostAccess; jobs: HostJobs })
         pollMs,
       });
       if (res.exit_code !== 0) {
-        throw ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `nvidia-smi -pm failed (exit ${res.exit_code}): ${(res.stderr || res.stdout).slice(0, 300)}` });
+        throw ApplicationFailure.create({
+          type: ErrorType.CommandFailed,
+          message: `nvidia-smi -pm failed (exit ${res.exit_code}): ${(res.stderr || res.stdout).slice(0, 300)}`,
+        });
       }
     },
 
     async resetGpu(ctx: StepContext, gpuUuid: string, pollMs = DEFAULT_POLL_MS): Promise<string> {
-      const res = await jobs.run(ctx, { name: 'reset_gpu', action: 'reset_gpu', argv: resetGpuCommand(gpuUuid), timeoutMs: HOST_COMMAND_BUDGET_MS.reset_gpu, pollMs });
+      const res = await jobs.run(ctx, {
+        name: 'reset_gpu',
+        action: 'reset_gpu',
+        argv: resetGpuCommand(gpuUuid),
+        timeoutMs: HOST_COMMAND_BUDGET_MS.reset_gpu,
+        pollMs,
+      });
       if (res.exit_code !== 0) {
         throw ApplicationFailure.create({
           type: ErrorType.ResetRefused,
@@ -147,7 +159,11 @@ export function createGpuActivities(deps: { hosts: HostAccess; jobs: HostJobs })
         const now = await bootIdOrNull(ctx);
         if (now && now !== previousBootId) return now;
         if (Date.now() > deadline) {
-          throw ApplicationFailure.create({ type: ErrorType.RebootTimeout, message: `${ctx.node_id} did not come back within ${timeoutMs} ms`, nonRetryable: true });
+          throw ApplicationFailure.create({
+            type: ErrorType.RebootTimeout,
+            message: `${ctx.node_id} did not come back within ${timeoutMs} ms`,
+            nonRetryable: true,
+          });
         }
       }
     },

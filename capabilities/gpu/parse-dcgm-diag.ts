@@ -101,7 +101,12 @@ function parseWarnings(raw: unknown): Warning[] {
 }
 
 function testLevel(name: string): number | undefined {
-  return TEST_LEVEL[name.trim().toLowerCase().replace(/[\s-]+/g, '_')];
+  return TEST_LEVEL[
+    name
+      .trim()
+      .toLowerCase()
+      .replace(/[\s-]+/g, '_')
+  ];
 }
 
 interface RunParse {
@@ -262,9 +267,7 @@ export function parseDcgmDiag(stdout: string, exitCode: number): DiagSummary {
   const parsedRuns = runs.map(parseRun);
   const known = parsedRuns.filter((r) => r.format !== 'unknown');
   const results = parsedRuns.flatMap((r) => r.results);
-  const failedGpus = [
-    ...new Set(results.filter((r) => r.status === 'fail' && r.entity_id !== null).map((r) => r.entity_id as number)),
-  ].sort((a, b) => a - b);
+  const failedGpus = [...new Set(results.filter((r) => r.status === 'fail' && r.entity_id !== null).map((r) => r.entity_id as number))].sort((a, b) => a - b);
 
   const summary: DiagSummary = {
     overall: 'error',

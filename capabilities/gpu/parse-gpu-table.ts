@@ -18,8 +18,7 @@ const FIELD_ALIASES: Record<string, QueryField> = {
 /** Placeholder for a column the output did not have (older field lists). */
 const missing = (): Unavailable => ({ unavailable: '[missing]' });
 
-const LOST_GPU_RE =
-  /Unable to determine the device handle for GPU\s*([0-9a-f]{1,8}:[0-9a-f]{1,2}:[0-9a-f]{1,2}(?:\.[0-9a-f])?)\s*:\s*GPU is lost/i;
+const LOST_GPU_RE = /Unable to determine the device handle for GPU\s*([0-9a-f]{1,8}:[0-9a-f]{1,2}:[0-9a-f]{1,2}(?:\.[0-9a-f])?)\s*:\s*GPU is lost/i;
 
 /** Whole-command failures, checked in order against every output line. */
 const NODE_ERRORS: { re: RegExp; kind: NonNullable<GpuTable['node_error']> }[] = [
@@ -64,7 +63,12 @@ function boolCell(raw: string | undefined, allowEnabled: boolean): Cell<boolean>
 
 /** Maps a header line ("index, uuid, memory.used [MiB], ...") to field positions. */
 function headerColumns(cells: string[]): Map<QueryField, number> | null {
-  const names = cells.map((c) => c.replace(/\s*\[[^\]]*\]\s*$/, '').trim().toLowerCase());
+  const names = cells.map((c) =>
+    c
+      .replace(/\s*\[[^\]]*\]\s*$/, '')
+      .trim()
+      .toLowerCase(),
+  );
   if (names[0] !== 'index' && !names.includes('uuid') && !names.includes('pci.bus_id')) return null;
   const known = new Set<string>(GPU_QUERY_FIELDS);
   const cols = new Map<QueryField, number>();

@@ -93,7 +93,10 @@ export class HostJobs {
     while (state.kind === 'running' || state.kind === 'other' || state.kind === 'absent') {
       if (state.kind === 'absent') {
         // Started, then gone without a result: the host rebooted or someone stopped it.
-        throw ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `unit ${unit} vanished before it finished (host rebooted or unit stopped); starting it again` });
+        throw ApplicationFailure.create({
+          type: ErrorType.CommandFailed,
+          message: `unit ${unit} vanished before it finished (host rebooted or unit stopped); starting it again`,
+        });
       }
       const elapsed = Date.now() - startedAt;
       if (elapsed > job.timeoutMs) {

@@ -80,7 +80,10 @@ export function createSshExecutor(settings: SshSettings): SshExecutor {
           });
         };
         const timer = setTimeout(
-          () => finish(ApplicationFailure.create({ type: ErrorType.CommandTimeout, message: `command timed out after ${timeoutMs} ms on ${host.hostname}: ${command}` })),
+          () =>
+            finish(
+              ApplicationFailure.create({ type: ErrorType.CommandTimeout, message: `command timed out after ${timeoutMs} ms on ${host.hostname}: ${command}` }),
+            ),
           timeoutMs + settings.connectTimeoutMs,
         );
         // Closing the channel does not stop the command on the host; long or

@@ -65,11 +65,7 @@ export class PlatformClient {
   }
 
   async listAllocations(nodeId: string): Promise<Allocation[]> {
-    const body = await this.request(
-      'GET',
-      `/api/v1/nodes/${encodeURIComponent(nodeId)}/allocations`,
-      z.object({ allocations: z.array(AllocationSchema) }),
-    );
+    const body = await this.request('GET', `/api/v1/nodes/${encodeURIComponent(nodeId)}/allocations`, z.object({ allocations: z.array(AllocationSchema) }));
     return body.allocations;
   }
 

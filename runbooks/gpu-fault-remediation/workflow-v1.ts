@@ -41,7 +41,11 @@ const DIAG_TIMEOUT = { 1: '10m', 2: '15m', 3: '1h', 4: '4h' } as const;
 export async function gpuFaultRemediationV1(request: GpuFaultRequest): Promise<RunReport> {
   const parsed = GpuFaultInputSchema.safeParse(request);
   if (!parsed.success) {
-    throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: ErrorType.InvalidInput,
+      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      nonRetryable: true,
+    });
   }
   const input: GpuFaultInput = { ...parsed.data, correlation_id: parsed.data.correlation_id ?? workflowInfo().workflowId };
   const run = new RunbookRun({ runbook: RUNBOOK_GPU_FAULT, correlationId: input.correlation_id, runMode: input.run_mode, nodeId: input.node_id });
@@ -53,7 +57,12 @@ export async function gpuFaultRemediationV1(request: GpuFaultRequest): Promise<R
   setHandler(gpuAlertSignal, async (alert) => {
     alerts.push(alert);
     const ctx = run.context(`alert-${alerts.length}`, 0);
-    await run.evidence({ ...ctx, correlation_id: alert.correlation_id }, 'alert', `alert from ${alert.source}: xid ${alert.xid ?? '-'} gpu ${alert.gpu_index ?? '-'}`, alert);
+    await run.evidence(
+      { ...ctx, correlation_id: alert.correlation_id },
+      'alert',
+      `alert from ${alert.source}: xid ${alert.xid ?? '-'} gpu ${alert.gpu_index ?? '-'}`,
+      alert,
+    );
   });
 
   return runRunbook(run, input, () => remediate(run, input, alerts));
@@ -171,7 +180,10 @@ async function remediate(run: RunbookRun, input: GpuFaultInput, alerts: GpuAlert
 
   // ---- escalate: RMA needs a human ----
   run.phase('escalate');
-  const why = action === 'rma_candidate' ? `finding is an RMA candidate (${classification.decisive?.reason})` : `diag r${level} failed on GPU(s) ${diag.failed_gpus.join(', ') || '?'}`;
+  const why =
+    action === 'rma_candidate'
+      ? `finding is an RMA candidate (${classification.decisive?.reason})`
+      : `diag r${level} failed on GPU(s) ${diag.failed_gpus.join(', ') || '?'}`;
   const rma = await run.approval(
     'approve_rma',
     `${host.hostname}: ${why}. Open an RMA ticket?`,

@@ -50,7 +50,11 @@ export async function gpuFaultRemediation(request: GpuFaultRequest): Promise<Run
   if (!patched(FLEET_HARDENING_PATCH)) return gpuFaultRemediationV1(request);
   const parsed = GpuFaultInputSchema.safeParse(request);
   if (!parsed.success) {
-    throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: ErrorType.InvalidInput,
+      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      nonRetryable: true,
+    });
   }
   const input: GpuFaultInput = { ...parsed.data, correlation_id: parsed.data.correlation_id ?? workflowInfo().workflowId };
   const run = new RunbookRun({ runbook: RUNBOOK_GPU_FAULT, correlationId: input.correlation_id, runMode: input.run_mode, nodeId: input.node_id });
@@ -101,7 +105,10 @@ class GpuFaultRun {
     });
     const node = await run.step('read_node_state', (ctx) => acts.platform.readNodeState(ctx), {
       describe: (n) =>
-        [n.schedulable ? 'schedulable' : `cordoned (${n.cordon_reason ?? 'no reason given'})`, n.open_rma_tickets.length ? `open RMA ${n.open_rma_tickets.join(', ')}` : '']
+        [
+          n.schedulable ? 'schedulable' : `cordoned (${n.cordon_reason ?? 'no reason given'})`,
+          n.open_rma_tickets.length ? `open RMA ${n.open_rma_tickets.join(', ')}` : '',
+        ]
           .filter(Boolean)
           .join('; '),
     });
@@ -110,9 +117,13 @@ class GpuFaultRun {
     });
     const observed = await this.observe('read_gpu_state', handled);
     const classification = classifyFindings(observed.table, observed.xids);
-    await run.step('classify_findings', (ctx) => run.evidence(ctx, 'classification', summarize(classification), { classification, alerts: this.alerts, kernel_log: observed.kernel_log }), {
-      describe: () => summarize(classification),
-    });
+    await run.step(
+      'classify_findings',
+      (ctx) => run.evidence(ctx, 'classification', summarize(classification), { classification, alerts: this.alerts, kernel_log: observed.kernel_log }),
+      {
+        describe: () => summarize(classification),
+      },
+    );
 
     if (!classification.fault_found) {
       return this.done('no_fault_found', `no new Xid or memory fault on ${host.hostname}; nothing was touched`);
@@ -156,7 +167,8 @@ class GpuFaultRun {
         { node_id: input.node_id, remaining: drain.remaining },
         input.approval_timeout,
       );
-      if (force.decision !== 'approve') return this.done('held_for_operator', `drain did not finish and force-evict was not approved (${force.decision}); node stays cordoned`);
+      if (force.decision !== 'approve')
+        return this.done('held_for_operator', `drain did not finish and force-evict was not approved (${force.decision}); node stays cordoned`);
       await run.step('evict_allocations', (ctx) => acts.platform.evictAllocations(ctx, `approved by ${force.actor}: ${force.reason}`));
       const after = await run.step('wait_for_drain_after_evict', (ctx) => acts.drain.waitForDrain(ctx, input.drain_timeout, input.poll_interval));
       if (!after.drained) return this.done('held_for_operator', `${after.remaining} allocation(s) survived the force-evict; node stays cordoned`);
@@ -186,24 +198,38 @@ class GpuFaultRun {
     if (!first.passed && level < RMA_MIN_DIAG_LEVEL) {
       // Before anyone is asked about an RMA, a level 3 diag confirms the failure.
       const confirm = await this.diagnose('confirm_gpu_diag', RMA_MIN_DIAG_LEVEL, host.gpu_count);
-      if (confirm === 'unavailable') return this.done('held_for_operator', `diag r${level} failed and the confirming r${RMA_MIN_DIAG_LEVEL} could not run; node stays cordoned`);
+      if (confirm === 'unavailable')
+        return this.done('held_for_operator', `diag r${level} failed and the confirming r${RMA_MIN_DIAG_LEVEL} could not run; node stays cordoned`);
       diags.push(confirm.diag);
       if (confirm.passed) {
-        return this.done('held_for_operator', `diag r${level} failed (${first.reason}) but r${RMA_MIN_DIAG_LEVEL} passed: inconsistent, node stays cordoned for a person`);
+        return this.done(
+          'held_for_operator',
+          `diag r${level} failed (${first.reason}) but r${RMA_MIN_DIAG_LEVEL} passed: inconsistent, node stays cordoned for a person`,
+        );
       }
       passed = false;
     }
 
     if (passed && action !== 'rma_candidate') {
       run.phase('return_to_service');
-      return this.returnToService(cordonedByUs, node.open_rma_tickets, `${summarize(classification)}; ${action} done, diag r${level} passed on all ${host.gpu_count} GPUs`);
+      return this.returnToService(
+        cordonedByUs,
+        node.open_rma_tickets,
+        `${summarize(classification)}; ${action} done, diag r${level} passed on all ${host.gpu_count} GPUs`,
+      );
     }
 
     // ---- escalate: an RMA needs a human ----
     run.phase('escalate');
-    const why = action === 'rma_candidate' ? `finding is an RMA candidate (${classification.decisive?.reason ?? 'GPUs unhealthy after the remedy'})` : diagFailureText(diags);
+    const why =
+      action === 'rma_candidate'
+        ? `finding is an RMA candidate (${classification.decisive?.reason ?? 'GPUs unhealthy after the remedy'})`
+        : diagFailureText(diags);
     if (node.open_rma_tickets.length > 0) {
-      return this.handled('held_for_operator', `${host.hostname}: ${why}; RMA ticket ${node.open_rma_tickets.join(', ')} is already open, no second ticket; node stays cordoned`);
+      return this.handled(
+        'held_for_operator',
+        `${host.hostname}: ${why}; RMA ticket ${node.open_rma_tickets.join(', ')} is already open, no second ticket; node stays cordoned`,
+      );
     }
     const failedGpus = [...new Set(diags.flatMap((d) => d.failed_gpus))];
     const rma = await run.approval(
@@ -275,7 +301,9 @@ class GpuFaultRun {
     // the reset and restore it after, or in rollback if anything fails between.
     if (gpu.persistence_mode === true) {
       await run.step(`disable_persistence_${tag}`, (ctx) => acts.gpuJob.setPersistenceMode(ctx, gpu.uuid, false, input.poll_interval));
-      run.onRollback(`disable_persistence_${tag}`, () => acts.gpuJob.setPersistenceMode(run.context(`restore_persistence_${tag}`), gpu.uuid, true, input.poll_interval));
+      run.onRollback(`disable_persistence_${tag}`, () =>
+        acts.gpuJob.setPersistenceMode(run.context(`restore_persistence_${tag}`), gpu.uuid, true, input.poll_interval),
+      );
     }
     await run.step(`reset_${tag}`, (ctx) => acts.gpuJob.resetGpu(ctx, gpu.uuid, input.poll_interval), { describe: (out) => out });
     if (gpu.persistence_mode === true) {
@@ -320,7 +348,13 @@ class GpuFaultRun {
       return 'unavailable';
     }
     const verdict = assessDiagCoverage(diag, gpuCount);
-    await run.evidence(run.context(step), 'diag', `diag r${level}: ${verdict.pass ? 'pass' : 'not a pass'} (${verdict.reason})`, { diag, verdict }, `diag-r${level}`);
+    await run.evidence(
+      run.context(step),
+      'diag',
+      `diag r${level}: ${verdict.pass ? 'pass' : 'not a pass'} (${verdict.reason})`,
+      { diag, verdict },
+      `diag-r${level}`,
+    );
     return { diag, passed: verdict.pass, reason: verdict.reason };
   }
 

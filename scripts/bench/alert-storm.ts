@@ -69,7 +69,11 @@ interface Latency {
 }
 
 async function main(): Promise<void> {
-  for (const [name, v] of [['STORM_ALERTS', ALERTS], ['STORM_NODES', NODES], ['STORM_CONCURRENCY', CONCURRENCY]] as const) {
+  for (const [name, v] of [
+    ['STORM_ALERTS', ALERTS],
+    ['STORM_NODES', NODES],
+    ['STORM_CONCURRENCY', CONCURRENCY],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
   }
   const dataDir = path.join(ROOT, '.data', `bench-storm-${process.pid}`);
@@ -208,20 +212,36 @@ function fire(base: string, url: string, bodies: Record<string, unknown>[]): Pro
 async function measure(stack: Stack, client: Client, base: string): Promise<void> {
   const absent = { ...DURATIONS, node_id: 'bench-absent-node', xid: 48, gpu_index: 0, source: 'bench' };
   say(`baseline: ${ALERTS} requests, ${CONCURRENCY} in flight, to the same route with a node not in the inventory (404, no I/O)`);
-  await fire(base, RUNBOOK_URL, Array.from({ length: WARMUP_REQUESTS }, () => absent));
-  const baseline = await fire(base, RUNBOOK_URL, Array.from({ length: ALERTS }, () => absent));
+  await fire(
+    base,
+    RUNBOOK_URL,
+    Array.from({ length: WARMUP_REQUESTS }, () => absent),
+  );
+  const baseline = await fire(
+    base,
+    RUNBOOK_URL,
+    Array.from({ length: ALERTS }, () => absent),
+  );
   const unexpected = baseline.answers.filter((a) => a.status !== 404);
   if (unexpected.length > 0) throw new Error(`baseline: ${unexpected.length} answers other than 404, e.g. ${JSON.stringify(unexpected[0])}`);
 
   const loadBefore = loadavg();
   say(`storm: ${ALERTS} alerts over ${NODES} nodes, ${CONCURRENCY} in flight`);
   const plan = stormPlan();
-  const storm = await fire(base, RUNBOOK_URL, plan.map((p) => p.body));
+  const storm = await fire(
+    base,
+    RUNBOOK_URL,
+    plan.map((p) => p.body),
+  );
   const loadAfter = loadavg();
   // The storm goes on after every node has its run: the same alerts again, now all repeats
   // (coalesced into open runs, or cooldown for runs that closed). No Temporal call is left.
   say(`second wave: the same ${ALERTS} alerts again`);
-  const wave = await fire(base, RUNBOOK_URL, plan.map((p) => p.body));
+  const wave = await fire(
+    base,
+    RUNBOOK_URL,
+    plan.map((p) => p.body),
+  );
 
   const byStatus = countBy(storm.answers, (a) => String(a.status));
   const byOutcome = countBy(storm.answers, (a) => a.what);
@@ -302,11 +322,21 @@ async function measure(stack: Stack, client: Client, base: string): Promise<void
   console.log(row('2nd wave', waveLatency));
   console.log(row('bare start', bareLatency));
   for (const [k, l] of Object.entries(byOutcomeLatency)) console.log(row(`  ${k}`.slice(0, 10), l));
-  console.log(`\nstorm / baseline (same route, no I/O):  p50 x${results.storm_over_baseline.p50}, p95 x${results.storm_over_baseline.p95}, p99 x${results.storm_over_baseline.p99}`);
-  console.log(`storm / bare starts (1 Temporal call each): p50 x${results.storm_over_bare_starts.p50}, p95 x${results.storm_over_bare_starts.p95}, p99 x${results.storm_over_bare_starts.p99}${bareErrors ? ` (${bareErrors} bare starts failed)` : ''}`);
-  console.log(`second wave / baseline: p50 x${Math.round((waveLatency.p50 / baselineLatency.p50) * 100) / 100}, p99 x${Math.round((waveLatency.p99 / baselineLatency.p99) * 100) / 100}; its answers: ${fmt(waveByOutcome)}`);
-  console.log(`throughput: storm ${results.throughput_per_s.storm}/s, second wave ${results.throughput_per_s.second_wave}/s, baseline ${results.throughput_per_s.baseline}/s`);
-  console.log(`machine: node ${results.machine.node}, ${results.machine.cpus} CPU(s), ${results.machine.cpu_model}, load avg ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after the storm`);
+  console.log(
+    `\nstorm / baseline (same route, no I/O):  p50 x${results.storm_over_baseline.p50}, p95 x${results.storm_over_baseline.p95}, p99 x${results.storm_over_baseline.p99}`,
+  );
+  console.log(
+    `storm / bare starts (1 Temporal call each): p50 x${results.storm_over_bare_starts.p50}, p95 x${results.storm_over_bare_starts.p95}, p99 x${results.storm_over_bare_starts.p99}${bareErrors ? ` (${bareErrors} bare starts failed)` : ''}`,
+  );
+  console.log(
+    `second wave / baseline: p50 x${Math.round((waveLatency.p50 / baselineLatency.p50) * 100) / 100}, p99 x${Math.round((waveLatency.p99 / baselineLatency.p99) * 100) / 100}; its answers: ${fmt(waveByOutcome)}`,
+  );
+  console.log(
+    `throughput: storm ${results.throughput_per_s.storm}/s, second wave ${results.throughput_per_s.second_wave}/s, baseline ${results.throughput_per_s.baseline}/s`,
+  );
+  console.log(
+    `machine: node ${results.machine.node}, ${results.machine.cpus} CPU(s), ${results.machine.cpu_model}, load avg ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after the storm`,
+  );
 
   fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);

@@ -248,7 +248,9 @@ function report(s: Samples, started: Date, embeddedDb: boolean): void {
     ),
   );
   console.log(`\nframework overhead (b)/(c): p50 x${overhead.p50}, p95 x${overhead.p95}`);
-  console.log(`machine: node ${machine.node}, ${machine.cpus} CPU(s), ${machine.cpu_model}, ${machine.platform}, load avg (1/5/15 min) ${loadAtStart.join(' ')} at start, ${machine.loadavg_at_end.join(' ')} at end, ${machine.database}`);
+  console.log(
+    `machine: node ${machine.node}, ${machine.cpus} CPU(s), ${machine.cpu_model}, ${machine.platform}, load avg (1/5/15 min) ${loadAtStart.join(' ')} at start, ${machine.loadavg_at_end.join(' ')} at end, ${machine.database}`,
+  );
   console.log(`memory of this process (worker + lab + clients) after the runs: rss ${memory.rss_mb} MB, heapUsed ${memory.heap_used_mb} MB`);
 
   const json = { started_at: started.toISOString(), runs: RUNS, warmup: WARMUP, unit: 'ms', figures: fig, framework_overhead: overhead, machine, memory };

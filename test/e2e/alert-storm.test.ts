@@ -43,7 +43,10 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   // Leave no run open for the next test.
-  const d = await stack.client.workflow.getHandle(WORKFLOW_ID).describe().catch(() => undefined);
+  const d = await stack.client.workflow
+    .getHandle(WORKFLOW_ID)
+    .describe()
+    .catch(() => undefined);
   if (d?.status.name === 'RUNNING') {
     await api.call('POST', `/api/v1/runs/${encodeURIComponent(WORKFLOW_ID)}/cancel`, { actor: 'test', reason: 'cleanup' });
     await api.waitForRun(`/api/v1/runs/${encodeURIComponent(WORKFLOW_ID)}`, (r) => r.execution_status !== 'RUNNING', 'cleanup cancel');
@@ -60,7 +63,12 @@ async function gpuAlertSignals(runId: string): Promise<{ xid?: number; gpu_index
 }
 
 /** `count` triggers, `concurrency` in flight, body by index; answers in index order. */
-async function storm(count: number, concurrency: number, body: (i: number) => Record<string, unknown>, via: (i: number) => RunningApi = () => api): Promise<ApiAnswer[]> {
+async function storm(
+  count: number,
+  concurrency: number,
+  body: (i: number) => Record<string, unknown>,
+  via: (i: number) => RunningApi = () => api,
+): Promise<ApiAnswer[]> {
   const answers: ApiAnswer[] = new Array(count);
   let next = 0;
   await Promise.all(
@@ -90,12 +98,22 @@ test('identical alerts are coalesced without a signal; a new Xid is signalled on
   expect({ status: first.status, alert: first.body.alert }).toEqual({ status: 201, alert: 'started' });
   const runId = first.body.run_id;
 
-  const repeats = await storm(40, 10, (i) => ({ node_id: NODE, xid: 48, gpu_index: 2, source: `monitor-${i}` }), (i) => (i % 2 ? api2 : api));
+  const repeats = await storm(
+    40,
+    10,
+    (i) => ({ node_id: NODE, xid: 48, gpu_index: 2, source: `monitor-${i}` }),
+    (i) => (i % 2 ? api2 : api),
+  );
   expect(tally(repeats)).toEqual({ '200 coalesced': 40 });
   expect(repeats.every((a) => a.body.deduplicated === true && a.body.run_id === runId && a.body.workflow_id === WORKFLOW_ID)).toBe(true);
 
   // Ten copies of a new Xid race over both processes: one is delivered, nine coalesced.
-  const newXid = await storm(10, 10, (i) => ({ node_id: NODE, xid: 63, gpu_index: 2, source: `dcgm-${i}` }), (i) => (i % 2 ? api2 : api));
+  const newXid = await storm(
+    10,
+    10,
+    (i) => ({ node_id: NODE, xid: 63, gpu_index: 2, source: `dcgm-${i}` }),
+    (i) => (i % 2 ? api2 : api),
+  );
   expect(tally(newXid)).toEqual({ '200 delivered': 1, '200 coalesced': 9 });
 
   // A signal that arrives while a workflow task runs enters the history when that task completes.
@@ -122,7 +140,9 @@ test('12,000 triggers for a run waiting on an approval: at most 20 signals, then
   // Mostly the same alert, plus 30 distinct Xids: 20 reach the run, 10 are over the cap.
   const DISTINCT_EVERY = 400;
   const answers = await storm(12_000, 32, (i) =>
-    i % DISTINCT_EVERY === 0 ? { node_id: NODE, xid: 100 + i / DISTINCT_EVERY, gpu_index: 3, source: 'storm' } : { node_id: NODE, xid: 48, gpu_index: 3, source: `storm-${i % 7}` },
+    i % DISTINCT_EVERY === 0
+      ? { node_id: NODE, xid: 100 + i / DISTINCT_EVERY, gpu_index: 3, source: 'storm' }
+      : { node_id: NODE, xid: 48, gpu_index: 3, source: `storm-${i % 7}` },
   );
   expect(tally(answers)).toEqual({ '200 coalesced': 11_970, '200 delivered': 20, '200 over_cap': 10 });
   expect(new Set(answers.map((a) => a.body.run_id))).toEqual(new Set([runId]));

@@ -84,7 +84,10 @@ test('20 concurrent triggers for one node → one workflow, 20 answers with its 
   const statusUrl = created[0]!.body.status_url;
   const waiting = await waitForRun(statusUrl, (r) => r.status.pending_approval?.step === 'approve_rma', 'RMA approval');
   expect(waiting.alerts).toEqual({ received: 20, delivered: 0, coalesced: 19, over_cap: 0, cooldown: 0 });
-  const alerts = await stack.pool.query(`SELECT count(*)::int AS n FROM evidence WHERE kind = 'alert' AND workflow_id = $1 AND run_id = $2`, [`gpu-fault/${NODE}`, created[0]!.body.run_id]);
+  const alerts = await stack.pool.query(`SELECT count(*)::int AS n FROM evidence WHERE kind = 'alert' AND workflow_id = $1 AND run_id = $2`, [
+    `gpu-fault/${NODE}`,
+    created[0]!.body.run_id,
+  ]);
   expect(alerts.rows[0].n).toBe(0);
   const cancel = await call('POST', `${statusUrl}/cancel`, { actor: 'sre-oncall', reason: 'test cleanup' });
   expect(cancel.status).toBe(202);
@@ -112,9 +115,19 @@ test('approval over HTTP: pending run is listed, approved, then a second approva
     const r = await call('GET', `/api/v1/runs?awaiting_approval=true&node_id=${NODE}&status=running`);
     return r.body.runs.length === 1 ? r.body : undefined;
   }, 'visibility listing');
-  expect(listed.runs[0]).toMatchObject({ workflow_id: `gpu-fault/${NODE}`, awaiting_approval: true, phase: 'escalate', host_name: NODE, correlation_id: 'corr-e2e-approval' });
+  expect(listed.runs[0]).toMatchObject({
+    workflow_id: `gpu-fault/${NODE}`,
+    awaiting_approval: true,
+    phase: 'escalate',
+    host_name: NODE,
+    correlation_id: 'corr-e2e-approval',
+  });
 
-  const approved = await call('POST', `${started.body.status_url}/approvals`, { decision: 'approve', actor: 'alice', reason: 'diag failed twice; replace GPU 7' });
+  const approved = await call('POST', `${started.body.status_url}/approvals`, {
+    decision: 'approve',
+    actor: 'alice',
+    reason: 'diag failed twice; replace GPU 7',
+  });
   expect(approved.status).toBe(202);
   const done = await waitForRun(started.body.status_url, (r) => r.execution_status === 'COMPLETED', 'completion');
   expect(done.status.outcome).toBe('rma_opened');
@@ -131,6 +144,9 @@ test('approval over HTTP: pending run is listed, approved, then a second approva
   ]);
   expect(traceId).toMatch(/^[0-9a-f]{32}$/);
   expect(traced.rows.map((r) => r.trace_id)).toEqual([traceId]);
-  const run = await stack.pool.query(`SELECT correlation_id, outcome FROM runbook_runs WHERE workflow_id = $1 AND run_id = $2`, [`gpu-fault/${NODE}`, started.body.run_id]);
+  const run = await stack.pool.query(`SELECT correlation_id, outcome FROM runbook_runs WHERE workflow_id = $1 AND run_id = $2`, [
+    `gpu-fault/${NODE}`,
+    started.body.run_id,
+  ]);
   expect(run.rows[0]).toEqual({ correlation_id: 'corr-e2e-approval', outcome: 'rma_opened' });
 });

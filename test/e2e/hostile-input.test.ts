@@ -139,7 +139,12 @@ test('tab and line feed are allowed in a reason, not in an actor', async () => {
 test('X-Correlation-Id with control characters or non-ASCII bytes → 400 invalid_input envelope', async () => {
   const before = await footprint(NODE);
   const body = JSON.stringify({ node_id: NODE, xid: 48 });
-  for (const header of [Buffer.from('abc\u0000def', 'latin1'), Buffer.from('abc\u0001', 'latin1'), Buffer.from([0x61, 0xef, 0xbf, 0xbd]), Buffer.from([0x61, 0xff])]) {
+  for (const header of [
+    Buffer.from('abc\u0000def', 'latin1'),
+    Buffer.from('abc\u0001', 'latin1'),
+    Buffer.from([0x61, 0xef, 0xbf, 0xbd]),
+    Buffer.from([0x61, 0xff]),
+  ]) {
     const request = Buffer.concat([
       Buffer.from(`POST ${RUNS} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nx-correlation-id: `),
       header,
@@ -292,7 +297,12 @@ test('Temporal stopped mid-test: 503 temporal_unavailable within 2 s on every Te
   const node = 'dev-gpu-4';
   await clearAlertLedger(stack, node);
   const cli = await resolveTemporalCli({});
-  const server = await startTemporalDevServer({ cliPath: cli.path, dbFile: path.join(dir, 'temporal.db'), port: await findFreePort(), uiPort: await findFreePort() });
+  const server = await startTemporalDevServer({
+    cliPath: cli.path,
+    dbFile: path.join(dir, 'temporal.db'),
+    port: await findFreePort(),
+    uiPort: await findFreePort(),
+  });
   const connection = await Connection.connect({ address: server.address });
   const api2 = await startApi({ ...stack, client: new Client({ connection }) }, uniqueTaskQueue('stopped'));
   try {
@@ -303,7 +313,11 @@ test('Temporal stopped mid-test: 503 temporal_unavailable within 2 s on every Te
 
     // The ledger answers a repeat without Temporal.
     const repeat = await api2.trigger({ node_id: node, xid: 79, gpu_index: 1, source: 'second-monitor' });
-    expect({ status: repeat.status, alert: repeat.body.alert, run_id: repeat.body.run_id }).toEqual({ status: 200, alert: 'coalesced', run_id: started.body.run_id });
+    expect({ status: repeat.status, alert: repeat.body.alert, run_id: repeat.body.run_id }).toEqual({
+      status: 200,
+      alert: 'coalesced',
+      run_id: started.body.run_id,
+    });
 
     const newXid: [string, string, unknown] = ['POST', RUNS, { node_id: node, xid: 48, gpu_index: 2 }];
     for (const [method, url, body] of [newXid, ...temporalRoutes(node).slice(1)]) {

@@ -15,7 +15,11 @@ import { openDatabase, runMigrations, type Database } from '../../infra/database
 const MIGRATIONS = path.resolve(__dirname, '../../infra/migrations');
 const ENGINE_TABLES = ['alert_ledger', 'alert_runs', 'evidence', 'runbook_runs', 'runbook_steps', 'schema_migrations'];
 /** Every migration file, in the order they apply. */
-const VERSIONS = fs.readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, ''));
+const VERSIONS = fs
+  .readdirSync(MIGRATIONS)
+  .filter((f) => f.endsWith('.sql'))
+  .sort()
+  .map((f) => f.replace(/\.sql$/, ''));
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Jest registers tests synchronously, so probe the server with a synchronous child process. */
@@ -51,7 +55,9 @@ async function expectMigrationsIdempotent(db: Database): Promise<void> {
   expect((await db.pool.query(insert, ['k1'])).rowCount).toBe(1);
   expect((await db.pool.query(insert, ['k1'])).rowCount).toBe(0);
   await expect(
-    db.pool.query(`INSERT INTO runbook_runs (workflow_id, run_id, runbook, correlation_id, run_mode, status, input) VALUES ('w', 'r', 'rb', 'c', 'execute', 'bogus', '{}')`),
+    db.pool.query(
+      `INSERT INTO runbook_runs (workflow_id, run_id, runbook, correlation_id, run_mode, status, input) VALUES ('w', 'r', 'rb', 'c', 'execute', 'bogus', '{}')`,
+    ),
   ).rejects.toThrow(/check constraint/);
 }
 

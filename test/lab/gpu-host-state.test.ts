@@ -1,4 +1,13 @@
-import { GPU_QUERY_FIELDS, gpuTableCommand, kernelLogCommand, persistenceModeCommand, resetGpuCommand, diagCommand, bootIdCommand, rebootCommand } from '../../capabilities/gpu/commands';
+import {
+  GPU_QUERY_FIELDS,
+  gpuTableCommand,
+  kernelLogCommand,
+  persistenceModeCommand,
+  resetGpuCommand,
+  diagCommand,
+  bootIdCommand,
+  rebootCommand,
+} from '../../capabilities/gpu/commands';
 import { quote } from 'shell-quote';
 import type { CommandContext } from '../../lab/command-types';
 import { SimHostState } from '../../lab/gpu-host-state';
@@ -19,7 +28,14 @@ const worker = () => new SimHostState('dev-gpu-1', 'dev-gpu-1', 'worker_compute'
 const sh = (state: SimHostState, argv: string[], ctx: CommandContext = idle) => execOnHost(state, quote(argv), ctx);
 const table = (state: SimHostState, ctx: CommandContext = idle) => {
   const r = sh(state, gpuTableCommand(), ctx);
-  return { ...r, rows: r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split(', ')) };
+  return {
+    ...r,
+    rows: r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(', ')),
+  };
 };
 const FIELD = (name: (typeof GPU_QUERY_FIELDS)[number]) => GPU_QUERY_FIELDS.indexOf(name);
 const diag = (state: SimHostState, level: number, ctx: CommandContext = idle) => {
@@ -36,12 +52,16 @@ describe('nvidia-smi --query-gpu', () => {
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.rows).toHaveLength(8);
-    expect(r.stdout.split('\n')[0]).toBe(
-      `0, ${s.gpus[0]!.uuid}, 00000000:18:00.0, NVIDIA H100 80GB HBM3, 550.90.07, 33, 0, 81559, 0, [N/A], No, No, Enabled`,
-    );
+    expect(r.stdout.split('\n')[0]).toBe(`0, ${s.gpus[0]!.uuid}, 00000000:18:00.0, NVIDIA H100 80GB HBM3, 550.90.07, 33, 0, 81559, 0, [N/A], No, No, Enabled`);
     expect(r.rows.map((row) => row[FIELD('pci.bus_id')])).toEqual([
-      '00000000:18:00.0', '00000000:2A:00.0', '00000000:3A:00.0', '00000000:5D:00.0',
-      '00000000:9A:00.0', '00000000:AB:00.0', '00000000:BA:00.0', '00000000:DB:00.0',
+      '00000000:18:00.0',
+      '00000000:2A:00.0',
+      '00000000:3A:00.0',
+      '00000000:5D:00.0',
+      '00000000:9A:00.0',
+      '00000000:AB:00.0',
+      '00000000:BA:00.0',
+      '00000000:DB:00.0',
     ]);
     for (const row of r.rows) expect(row).toHaveLength(GPU_QUERY_FIELDS.length);
   });
@@ -87,9 +107,7 @@ describe('nvidia-smi --query-gpu', () => {
     expect(r.exitCode).toBe(15);
     expect(r.rows).toHaveLength(7);
     expect(r.rows.map((row) => row[0])).not.toContain('1');
-    expect(r.stderr).toBe(
-      'Unable to determine the device handle for GPU 00000000:2A:00.0: GPU is lost.  Reboot the system to recover this GPU\n',
-    );
+    expect(r.stderr).toBe('Unable to determine the device handle for GPU 00000000:2A:00.0: GPU is lost.  Reboot the system to recover this GPU\n');
   });
 
   it('leaves non-memory Xids out of the table', () => {
@@ -161,7 +179,11 @@ describe('nvidia-smi -pm and -r', () => {
     expect(r).toMatchObject({ exitCode: 0, stdout: 'GPU 00000000:18:00.0 was successfully reset.\n' });
     expect(r.mutation).toMatchObject({ kind: 'reset_gpu', applied: true });
     const row = table(s).rows[0]!;
-    expect([row[FIELD('ecc.errors.uncorrected.volatile.total')], row[FIELD('remapped_rows.pending')], row[FIELD('remapped_rows.failure')]]).toEqual(['0', 'No', 'No']);
+    expect([row[FIELD('ecc.errors.uncorrected.volatile.total')], row[FIELD('remapped_rows.pending')], row[FIELD('remapped_rows.failure')]]).toEqual([
+      '0',
+      'No',
+      'No',
+    ]);
     expect(sh(s, FULL_LOG).stdout).toBe(logBefore);
   });
 
@@ -172,7 +194,11 @@ describe('nvidia-smi -pm and -r', () => {
     disablePm(s, 2);
     expect(resetGpu(s, 2).exitCode).toBe(0);
     const row = table(s).rows[2]!;
-    expect([row[FIELD('ecc.errors.uncorrected.volatile.total')], row[FIELD('remapped_rows.pending')], row[FIELD('remapped_rows.failure')]]).toEqual(['1', 'Yes', 'Yes']);
+    expect([row[FIELD('ecc.errors.uncorrected.volatile.total')], row[FIELD('remapped_rows.pending')], row[FIELD('remapped_rows.failure')]]).toEqual([
+      '1',
+      'Yes',
+      'Yes',
+    ]);
   });
 
   it('cannot reset or change a lost GPU', () => {
@@ -197,13 +223,23 @@ describe('nvidia-smi -pm and -r', () => {
 });
 
 describe('dcgmi diag -r N -j', () => {
-  const testNames = (json: any) =>
-    json['DCGM Diagnostic'].test_categories.flatMap((c: any) => c.tests.map((t: any) => `${c.category}/${t.name}`));
+  const testNames = (json: any) => json['DCGM Diagnostic'].test_categories.flatMap((c: any) => c.tests.map((t: any) => `${c.category}/${t.name}`));
 
   it.each([
     [1, ['Deployment/software']],
     [2, ['Deployment/software', 'Integration/pcie', 'Hardware/memory']],
-    [3, ['Deployment/software', 'Integration/pcie', 'Hardware/memory', 'Hardware/diagnostic', 'Stress/memory_bandwidth', 'Stress/targeted_stress', 'Stress/targeted_power']],
+    [
+      3,
+      [
+        'Deployment/software',
+        'Integration/pcie',
+        'Hardware/memory',
+        'Hardware/diagnostic',
+        'Stress/memory_bandwidth',
+        'Stress/targeted_stress',
+        'Stress/targeted_power',
+      ],
+    ],
   ])('level %i passes on a healthy idle node', (level, tests) => {
     const r = diag(worker(), level as number);
     expect(r.exitCode).toBe(0);
@@ -323,7 +359,9 @@ describe('boot', () => {
     expect(r.rows[0]![FIELD('remapped_rows.pending')]).toBe('No');
     expect(r.rows[2]![FIELD('remapped_rows.pending')]).toBe('Yes');
     expect(r.rows.every((row) => row[FIELD('persistence_mode')] === 'Enabled')).toBe(true);
-    const nvrm = sh(s, FULL_LOG).stdout.split('\n').filter((l) => l.includes('NVRM'));
+    const nvrm = sh(s, FULL_LOG)
+      .stdout.split('\n')
+      .filter((l) => l.includes('NVRM'));
     expect(nvrm).toHaveLength(2);
     expect(nvrm[0]).toMatch(/^2026-11-22T11:00:00\+0000 dev-gpu-1 kernel: NVRM: Xid \(PCI:0000:3a:00\): 48, /);
     expect(nvrm[1]).toContain('NVRM: Xid (PCI:0000:5d:00): 79, GPU has fallen off the bus.');
@@ -421,7 +459,8 @@ describe('durations and what a running process holds', () => {
     });
     expect(execOnHost(worker(), 'dcgmi diag -r 1', running)).toMatchObject({
       exitCode: 217,
-      stdout: 'Error: Unable to complete diagnostic for group 0. Return: (-39) A diag instance is already running, cannot run a new diag until the current one finishes\n',
+      stdout:
+        'Error: Unable to complete diagnostic for group 0. Return: (-39) A diag instance is already running, cannot run a new diag until the current one finishes\n',
     });
   });
 
@@ -500,16 +539,14 @@ describe('journalctl as the engine calls it', () => {
     expect(lines.find((l) => l.includes('NVRM'))).toMatch(/^2026-11-22T10:16:01\.250000\+0000 dev-gpu-1 kernel: NVRM: Xid \(PCI:0000:18:00\): 48, /);
   });
 
-  it.each([
-    ['2026-11-22 10:16:30 UTC'],
-    ['2026-11-22 10:16:30'],
-    ['2026-11-22 10:16:01.250001 UTC'],
-    ['@1795342561.250001'],
-  ])('--since=%s keeps entries at or after it', (since) => {
-    const r = sh(logged(), [...ENGINE, `--since=${since}`, '--grep=NVRM']);
-    expect(r.exitCode).toBe(0);
-    expect(nvrm(r)).toEqual([expect.stringContaining('NVRM: Xid (PCI:0000:5d:00): 79, ')]);
-  });
+  it.each([['2026-11-22 10:16:30 UTC'], ['2026-11-22 10:16:30'], ['2026-11-22 10:16:01.250001 UTC'], ['@1795342561.250001']])(
+    '--since=%s keeps entries at or after it',
+    (since) => {
+      const r = sh(logged(), [...ENGINE, `--since=${since}`, '--grep=NVRM']);
+      expect(r.exitCode).toBe(0);
+      expect(nvrm(r)).toEqual([expect.stringContaining('NVRM: Xid (PCI:0000:5d:00): 79, ')]);
+    },
+  );
 
   it('includes an entry logged exactly at --since', () => {
     expect(nvrm(sh(logged(), [...ENGINE, '--since=2026-11-22 10:16:01.250000 UTC']))).toHaveLength(2);
@@ -526,8 +563,16 @@ describe('journalctl as the engine calls it', () => {
     const s = logged();
     expect(nvrm(sh(s, [...ENGINE, '--grep=NVRM: Xid']))).toHaveLength(2);
     expect(sh(s, [...ENGINE, '--grep=nvrm: XID'])).toMatchObject({ exitCode: 1, stdout: '' });
-    expect(sh(s, [...ENGINE, '--grep=nvrm: xid']).stdout.trim().split('\n')).toHaveLength(2);
-    expect(sh(s, [...ENGINE, '--grep=Xid \\(PCI:0000:5d:00\\): (79|48),']).stdout.trim().split('\n')).toHaveLength(1);
+    expect(
+      sh(s, [...ENGINE, '--grep=nvrm: xid'])
+        .stdout.trim()
+        .split('\n'),
+    ).toHaveLength(2);
+    expect(
+      sh(s, [...ENGINE, '--grep=Xid \\(PCI:0000:5d:00\\): (79|48),'])
+        .stdout.trim()
+        .split('\n'),
+    ).toHaveLength(1);
   });
 
   it('keeps the newest N matching lines with -n / --lines', () => {
@@ -535,7 +580,11 @@ describe('journalctl as the engine calls it', () => {
     expect(nvrm(sh(s, [...ENGINE, '--grep=NVRM', '-n', '1']))).toEqual([expect.stringContaining(': 79, ')]);
     expect(nvrm(sh(s, [...ENGINE, '--grep=NVRM', '--lines=1']))).toEqual([expect.stringContaining(': 79, ')]);
     expect(nvrm(sh(s, [...ENGINE, '--grep=NVRM', '-n100']))).toHaveLength(2);
-    expect(sh(s, [...ENGINE, '-n', '3']).stdout.trim().split('\n')).toHaveLength(3);
+    expect(
+      sh(s, [...ENGINE, '-n', '3'])
+        .stdout.trim()
+        .split('\n'),
+    ).toHaveLength(3);
   });
 
   it('prints "-- No entries --" without -q; with --grep and no match the exit status is 1', () => {
@@ -584,19 +633,44 @@ describe('kernel noise', () => {
 
 describe('systemd command lines', () => {
   const ENGINE_RUN = [
-    '--unit=rb-abc.1', '--quiet', '--remain-after-exit',
-    '--property=StandardOutput=truncate:/var/tmp/rb-abc.1.out', '--property=StandardError=truncate:/var/tmp/rb-abc.1.err',
-    '--', 'dcgmi', 'diag', '-r', '3', '-j',
+    '--unit=rb-abc.1',
+    '--quiet',
+    '--remain-after-exit',
+    '--property=StandardOutput=truncate:/var/tmp/rb-abc.1.out',
+    '--property=StandardError=truncate:/var/tmp/rb-abc.1.err',
+    '--',
+    'dcgmi',
+    'diag',
+    '-r',
+    '3',
+    '-j',
   ];
 
   it('reads the engine protocol and the same options in any order or short form', () => {
     const expected = {
-      unit: 'rb-abc.1.service', quiet: true, remainAfterExit: true, collect: false,
-      stdout: { mode: 'truncate', path: '/var/tmp/rb-abc.1.out' }, stderr: { mode: 'truncate', path: '/var/tmp/rb-abc.1.err' },
+      unit: 'rb-abc.1.service',
+      quiet: true,
+      remainAfterExit: true,
+      collect: false,
+      stdout: { mode: 'truncate', path: '/var/tmp/rb-abc.1.out' },
+      stderr: { mode: 'truncate', path: '/var/tmp/rb-abc.1.err' },
       command: ['dcgmi', 'diag', '-r', '3', '-j'],
     };
     expect(parseSystemdRun(ENGINE_RUN)).toEqual({ ok: true, value: expected });
-    const shuffled = ['-p', 'StandardError=truncate:/var/tmp/rb-abc.1.err', '-qr', '--property', 'StandardOutput=truncate:/var/tmp/rb-abc.1.out', '-u', 'rb-abc.1.service', 'dcgmi', 'diag', '-r', '3', '-j'];
+    const shuffled = [
+      '-p',
+      'StandardError=truncate:/var/tmp/rb-abc.1.err',
+      '-qr',
+      '--property',
+      'StandardOutput=truncate:/var/tmp/rb-abc.1.out',
+      '-u',
+      'rb-abc.1.service',
+      'dcgmi',
+      'diag',
+      '-r',
+      '3',
+      '-j',
+    ];
     expect(parseSystemdRun(shuffled)).toEqual({ ok: true, value: expected });
   });
 
@@ -615,11 +689,24 @@ describe('systemd command lines', () => {
 
   it('reads systemctl properties from --property=, -p and repeated options', () => {
     const r = parseSystemctl(['show', '--property=LoadState,ActiveState', '-p', 'SubState', '-pResult', 'x.service', 'y']);
-    expect(r).toEqual({ ok: true, value: { verb: 'show', units: ['x.service', 'y.service'], properties: ['LoadState', 'ActiveState', 'SubState', 'Result'], valueOnly: false, quiet: false } });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        verb: 'show',
+        units: ['x.service', 'y.service'],
+        properties: ['LoadState', 'ActiveState', 'SubState', 'Result'],
+        valueOnly: false,
+        quiet: false,
+      },
+    });
   });
 
   it("prints properties in systemd's order, not the requested one, and skips unknown names", () => {
-    const out = formatShow(notFoundUnit('x.service'), ['ExecMainStatus', 'LoadState', 'Nope', 'ExecMainPID', 'SubState', 'Result', 'ActiveState', 'ExecMainCode'], false);
+    const out = formatShow(
+      notFoundUnit('x.service'),
+      ['ExecMainStatus', 'LoadState', 'Nope', 'ExecMainPID', 'SubState', 'Result', 'ActiveState', 'ExecMainCode'],
+      false,
+    );
     expect(out).toBe('Result=success\nExecMainPID=0\nExecMainCode=0\nExecMainStatus=0\nLoadState=not-found\nActiveState=inactive\nSubState=dead\n');
   });
 });

@@ -9,7 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
 import type { Client } from 'ssh2';
-import { bootIdCommand, diagCommand, gpuTableCommand, kernelLogCommand, persistenceModeCommand, rebootCommand, resetGpuCommand } from '../../capabilities/gpu/commands';
+import {
+  bootIdCommand,
+  diagCommand,
+  gpuTableCommand,
+  kernelLogCommand,
+  persistenceModeCommand,
+  rebootCommand,
+  resetGpuCommand,
+} from '../../capabilities/gpu/commands';
 import {
   outputFile,
   readOutputCommand,
@@ -58,7 +66,12 @@ async function start(host: InventoryHost, argv: string[]): Promise<{ client: Cli
 async function show(host: InventoryHost, unit: string): Promise<Record<string, string>> {
   const r = await sh(host, showUnitCommand(unit));
   expect(r).toMatchObject({ code: 0, stderr: '' });
-  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 const diags = (r: LabRecords) => r.processes.filter((p) => p.command.startsWith('dcgmi diag'));
@@ -129,10 +142,14 @@ describe('processes outlive the SSH channel', () => {
     expect(diag).toMatchObject({ ended_at: null, exit_code: null, killed: false });
 
     // Nobody listens any more, but the diag still runs to its end and fails on GPU 4.
-    diag = await waitFor(async () => {
-      const d = diags(await admin.records('dev-gpu-1'))[0];
-      return d?.ended_at ? d : undefined;
-    }, scaled(900_000) + SLACK_MS * 2, 50);
+    diag = await waitFor(
+      async () => {
+        const d = diags(await admin.records('dev-gpu-1'))[0];
+        return d?.ended_at ? d : undefined;
+      },
+      scaled(900_000) + SLACK_MS * 2,
+      50,
+    );
     expect(diag).toMatchObject({ exit_code: 226, killed: false });
     expect(durationOf(diag)).toBeGreaterThanOrEqual(scaled(900_000) - 2);
   });
@@ -199,10 +216,14 @@ describe('refusals', () => {
 
     const before = (await sh(gpu1, bootIdCommand())).stdout;
     await sh(gpu1, rebootCommand());
-    await waitFor(async () => {
-      const id = (await sh(gpu1, bootIdCommand())).stdout;
-      return id && id !== before ? id : undefined;
-    }, scaled(180_000) + SLACK_MS * 2, 50);
+    await waitFor(
+      async () => {
+        const id = (await sh(gpu1, bootIdCommand())).stdout;
+        return id && id !== before ? id : undefined;
+      },
+      scaled(180_000) + SLACK_MS * 2,
+      50,
+    );
     // nvidia-persistenced is back after the boot: turn it off again, then the reset works.
     await sh(gpu1, persistenceModeCommand(uuid, false));
     expect(await sh(gpu1, resetGpuCommand(uuid))).toMatchObject({ code: 0, stdout: 'GPU 00000000:3A:00.0 was successfully reset.\n' });
@@ -218,22 +239,43 @@ describe('transient systemd units (the engine host-job protocol)', () => {
     expect(started).toEqual({ code: 0, stdout: '', stderr: '' });
 
     const again = await sh(gpu1, startUnitCommand(UNIT, diagCommand(3)));
-    expect(again).toEqual({ code: 1, stdout: '', stderr: `Failed to start transient service unit: Unit ${UNIT}.service was already loaded or has a fragment file.\n` });
+    expect(again).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `Failed to start transient service unit: Unit ${UNIT}.service was already loaded or has a fragment file.\n`,
+    });
 
     const running = await show(gpu1, UNIT);
     expect(running).toEqual({
-      LoadState: 'loaded', ActiveState: 'active', SubState: 'running', Result: 'success',
-      ExecMainPID: expect.stringMatching(/^[1-9]\d*$/), ExecMainCode: '0', ExecMainStatus: '0',
+      LoadState: 'loaded',
+      ActiveState: 'active',
+      SubState: 'running',
+      Result: 'success',
+      ExecMainPID: expect.stringMatching(/^[1-9]\d*$/),
+      ExecMainCode: '0',
+      ExecMainStatus: '0',
     });
     // The output files exist, empty, from the start.
     expect(await sh(gpu1, readOutputCommand(UNIT, 'out'))).toEqual({ code: 0, stdout: '', stderr: '' });
     expect(await sh(gpu1, readOutputCommand(UNIT, 'err'))).toEqual({ code: 0, stdout: '', stderr: '' });
 
-    const exited = await waitFor(async () => {
-      const s = await show(gpu1, UNIT);
-      return s.SubState === 'exited' ? s : undefined;
-    }, scaled(900_000) + SLACK_MS, 20);
-    expect(exited).toEqual({ LoadState: 'loaded', ActiveState: 'active', SubState: 'exited', Result: 'success', ExecMainPID: running.ExecMainPID, ExecMainCode: '1', ExecMainStatus: '0' });
+    const exited = await waitFor(
+      async () => {
+        const s = await show(gpu1, UNIT);
+        return s.SubState === 'exited' ? s : undefined;
+      },
+      scaled(900_000) + SLACK_MS,
+      20,
+    );
+    expect(exited).toEqual({
+      LoadState: 'loaded',
+      ActiveState: 'active',
+      SubState: 'exited',
+      Result: 'success',
+      ExecMainPID: running.ExecMainPID,
+      ExecMainCode: '1',
+      ExecMainStatus: '0',
+    });
     const out = await sh(gpu1, readOutputCommand(UNIT, 'out'));
     expect(JSON.parse(out.stdout)['DCGM Diagnostic'].test_categories).toHaveLength(4);
 
@@ -243,8 +285,20 @@ describe('transient systemd units (the engine host-job protocol)', () => {
     // Still loaded: the same name cannot start again until the unit is stopped.
     expect((await sh(gpu1, startUnitCommand(UNIT, diagCommand(3)))).code).toBe(1);
     expect(await sh(gpu1, stopUnitCommand(UNIT))).toEqual({ code: 0, stdout: '', stderr: '' });
-    expect(await show(gpu1, UNIT)).toEqual({ LoadState: 'not-found', ActiveState: 'inactive', SubState: 'dead', Result: 'success', ExecMainPID: '0', ExecMainCode: '0', ExecMainStatus: '0' });
-    expect(await sh(gpu1, stopUnitCommand(UNIT))).toEqual({ code: 5, stdout: '', stderr: `Failed to stop ${UNIT}.service: Unit ${UNIT}.service not loaded.\n` });
+    expect(await show(gpu1, UNIT)).toEqual({
+      LoadState: 'not-found',
+      ActiveState: 'inactive',
+      SubState: 'dead',
+      Result: 'success',
+      ExecMainPID: '0',
+      ExecMainCode: '0',
+      ExecMainStatus: '0',
+    });
+    expect(await sh(gpu1, stopUnitCommand(UNIT))).toEqual({
+      code: 5,
+      stdout: '',
+      stderr: `Failed to stop ${UNIT}.service: Unit ${UNIT}.service not loaded.\n`,
+    });
     expect((await sh(gpu1, startUnitCommand(UNIT, diagCommand(1)))).code).toBe(0);
 
     const { processes } = await admin.records('dev-gpu-1');
@@ -255,10 +309,14 @@ describe('transient systemd units (the engine host-job protocol)', () => {
     await drain();
     await admin.failDiag('dev-gpu-1', 6);
     expect((await sh(gpu1, startUnitCommand(UNIT, diagCommand(1)))).code).toBe(0);
-    const failed = await waitFor(async () => {
-      const s = await show(gpu1, UNIT);
-      return s.ActiveState === 'failed' ? s : undefined;
-    }, scaled(60_000) + SLACK_MS, 20);
+    const failed = await waitFor(
+      async () => {
+        const s = await show(gpu1, UNIT);
+        return s.ActiveState === 'failed' ? s : undefined;
+      },
+      scaled(60_000) + SLACK_MS,
+      20,
+    );
     expect(failed).toMatchObject({ LoadState: 'loaded', SubState: 'failed', Result: 'exit-code', ExecMainCode: '1', ExecMainStatus: '226' });
     expect(JSON.parse((await sh(gpu1, readOutputCommand(UNIT, 'out'))).stdout).entity_groups[0].entities).toHaveLength(8);
 
@@ -289,13 +347,31 @@ describe('transient systemd units (the engine host-job protocol)', () => {
   });
 
   it('accepts the options in any order and refuses unknown ones like systemd-run', async () => {
-    const shuffled = ['systemd-run', '-p', `StandardError=truncate:${outputFile('x1', 'err')}`, '--remain-after-exit', `--property=StandardOutput=truncate:${outputFile('x1', 'out')}`, '-q', '--unit', 'x1', 'hostname'];
+    const shuffled = [
+      'systemd-run',
+      '-p',
+      `StandardError=truncate:${outputFile('x1', 'err')}`,
+      '--remain-after-exit',
+      `--property=StandardOutput=truncate:${outputFile('x1', 'out')}`,
+      '-q',
+      '--unit',
+      'x1',
+      'hostname',
+    ];
     expect(await sh(control, shuffled)).toEqual({ code: 0, stdout: '', stderr: '' });
     await waitFor(async () => ((await show(control, 'x1')).SubState === 'exited' ? true : undefined), SLACK_MS, 10);
     expect((await sh(control, readOutputCommand('x1', 'out'))).stdout).toBe('dev-control-1\n');
-    expect(await sh(control, ['systemd-run', '--unit=x2', '--detach', '--', 'hostname'])).toEqual({ code: 1, stdout: '', stderr: "systemd-run: unrecognized option '--detach'\n" });
+    expect(await sh(control, ['systemd-run', '--unit=x2', '--detach', '--', 'hostname'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: "systemd-run: unrecognized option '--detach'\n",
+    });
     // GPU tools exist only on GPU workers; systemd-run looks the program up first.
-    expect(await sh(control, startUnitCommand('x3', diagCommand(1)))).toEqual({ code: 1, stdout: '', stderr: 'Failed to find executable dcgmi: No such file or directory\n' });
+    expect(await sh(control, startUnitCommand('x3', diagCommand(1)))).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Failed to find executable dcgmi: No such file or directory\n',
+    });
     expect((await show(control, 'x3')).LoadState).toBe('not-found');
   });
 
@@ -306,10 +382,14 @@ describe('transient systemd units (the engine host-job protocol)', () => {
     expect((await sh(gpu1, startUnitCommand(UNIT, diagCommand(3)))).code).toBe(0);
     const before = (await sh(gpu1, bootIdCommand())).stdout;
     await sh(gpu1, rebootCommand());
-    await waitFor(async () => {
-      const id = (await sh(gpu1, bootIdCommand())).stdout;
-      return id && id !== before ? id : undefined;
-    }, scaled(180_000) + SLACK_MS * 2, 50);
+    await waitFor(
+      async () => {
+        const id = (await sh(gpu1, bootIdCommand())).stdout;
+        return id && id !== before ? id : undefined;
+      },
+      scaled(180_000) + SLACK_MS * 2,
+      50,
+    );
 
     expect((await show(gpu1, UNIT)).LoadState).toBe('not-found');
     expect((await show(gpu1, 'quick')).LoadState).toBe('not-found');
@@ -343,10 +423,14 @@ describe('faults', () => {
     // No exit status ever reached the client.
     expect(dropped.code).toBeNull();
     expect(dropped.stdout).toBe('');
-    const done = await waitFor(async () => {
-      const s = await show(gpu1, UNIT_DROP);
-      return s.SubState === 'exited' ? s : undefined;
-    }, scaled(60_000) + SLACK_MS, 20);
+    const done = await waitFor(
+      async () => {
+        const s = await show(gpu1, UNIT_DROP);
+        return s.SubState === 'exited' ? s : undefined;
+      },
+      scaled(60_000) + SLACK_MS,
+      20,
+    );
     expect(done.ExecMainStatus).toBe('0');
     expect(JSON.parse((await sh(gpu1, readOutputCommand(UNIT_DROP, 'out'))).stdout).metadata.version).toBe('4.2.3');
     // count 1: the next one is answered normally.
@@ -388,7 +472,10 @@ describe('faults', () => {
     const first = await admin.injectXid('dev-gpu-1', 3, 48, false, { recoveryAction: 'gpu_reset' });
     expect(first.kernel_lines).toHaveLength(2);
     const second = await admin.injectXid('dev-gpu-1', 3, 79, false, { recoveryAction: 'node_reboot' });
-    const nvrm = (await sh(gpu1, kernelLogCommand())).stdout.trim().split('\n').map((l) => l.slice(l.indexOf(' kernel: ') + 9));
+    const nvrm = (await sh(gpu1, kernelLogCommand())).stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.slice(l.indexOf(' kernel: ') + 9));
     expect(nvrm).toEqual([
       expect.stringMatching(/^NVRM: Xid \(PCI:0000:5d:00\): 48, /),
       'NVRM: Xid (PCI:0000:5d:00): 154, GPU recovery action changed from 0x0 (None) to 0x1 (GPU Reset Required)',
@@ -396,7 +483,9 @@ describe('faults', () => {
       'NVRM: Xid (PCI:0000:5d:00): 154, GPU recovery action changed from 0x1 (GPU Reset Required) to 0x2 (Node Reboot Required)',
     ]);
     expect(second.kernel_lines[1]).toMatch(/\+0000 dev-gpu-1 kernel: NVRM: Xid \(PCI:0000:5d:00\): 154, /);
-    expect((await http(lab.platformUrl, 'POST', '/lab/v1/hosts/dev-gpu-1/faults/xid', { body: { gpu_index: 0, xid: 48, recovery_action: 'pray' } })).status).toBe(400);
+    expect(
+      (await http(lab.platformUrl, 'POST', '/lab/v1/hosts/dev-gpu-1/faults/xid', { body: { gpu_index: 0, xid: 48, recovery_action: 'pray' } })).status,
+    ).toBe(400);
   });
 
   it('--since keeps entries at or after the given time, in both forms the engine may use', async () => {

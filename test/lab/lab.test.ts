@@ -185,7 +185,10 @@ describe('reboot', () => {
 
     const table = await sh(gpu1, gpuTableCommand());
     expect(table.code).toBe(0);
-    const rows = table.stdout.trim().split('\n').map((l) => l.split(', '));
+    const rows = table.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(', '));
     expect(rows).toHaveLength(8);
     expect(rows[3]!.slice(8, 12)).toEqual(['1', '[N/A]', 'Yes', 'No']);
     const nvrm = (await sh(gpu1, FULL_LOG)).stdout.split('\n').filter((l) => l.includes('NVRM'));

@@ -18,7 +18,13 @@ import { testLogger } from '../support/harness';
 const RUNBOOKS_DIR = path.resolve(__dirname, '../../runbooks');
 const historiesOf = (runbook: string): string[] => {
   const dir = path.join(RUNBOOKS_DIR, runbook, 'histories');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(runbook, 'histories', f)) : [];
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => path.join(runbook, 'histories', f))
+    : [];
 };
 const files = RUNBOOKS.flatMap((d) => historiesOf(d.name));
 

@@ -201,10 +201,7 @@ describe('loadInventory', () => {
   });
 
   it('names the host and field that are wrong (JSON)', () => {
-    const file = write(
-      'bad.json',
-      JSON.stringify({ hosts: [host(), host({ node_id: 'gpu-02', role: 'gpu', host_key: 'not-a-key' })] }),
-    );
+    const file = write('bad.json', JSON.stringify({ hosts: [host(), host({ node_id: 'gpu-02', role: 'gpu', host_key: 'not-a-key' })] }));
     const err = configError(() => loadInventory(file));
     expect(err.message.split('\n')[0]).toBe(`Invalid inventory ${file}:`);
     expect(err.message).toMatch(/hosts\[1\] \(node_id "gpu-02"\) role: /);
@@ -227,9 +224,15 @@ describe('loadInventory', () => {
 
   it('reports syntax errors and unsupported files', () => {
     expect(configError(() => loadInventory(write('broken.json', '{"hosts": [')))).toHaveProperty('message', expect.stringMatching(/not valid JSON/));
-    expect(configError(() => loadInventory(write('broken.yaml', 'hosts: [\n  - a: b\n  c')))).toHaveProperty('message', expect.stringMatching(/not valid YAML/));
+    expect(configError(() => loadInventory(write('broken.yaml', 'hosts: [\n  - a: b\n  c')))).toHaveProperty(
+      'message',
+      expect.stringMatching(/not valid YAML/),
+    );
     expect(configError(() => loadInventory(write('inventory.toml', 'x = 1')))).toHaveProperty('message', expect.stringMatching(/unsupported file extension/));
     expect(configError(() => loadInventory(path.join(dir, 'nope.json')))).toHaveProperty('message', expect.stringMatching(/cannot read file/));
-    expect(configError(() => loadInventory(write('empty.json', '{"hosts": []}')))).toHaveProperty('message', expect.stringMatching(/hosts: Array must contain at least 1/));
+    expect(configError(() => loadInventory(write('empty.json', '{"hosts": []}')))).toHaveProperty(
+      'message',
+      expect.stringMatching(/hosts: Array must contain at least 1/),
+    );
   });
 });

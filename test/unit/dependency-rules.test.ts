@@ -18,8 +18,16 @@ function refusals(file: string, source: string): string[] {
 
 test.each([
   ['domain/probe.ts', "import { startLab } from '../lab';\nexport const x = startLab;\n", 'domain may not depend on lab/'],
-  ['runbooks/probe/workflow.ts', "import { createGpuActivities } from '../../capabilities/gpu/gpu-activities';\nexport const x = createGpuActivities;\n", 'runbooks may not depend on capabilities/'],
-  ['api/routes/probe.ts', "import { createRunbookWorker } from '../../workers/worker';\nexport const x = createRunbookWorker;\n", 'api may not depend on workers/'],
+  [
+    'runbooks/probe/workflow.ts',
+    "import { createGpuActivities } from '../../capabilities/gpu/gpu-activities';\nexport const x = createGpuActivities;\n",
+    'runbooks may not depend on capabilities/',
+  ],
+  [
+    'api/routes/probe.ts',
+    "import { createRunbookWorker } from '../../workers/worker';\nexport const x = createRunbookWorker;\n",
+    'api may not depend on workers/',
+  ],
   ['capabilities/probe.ts', "import { findFreePort } from '../infra/free-port';\nexport const x = findFreePort;\n", 'capabilities may not depend on infra/'],
   ['workers/probe.ts', "import type { RunningLab } from '../lab';\nexport type X = RunningLab;\n", 'workers may not depend on lab/'],
   ['engine/probe.ts', "import { RUNBOOKS } from '../runbooks/registry';\nexport const x = RUNBOOKS;\n", 'engine may not depend on runbooks/'],

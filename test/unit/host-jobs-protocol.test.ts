@@ -20,11 +20,31 @@ describe('systemd unit protocol', () => {
   });
 
   test.each([
-    ['not-found', 'LoadState=not-found\nActiveState=inactive\nSubState=dead\nResult=success\nExecMainPID=0\nExecMainCode=0\nExecMainStatus=0\n', { kind: 'absent' }],
-    ['running', 'ExecMainStatus=0\nExecMainCode=0\nLoadState=loaded\nActiveState=active\nSubState=running\nResult=success\nExecMainPID=4242\n', { kind: 'running', pid: 4242 }],
-    ['exited 0', 'LoadState=loaded\nActiveState=active\nSubState=exited\nResult=success\nExecMainPID=4242\nExecMainCode=1\nExecMainStatus=0\n', { kind: 'exited', exit_code: 0, failed: false }],
-    ['exited 226', 'LoadState=loaded\nActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainPID=4242\nExecMainCode=1\nExecMainStatus=226\n', { kind: 'exited', exit_code: 226, failed: true }],
-    ['killed', 'LoadState=loaded\nActiveState=failed\nSubState=failed\nResult=signal\nExecMainPID=4242\nExecMainCode=2\nExecMainStatus=9\n', { kind: 'killed', signal: 9 }],
+    [
+      'not-found',
+      'LoadState=not-found\nActiveState=inactive\nSubState=dead\nResult=success\nExecMainPID=0\nExecMainCode=0\nExecMainStatus=0\n',
+      { kind: 'absent' },
+    ],
+    [
+      'running',
+      'ExecMainStatus=0\nExecMainCode=0\nLoadState=loaded\nActiveState=active\nSubState=running\nResult=success\nExecMainPID=4242\n',
+      { kind: 'running', pid: 4242 },
+    ],
+    [
+      'exited 0',
+      'LoadState=loaded\nActiveState=active\nSubState=exited\nResult=success\nExecMainPID=4242\nExecMainCode=1\nExecMainStatus=0\n',
+      { kind: 'exited', exit_code: 0, failed: false },
+    ],
+    [
+      'exited 226',
+      'LoadState=loaded\nActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainPID=4242\nExecMainCode=1\nExecMainStatus=226\n',
+      { kind: 'exited', exit_code: 226, failed: true },
+    ],
+    [
+      'killed',
+      'LoadState=loaded\nActiveState=failed\nSubState=failed\nResult=signal\nExecMainPID=4242\nExecMainCode=2\nExecMainStatus=9\n',
+      { kind: 'killed', signal: 9 },
+    ],
     ['activating', 'LoadState=loaded\nActiveState=activating\nSubState=start\nResult=success\n', { kind: 'other', active: 'activating', sub: 'start' }],
   ])('parses systemctl show: %s', (_name, stdout, expected) => {
     expect(parseUnitState(stdout)).toEqual(expected);
@@ -41,7 +61,8 @@ describe('systemd unit protocol', () => {
 });
 
 describe('kernel log window', () => {
-  const line = (ts: string, xid: number) => `${ts} dev-gpu-1 kernel: NVRM: Xid (PCI:0000:18:00): ${xid}, pid='<unknown>', name=<unknown>, Channel ID 0000000d intr0 00040000`;
+  const line = (ts: string, xid: number) =>
+    `${ts} dev-gpu-1 kernel: NVRM: Xid (PCI:0000:18:00): ${xid}, pid='<unknown>', name=<unknown>, Channel ID 0000000d intr0 00040000`;
 
   test('short-iso-precise timestamps convert to microseconds, offsets included', () => {
     expect(journalTimestampMicros('2026-11-22T10:15:30.123456+0000')).toBe(Date.UTC(2026, 10, 22, 10, 15, 30) * 1000 + 123456);

@@ -21,7 +21,14 @@ describe('parseDcgmDiag', () => {
       const doc = JSON.parse(fixture('dcgm4-r2-pass.json')) as Record<string, unknown>;
       doc['entity_groups'] = [
         { entities: [{ entity_id: 0 }, { entity_id: 1 }], entity_group: 'CPU', entity_group_id: 7 },
-        { entities: [{ device_id: '2330', entity_id: 5 }, { device_id: '2330', entity_id: 4 }], entity_group: 'GPU', entity_group_id: 1 },
+        {
+          entities: [
+            { device_id: '2330', entity_id: 5 },
+            { device_id: '2330', entity_id: 4 },
+          ],
+          entity_group: 'GPU',
+          entity_group_id: 1,
+        },
       ];
       expect(parseDcgmDiag(JSON.stringify(doc), 0).gpus_in_run).toEqual([4, 5]);
       delete doc['entity_groups'];
@@ -246,7 +253,8 @@ describe('parseDcgmDiag', () => {
     });
 
     it("reports a plain-text refusal in dcgmi's own words", () => {
-      const out = 'Error: unable to establish a connection to the specified host: localhost\nError: Unable to connect to host engine. Host engine connection invalid/disconnected.\n';
+      const out =
+        'Error: unable to establish a connection to the specified host: localhost\nError: Unable to connect to host engine. Host engine connection invalid/disconnected.\n';
       const s = parseDcgmDiag(out, 250);
       expect(s).toMatchObject({ overall: 'error', format: 'unknown', results: [], failed_gpus: [] });
       expect(s.runtime_error).toBe(

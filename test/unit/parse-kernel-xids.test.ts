@@ -28,8 +28,7 @@ describe('parseKernelXids', () => {
       xid: 48,
       pci_bus_id: '0000:5d:00',
       timestamp: '5107.644349',
-      message:
-        'An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer at physAddr 0x3c1f20a40 partition 2, subpartition 0',
+      message: 'An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer at physAddr 0x3c1f20a40 partition 2, subpartition 0',
       raw: expect.stringContaining("NVRM: Xid (PCI:0000:5d:00): 48, pid='<unknown>'"),
     });
     expect(events[0]!.pid).toBeUndefined();
@@ -88,7 +87,7 @@ describe('parseKernelXids', () => {
 
   it('reads the journalctl short-precise prefix with its microseconds', () => {
     const [e] = parseKernelXids(
-      'Nov 22 10:15:30.517204 gpu-a017 kernel: NVRM: Xid (PCI:0000:4c:00): 79, pid=\'<unknown>\', name=<unknown>, GPU has fallen off the bus.',
+      "Nov 22 10:15:30.517204 gpu-a017 kernel: NVRM: Xid (PCI:0000:4c:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.",
     );
     expect(e).toMatchObject({ xid: 79, timestamp: 'Nov 22 10:15:30.517204', message: 'GPU has fallen off the bus.' });
   });
@@ -143,7 +142,7 @@ describe('parseKernelXids', () => {
       expect(parse154(change)).toMatchObject({ recovery_action: action, recovery_action_code: code, recovery_action_text: text });
     });
 
-    it('keeps newer drivers\' wording as printed and trusts the number', () => {
+    it("keeps newer drivers' wording as printed and trusts the number", () => {
       expect(parse154('0x0 (None) to 0x2 (OS Reboot)')).toMatchObject({ recovery_action: 'node_reboot', recovery_action_text: 'OS Reboot' });
       expect(parse154('0x0 (None) to 0x1 (PF FLR)')).toMatchObject({ recovery_action: 'gpu_reset', recovery_action_text: 'PF FLR' });
       // Number and words disagree: the number wins, the words are kept.

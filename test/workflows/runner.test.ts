@@ -79,14 +79,20 @@ function callsOf(workflowId: string): string[] {
 async function runRow(workflowId: string) {
   const res = await stack.pool.query(`SELECT * FROM runbook_runs WHERE workflow_id = $1`, [workflowId]);
   expect(res.rows).toHaveLength(1);
-  return res.rows[0] as { runbook: string; run_mode: string; correlation_id: string; status: string; outcome: string | null; report: RunReport; input: unknown; ended_at: Date | null };
+  return res.rows[0] as {
+    runbook: string;
+    run_mode: string;
+    correlation_id: string;
+    status: string;
+    outcome: string | null;
+    report: RunReport;
+    input: unknown;
+    ended_at: Date | null;
+  };
 }
 
 async function stepRows(workflowId: string) {
-  const res = await stack.pool.query(
-    `SELECT seq, name, phase, status, error, detail FROM runbook_steps WHERE workflow_id = $1 ORDER BY seq`,
-    [workflowId],
-  );
+  const res = await stack.pool.query(`SELECT seq, name, phase, status, error, detail FROM runbook_steps WHERE workflow_id = $1 ORDER BY seq`, [workflowId]);
   return res.rows as { seq: number; name: string; phase: string; status: string; error: { type: string; message: string } | null; detail: string | null }[];
 }
 
@@ -299,7 +305,12 @@ test('cancellation while waiting for an approval: undo runs, workflow ends CANCE
   expect(run.report.steps.find((s) => s.name === 'prepare')?.status).toBe('compensated');
   expect(run.report.approvals).toEqual([]);
   expect(await decisionEvidence(wid)).toEqual([]);
-  observed.cancelled = { report: run.report, status: finalStatus, awaitingApproval: description.typedSearchAttributes.get(SA.AwaitingApproval), rows: await stepRows(wid) };
+  observed.cancelled = {
+    report: run.report,
+    status: finalStatus,
+    awaitingApproval: description.typedSearchAttributes.get(SA.AwaitingApproval),
+    rows: await stepRows(wid),
+  };
 });
 
 test('approval by signal: decision, actor and reason in status.approvals and in a decision evidence row', async () => {
@@ -318,9 +329,20 @@ test('approval by signal: decision, actor and reason in status.approvals and in 
   expect(decided.pending_approval).toBeNull();
   expect(decided.current_step).toBe('hold');
   expect(decided.approvals).toEqual([
-    expect.objectContaining({ id: `2-${APPROVAL}`, step: APPROVAL, question: 'Proceed with the fixture?', decision: 'approve', actor: 'sre-oncall', reason: 'looks right' }),
+    expect.objectContaining({
+      id: `2-${APPROVAL}`,
+      step: APPROVAL,
+      question: 'Proceed with the fixture?',
+      decision: 'approve',
+      actor: 'sre-oncall',
+      reason: 'looks right',
+    }),
   ]);
-  expect(decided.steps.find((s) => s.name === APPROVAL)).toMatchObject({ status: 'completed', detail: 'approve by sre-oncall: looks right', phase: 'procedure' });
+  expect(decided.steps.find((s) => s.name === APPROVAL)).toMatchObject({
+    status: 'completed',
+    detail: 'approve by sre-oncall: looks right',
+    phase: 'procedure',
+  });
 
   expect(report.outcome).toBe('decision_approve');
   expect(report.summary).toBe('approve by sre-oncall');

@@ -38,7 +38,9 @@ function spawnWorker(taskQueue: string, env: Record<string, string> = {}): { chi
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const ready = eventually(async () => (out.includes('"msg":"worker started"') ? true : undefined), 'worker process to start', 90_000, 200).then(() => undefined);
+  const ready = eventually(async () => (out.includes('"msg":"worker started"') ? true : undefined), 'worker process to start', 90_000, 200).then(
+    () => undefined,
+  );
   return { child, ready, output: () => out };
 }
 
@@ -82,7 +84,9 @@ test('worker SIGKILLed mid-drain and restarted → run completes with exactly on
     expect(await stack.lab.applied(NODE, 'uncordon')).toBe(1);
     expect(await stack.lab.applied(NODE, 'reset_gpu')).toBe(1);
     // The drain wait was retried on the new worker after the heartbeat timeout.
-    const waits = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt! > 1);
+    const waits = (await handle.fetchHistory()).events!.filter(
+      (e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt! > 1,
+    );
     expect(waits.length).toBeGreaterThanOrEqual(1);
   } finally {
     for (const w of [first, second]) {
@@ -138,7 +142,9 @@ test('SIGTERM during a GPU reset is not a failed reset: no reboot, the run compl
   await clearHistory(stack, NODE);
   await stack.lab.injectXid(NODE, 2, 48);
   // No grace: the reset attempt is interrupted mid-wait, the hardest case.
-  const report = await interruptDuring('reset_gpu2', 'SIGTERM', (tq) => startGpuFault(stack, tq, { node_id: NODE, poll_interval: '2s' }), { WORKER_SHUTDOWN_GRACE: '1ms' });
+  const report = await interruptDuring('reset_gpu2', 'SIGTERM', (tq) => startGpuFault(stack, tq, { node_id: NODE, poll_interval: '2s' }), {
+    WORKER_SHUTDOWN_GRACE: '1ms',
+  });
   expect(report.outcome).toBe('returned_to_service');
   expect(report.steps.find((s) => s.name === 'reset_gpu2')?.status).toBe('completed');
   expect(await stack.lab.applied(NODE, 'reset_gpu')).toBe(1);

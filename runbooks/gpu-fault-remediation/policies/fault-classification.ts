@@ -167,7 +167,7 @@ function recoveryOf(event: KernelXidEvent): { action: XidRecoveryAction; code?: 
 /** "48 → 171 → 63 → 154", with runs of one Xid folded ("13 ×3"). */
 function burstSequence(xids: number[]): string {
   const parts: string[] = [];
-  for (let i = 0; i < xids.length; ) {
+  for (let i = 0; i < xids.length;) {
     let j = i;
     while (j < xids.length && xids[j] === xids[i]) j += 1;
     parts.push(j - i > 1 ? `${xids[i]} ×${j - i}` : String(xids[i]));

@@ -16,13 +16,13 @@ export interface XidEntry {
   readonly recommended_action: FaultAction;
 }
 
-const row = (
-  xid: number,
-  name: string,
-  category: XidCategory,
-  severity: XidSeverity,
-  recommended_action: FaultAction,
-): XidEntry => ({ xid, name, category, severity, recommended_action });
+const row = (xid: number, name: string, category: XidCategory, severity: XidSeverity, recommended_action: FaultAction): XidEntry => ({
+  xid,
+  name,
+  category,
+  severity,
+  recommended_action,
+});
 
 export const XID_CATALOG: readonly XidEntry[] = Object.freeze([
   row(8, 'GPU stopped processing - idle timeout (ROBUST_CHANNEL_FIFO_ERROR_IDLE_TIMEOUT)', 'driver', 'warning', 'restart_app'),

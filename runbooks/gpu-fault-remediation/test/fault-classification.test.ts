@@ -8,8 +8,7 @@ import type { GpuTable, KernelXidEvent } from '../../../domain/gpu-observations'
 import { normalizePciBusId, tryNormalizePciBusId } from '../../../domain/pci';
 
 const fixture = (name: string): string => readFileSync(join(__dirname, '../fixtures/gpu', name), 'utf8');
-const table = (file: string, stderr = '', exitCode = 0): GpuTable =>
-  parseGpuTable(fixture(`nvidia-smi/${file}`), stderr, exitCode);
+const table = (file: string, stderr = '', exitCode = 0): GpuTable => parseGpuTable(fixture(`nvidia-smi/${file}`), stderr, exitCode);
 const healthy = (): GpuTable => table('healthy-8xh100.csv');
 /** An event as an older parser recorded it: no timestamp, no parsed Xid 154 fields. */
 const xid = (code: number, pci: string, message = ''): KernelXidEvent => ({
@@ -19,8 +18,7 @@ const xid = (code: number, pci: string, message = ''): KernelXidEvent => ({
   raw: `NVRM: Xid (PCI:${pci}): ${code}, ${message}`,
 });
 /** Kernel log lines as `journalctl -k -o short-iso-precise` prints them, parsed. */
-const journal = (...lines: string[]): KernelXidEvent[] =>
-  parseKernelXids(lines.map((l) => `2026-11-22T${l}`).join('\n'));
+const journal = (...lines: string[]): KernelXidEvent[] => parseKernelXids(lines.map((l) => `2026-11-22T${l}`).join('\n'));
 /**
  * The healthy 8x H100 table with GPU rows changed the way nvidia-smi would
  * print them: ecc = ecc.errors.uncorrected.volatile.total, pending =
@@ -41,11 +39,11 @@ const healthyWith = (changes: Record<number, { ecc?: string; pending?: string; f
   return parseGpuTable(rows.join('\n') + '\n', '', 0);
 };
 const GPU3 = { index: 3, uuid: 'GPU-d2b6f8a1-7e09-4c5d-8f3a-6b4e1d9c0a28', pci_bus_id: '0000:5d:00' };
-const DBE_48 = "NVRM: Xid (PCI:0000:5d:00): 48, pid='<unknown>', name=<unknown>, An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer at physAddr 0x3c1f20a40 partition 2, subpartition 0";
+const DBE_48 =
+  "NVRM: Xid (PCI:0000:5d:00): 48, pid='<unknown>', name=<unknown>, An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer at physAddr 0x3c1f20a40 partition 2, subpartition 0";
 const DRAM_171 = "NVRM: Xid (PCI:0000:5d:00): 171, pid='<unknown>', name=<unknown>, Uncorrectable DRAM error in FBPA 3 subpartition 0 physAddr 0x3c1f20a40";
 const REMAP_63 = 'NVRM: Xid (PCI:0000:5d:00): 63, pid=88213, Row Remapper: New row marked for remapping, reset gpu to activate.';
-const recovery154 = (pci: string, to: string): string =>
-  `NVRM: Xid (PCI:${pci}): 154, GPU recovery action changed from 0x0 (None) to ${to}`;
+const recovery154 = (pci: string, to: string): string => `NVRM: Xid (PCI:${pci}): 154, GPU recovery action changed from 0x0 (None) to ${to}`;
 
 describe('normalizePciBusId', () => {
   it.each([
@@ -184,9 +182,7 @@ describe('classifyFindings', () => {
   });
 
   it('acts on the recovery an Xid 154 requests, read from the message of an event recorded without the parsed field', () => {
-    const c = classifyFindings(healthy(), [
-      xid(154, '0000:19:00', 'GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)'),
-    ]);
+    const c = classifyFindings(healthy(), [xid(154, '0000:19:00', 'GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)')]);
     expect(c.action).toBe('reboot_node');
     expect(c.decisive).toMatchObject({ xid: 154, recovery_action: 'node_reboot', recovery_action_text: 'Node Reboot Required' });
     expect(c.decisive?.reason).toMatch(/Xid 154: driver requests "Node Reboot Required" \(0x2\)$/);
@@ -277,7 +273,7 @@ describe('classifyFindings: one fault, one event', () => {
     expect(c.maintenance).toEqual([]);
   });
 
-  it('lets the 154 decide even when it asks for less than the burst\'s other Xids (Drain P2P after an Xid 48)', () => {
+  it("lets the 154 decide even when it asks for less than the burst's other Xids (Drain P2P after an Xid 48)", () => {
     const events = journal(
       `10:15:30.102311+00:00 gpu-a017 kernel: ${DBE_48}`,
       `10:15:30.517204+00:00 gpu-a017 kernel: ${recovery154('0000:5d:00', '0x3 (Drain P2P)')}`,
@@ -297,7 +293,7 @@ describe('classifyFindings: one fault, one event', () => {
     expect(c.decisive).toMatchObject({ xid: 94, recovery_action: 'none' });
   });
 
-  it('takes the newest 154 of a burst as the driver\'s current request', () => {
+  it("takes the newest 154 of a burst as the driver's current request", () => {
     const events = journal(
       `10:15:30.102311+00:00 gpu-a017 kernel: ${DBE_48}`,
       `10:15:30.517204+00:00 gpu-a017 kernel: ${recovery154('0000:5d:00', '0x4 (Drain and Reset)')}`,
@@ -347,7 +343,8 @@ describe('classifyFindings: one fault, one event', () => {
   });
 
   it('keeps a burst open at exactly the window and honours a configured window', () => {
-    const at = (time: string) => `${time}+00:00 gpu-a017 kernel: NVRM: Xid (PCI:0000:9b:00): 13, pid=88213, name=python3, Graphics SM Warp Exception on (GPC 4, TPC 1, SM 1): Out Of Range Address`;
+    const at = (time: string) =>
+      `${time}+00:00 gpu-a017 kernel: NVRM: Xid (PCI:0000:9b:00): 13, pid=88213, name=python3, Graphics SM Warp Exception on (GPC 4, TPC 1, SM 1): Out Of Range Address`;
     const threeMinutes = journal(at('10:00:00.000000'), at('10:03:00.000000'));
     expect(classifyFindings(healthy(), threeMinutes).findings).toHaveLength(1);
     const justOver = journal(at('10:00:00.000000'), at('10:03:00.000001'));
@@ -355,7 +352,7 @@ describe('classifyFindings: one fault, one event', () => {
     expect(classifyFindings(healthy(), justOver, { burst_window_seconds: 600 }).findings).toHaveLength(1);
   });
 
-  it('treats one GPU\'s lines without timestamps as one burst', () => {
+  it("treats one GPU's lines without timestamps as one burst", () => {
     const c = classifyFindings(healthy(), [
       xid(79, '0000:4c:00', 'GPU has fallen off the bus.'),
       xid(154, '0000:4c:00', 'GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)'),
@@ -417,7 +414,9 @@ describe('classifyFindings: staged memory repairs', () => {
   it('names a page retirement Xid 63 as such in the maintenance entry', () => {
     const c = classifyFindings(
       healthy(),
-      journal('10:15:30.110257+00:00 gpu-a017 kernel: NVRM: Xid (PCI:0000:5d:00): 63, pid=88213, Dynamic Page Retirement: New retired page, reload the driver to activate.'),
+      journal(
+        '10:15:30.110257+00:00 gpu-a017 kernel: NVRM: Xid (PCI:0000:5d:00): 63, pid=88213, Dynamic Page Retirement: New retired page, reload the driver to activate.',
+      ),
     );
     expect(c.maintenance.map((m) => m.reason)).toEqual(['page retirement recorded (Xid 63); applied at the next driver reload or GPU reset']);
   });

@@ -32,7 +32,11 @@ async function run<T>(body: (taskQueue: string) => Promise<T>, overrides: Worker
 
 /** The lab admin API, called as a test would call it over HTTP. */
 async function lab(path: string, body: unknown = {}): Promise<void> {
-  const res = await fetch(`${testEnv('platformUrl')}/lab/v1${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${testEnv('platformUrl')}/lab/v1${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBeLessThan(300);
 }
 
@@ -40,7 +44,11 @@ async function lab(path: string, body: unknown = {}): Promise<void> {
 async function platform(path: string, body: unknown): Promise<Response> {
   return fetch(`${testEnv('platformUrl')}/api/v1${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${testEnv('platformToken')}`, 'content-type': 'application/json', 'idempotency-key': `test-${path}-${Date.now()}-${Math.random()}` },
+    headers: {
+      authorization: `Bearer ${testEnv('platformToken')}`,
+      'content-type': 'application/json',
+      'idempotency-key': `test-${path}-${Date.now()}-${Math.random()}`,
+    },
     body: JSON.stringify(body),
   });
 }
@@ -111,7 +119,10 @@ test('cancel during the reset → persistence restored by compensation, run row 
     await eventually(async () => ((await handle.query(statusQuery)).current_step === 'reset_gpu3' ? true : undefined), 'the reset step', 60_000);
     await handle.signal(cancelRequestSignal, { actor: 'alice', reason: 'wrong node' });
     await handle.cancel();
-    return handle.result().then(() => undefined, (e: unknown) => e);
+    return handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   });
   expect(err).toBeInstanceOf(WorkflowFailedError);
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
@@ -119,7 +130,10 @@ test('cancel during the reset → persistence restored by compensation, run row 
   expect(row.rows).toHaveLength(1);
   expect(row.rows[0]).toMatchObject({ status: 'cancelled', outcome: 'cancelled' });
   // This run's steps (the workflow id is reused by every test on this node).
-  const steps = await stack.pool.query(`SELECT s.name, s.status FROM runbook_steps s JOIN runbook_runs r USING (workflow_id, run_id) WHERE r.node_id = $1 ORDER BY s.seq`, [NODE]);
+  const steps = await stack.pool.query(
+    `SELECT s.name, s.status FROM runbook_steps s JOIN runbook_runs r USING (workflow_id, run_id) WHERE r.node_id = $1 ORDER BY s.seq`,
+    [NODE],
+  );
   expect(steps.rows.find((s) => s.name === 'disable_persistence_gpu3')?.status).toBe('compensated');
   // Persistence mode is back on for GPU 3, as it was before the run.
   const state = (await stack.lab.hostState(NODE)) as { gpus: { index: number; persistence_mode: boolean }[] };
@@ -133,11 +147,15 @@ test('alerts arriving while the run is cancelled never fail it: it ends cancelle
   const err = await run(async (tq) => {
     const handle = await startGpuFault(stack, tq, { node_id: NODE, drain_timeout: '1m' });
     await eventually(async () => ((await handle.query(statusQuery)).current_step === 'wait_for_drain' ? true : undefined), 'the drain wait');
-    const alert = (i: number) => handle.signal(gpuAlertSignal, { xid: 48, gpu_index: i % 8, source: 'storm', correlation_id: `storm-${i}`, received_at: new Date().toISOString() });
+    const alert = (i: number) =>
+      handle.signal(gpuAlertSignal, { xid: 48, gpu_index: i % 8, source: 'storm', correlation_id: `storm-${i}`, received_at: new Date().toISOString() });
     await Promise.all([...Array(20).keys()].map(alert));
     await handle.cancel();
     await Promise.all([...Array(20).keys()].map((i) => alert(20 + i).catch(() => undefined)));
-    return handle.result().then(() => undefined, (e: unknown) => e);
+    return handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   });
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
   const row = await stack.pool.query(`SELECT status FROM runbook_runs WHERE node_id = $1`, [NODE]);
@@ -219,7 +237,9 @@ test('a diag that cannot run (nv-hostengine down) → held for an operator: no R
   expect(report.summary).toMatch(/dcgmi diag could not run on .*; node stays cordoned for a person/);
   const diag = report.steps.find((s) => s.name === 'run_gpu_diag');
   expect(diag?.error?.type).toBe('DiagUnavailable');
-  expect(diag?.error?.message).toMatch(/^dcgmi diag could not run \(exit 250\): dcgmi exited 250 \(no connection to nv-hostengine\): Error: unable to establish a connection/);
+  expect(diag?.error?.message).toMatch(
+    /^dcgmi diag could not run \(exit 250\): dcgmi exited 250 \(no connection to nv-hostengine\): Error: unable to establish a connection/,
+  );
   expect(report.approvals).toEqual([]);
   expect(await applied('reset_gpu')).toBe(1);
   expect(await applied('uncordon')).toBe(0);

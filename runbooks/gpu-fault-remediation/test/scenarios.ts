@@ -16,7 +16,10 @@ export const FAST = {
 /** A clean slate for a node: no open run left by an earlier (failed) test, no remediation history. */
 export async function clearHistory(stack: Stack, nodeId: string): Promise<void> {
   const handle = stack.client.workflow.getHandle(gpuFaultWorkflowId(nodeId));
-  const open = await handle.describe().then((d) => d.status.name === 'RUNNING', () => false);
+  const open = await handle.describe().then(
+    (d) => d.status.name === 'RUNNING',
+    () => false,
+  );
   if (open) await handle.terminate('test clean-up: left open by an earlier test');
   await stack.pool.query('DELETE FROM runbook_runs WHERE node_id = $1', [nodeId]);
 }

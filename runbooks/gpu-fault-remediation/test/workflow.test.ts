@@ -35,9 +35,18 @@ test('transient Xid 48 → reset GPU → diag passes → returned to service', a
 
   expect(report.outcome).toBe('returned_to_service');
   expect(stepNames(report)).toEqual([
-    ...PRE_CHECKS, 'check_remediation_history',
-    'cordon_node', 'wait_for_drain', 'disable_persistence_gpu3', 'reset_gpu3', 'restore_persistence_gpu3', 'verify_gpus_after_reset',
-    'run_gpu_diag', 'reread_node_state', 'uncordon_node', 'record_kernel_log_cursor',
+    ...PRE_CHECKS,
+    'check_remediation_history',
+    'cordon_node',
+    'wait_for_drain',
+    'disable_persistence_gpu3',
+    'reset_gpu3',
+    'restore_persistence_gpu3',
+    'verify_gpus_after_reset',
+    'run_gpu_diag',
+    'reread_node_state',
+    'uncordon_node',
+    'record_kernel_log_cursor',
   ]);
   expect(await mutationKinds()).toEqual(['cordon', 'persistence_mode', 'reset_gpu', 'persistence_mode', 'uncordon']);
   // The reset ran once on the host, as a host job, addressed by UUID.
@@ -95,8 +104,17 @@ test('Xid 79 (fell off the bus) → drain, reboot, diag → returned to service'
   const report: RunReport = await run(async (tq) => (await startGpuFault(stack, tq, { node_id: NODE, xid: 79 })).result());
   expect(report.outcome).toBe('returned_to_service');
   expect(stepNames(report)).toEqual([
-    ...PRE_CHECKS, 'check_remediation_history', 'cordon_node', 'wait_for_drain', 'read_boot_id', 'reboot_node', 'verify_gpus_after_reboot',
-    'run_gpu_diag', 'reread_node_state', 'uncordon_node', 'record_kernel_log_cursor',
+    ...PRE_CHECKS,
+    'check_remediation_history',
+    'cordon_node',
+    'wait_for_drain',
+    'read_boot_id',
+    'reboot_node',
+    'verify_gpus_after_reboot',
+    'run_gpu_diag',
+    'reread_node_state',
+    'uncordon_node',
+    'record_kernel_log_cursor',
   ]);
   expect(await mutationKinds()).toEqual(['cordon', 'reboot', 'uncordon']);
 });
@@ -154,7 +172,10 @@ test('a changed host key fails the run with HostKeyMismatch and runs no command'
   const worker = await stack.worker(taskQueue, { inventory: tampered });
   const err = await worker.runUntil(async () => {
     const handle = await startGpuFault(stack, taskQueue, { node_id: NODE });
-    return handle.result().then(() => undefined, (e: unknown) => e);
+    return handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   });
   expect(err).toBeInstanceOf(WorkflowFailedError);
   expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('HostKeyMismatch');
@@ -162,7 +183,12 @@ test('a changed host key fails the run with HostKeyMismatch and runs no command'
 });
 
 test('a non-worker host is refused with HostRoleViolation before any SSH', async () => {
-  const err = await run(async (tq) => (await startGpuFault(stack, tq, { node_id: 'dev-lab-1' })).result().then(() => undefined, (e: unknown) => e));
+  const err = await run(async (tq) =>
+    (await startGpuFault(stack, tq, { node_id: 'dev-lab-1' })).result().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('HostRoleViolation');
   expect((await stack.lab.records('dev-lab-1')).commands).toEqual([]);

@@ -79,8 +79,8 @@ describe('groupXidBursts', () => {
   it('starts a new burst when dmesg time jumps back (a new boot)', () => {
     const events = parseKernelXids(
       [
-        '[ 5107.644349] NVRM: Xid (PCI:0000:4c:00): 79, pid=\'<unknown>\', name=<unknown>, GPU has fallen off the bus.',
-        '[   92.118023] NVRM: Xid (PCI:0000:4c:00): 79, pid=\'<unknown>\', name=<unknown>, GPU has fallen off the bus.',
+        "[ 5107.644349] NVRM: Xid (PCI:0000:4c:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.",
+        "[   92.118023] NVRM: Xid (PCI:0000:4c:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.",
       ].join('\n'),
     );
     expect(groupXidBursts(events)).toHaveLength(2);

@@ -57,9 +57,7 @@ describe('XID_CATALOG', () => {
   });
 
   (hasReference ? it : it.skip)(
-    hasReference
-      ? 'matches every entry of the reference xid-catalog.json'
-      : `matches the reference catalogue (SKIPPED: ${REFERENCE} not found)`,
+    hasReference ? 'matches every entry of the reference xid-catalog.json' : `matches the reference catalogue (SKIPPED: ${REFERENCE} not found)`,
     () => {
       const reference = JSON.parse(readFileSync(REFERENCE, 'utf8')) as ReferenceEntry[];
       expect(XID_CATALOG).toHaveLength(reference.length);
