@@ -8,7 +8,9 @@
  */
 import type { RunbookDefinition } from '../domain/runbook-definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
+import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
+export { gpuHealthCheck } from './gpu-health-check/workflow';
 
-export const RUNBOOKS: readonly RunbookDefinition[] = [gpuFaultRemediationRunbook];
+export const RUNBOOKS: readonly RunbookDefinition[] = [gpuFaultRemediationRunbook, gpuHealthCheckRunbook];

@@ -1,0 +1,77 @@
+/**
+ * Records workflow histories for the replay tests. Each runbook's
+ * `test/record-histories.ts` names its scenarios and calls this; it runs them
+ * for real against a fresh stack (dev server, PostgreSQL, lab) and writes
+ * `runbooks/<name>/histories/<version>-<scenario>.json`. Re-record only when a
+ * workflow change is released on purpose; an unintended change must fail
+ * replay instead.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { WorkflowHandle } from '@temporalio/client';
+import { findFreePort } from '../../infra/free-port';
+import { resolveTemporalCli } from '../../infra/temporal-cli';
+import { startStack } from '../../scripts/stack';
+import { connectStack, uniqueTaskQueue, type Stack } from './harness';
+import { TEST_ENV_KEYS } from './test-env';
+
+export type Scenario = (s: Stack, taskQueue: string) => Promise<WorkflowHandle>;
+
+export interface Recording {
+  /** The runbook's histories folder. */
+  out: string;
+  /** The released version being recorded (v1, v2, ...): the file name prefix. */
+  version: string;
+  scenarios: Record<string, Scenario>;
+}
+
+export async function recordHistories({ out, version, scenarios }: Recording): Promise<void> {
+  const dir = path.resolve(__dirname, '../../.data', `record-${process.pid}`);
+  const stack = await startStack({
+    dataDir: dir,
+    log: (l) => process.stderr.write(`[record] ${l}\n`),
+    temporalPort: await findFreePort(),
+    temporalUiPort: await findFreePort(),
+    databaseUrl: process.env.DATABASE_URL,
+    lab: { extraGpuNodes: 3, drainDelayMs: 100, rebootDelayMs: 300, timeScale: 0.002 },
+  });
+  Object.assign(process.env, {
+    [TEST_ENV_KEYS.temporalAddress]: stack.temporalAddress,
+    [TEST_ENV_KEYS.databaseUrl]: stack.db.url,
+    [TEST_ENV_KEYS.inventoryFile]: stack.lab!.inventoryPath,
+    [TEST_ENV_KEYS.clientKeyFile]: stack.lab!.clientKeyPath,
+    [TEST_ENV_KEYS.platformUrl]: stack.lab!.platformUrl,
+    [TEST_ENV_KEYS.platformToken]: stack.lab!.platformToken,
+  });
+  const cli = await resolveTemporalCli();
+  const s = await connectStack();
+  const taskQueue = uniqueTaskQueue('record');
+  const worker = await s.worker(taskQueue);
+  try {
+    await worker.runUntil(async () => {
+      fs.mkdirSync(out, { recursive: true });
+      for (const [name, drive] of Object.entries(scenarios)) {
+        const handle = await drive(s, taskQueue);
+        const report = await handle.result();
+        const file = path.join(out, `${version}-${name}.json`);
+        // The CLI writes the same JSON as a Web UI export, which replay accepts as is.
+        const json = execFileSync(cli.path, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', stack.temporalAddress]);
+        fs.writeFileSync(file, json);
+        process.stderr.write(`[record] ${name}: ${report.outcome} → ${path.relative(process.cwd(), file)}\n`);
+      }
+    });
+  } finally {
+    await s.close();
+    await stack.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs a recording as a script: exits non-zero, with the stack trace, on any failure. */
+export function runRecording(recording: Recording): void {
+  recordHistories(recording).catch((err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });
+}
