@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseDcgmDiag } from '../../../capabilities/gpu/parse-dcgm-diag';
 import { assessDiagCoverage } from '../policies/diag-coverage';
 
-const fixture = (name: string): string => readFileSync(join(__dirname, '../fixtures/gpu/dcgm', name), 'utf8');
+const fixture = (name: string): string => readFileSync(join(__dirname, '../../../test/fixtures/gpu/dcgm', name), 'utf8');
 
 interface V4Result {
   entity_id: number;

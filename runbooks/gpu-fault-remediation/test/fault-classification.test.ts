@@ -7,7 +7,7 @@ import { FAULT_ACTIONS } from '../input';
 import type { GpuTable, KernelXidEvent } from '../../../domain/gpu-observations';
 import { normalizePciBusId, tryNormalizePciBusId } from '../../../domain/pci';
 
-const fixture = (name: string): string => readFileSync(join(__dirname, '../fixtures/gpu', name), 'utf8');
+const fixture = (name: string): string => readFileSync(join(__dirname, '../../../test/fixtures/gpu', name), 'utf8');
 const table = (file: string, stderr = '', exitCode = 0): GpuTable => parseGpuTable(fixture(`nvidia-smi/${file}`), stderr, exitCode);
 const healthy = (): GpuTable => table('healthy-8xh100.csv');
 /** An event as an older parser recorded it: no timestamp, no parsed Xid 154 fields. */

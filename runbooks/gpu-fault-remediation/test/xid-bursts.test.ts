@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseKernelXids } from '../../../capabilities/gpu/parse-kernel-xids';
 import { groupXidBursts, readXidTimestamp, secondsBetween } from '../policies/xid-bursts';
 
-const fixture = (name: string): string => readFileSync(join(__dirname, '../fixtures/gpu/kernel', name), 'utf8');
+const fixture = (name: string): string => readFileSync(join(__dirname, '../../../test/fixtures/gpu/kernel', name), 'utf8');
 const gap = (a: string, b: string): number | null => secondsBetween(readXidTimestamp(a)!, readXidTimestamp(b)!);
 
 describe('readXidTimestamp', () => {

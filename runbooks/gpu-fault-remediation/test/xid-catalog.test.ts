@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { FAULT_ACTIONS } from '../input';
 import { XID_CATALOG, lookupXid } from '../policies/xid-catalog';
 
-const REFERENCE = resolve(__dirname, '../../../shared/reference/xid-catalog.json');
+const REFERENCE = resolve(__dirname, '../../../../shared/reference/xid-catalog.json');
 const hasReference = existsSync(REFERENCE);
 
 interface ReferenceEntry {
@@ -50,7 +50,7 @@ describe('XID_CATALOG', () => {
   });
 
   it('has no runtime imports (it is bundled into workflow code)', () => {
-    const source = readFileSync(join(__dirname, '../../domain/xid-catalog.ts'), 'utf8');
+    const source = readFileSync(join(__dirname, '../policies/xid-catalog.ts'), 'utf8');
     const imports = source.split('\n').filter((l) => /^\s*import\b/.test(l));
     for (const line of imports) expect(line).toMatch(/^import type /);
     expect(source).not.toMatch(/require\(|\.json['"]/);
