@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { BudgetConfigSchema, type BudgetConfig } from '../domain/disruption';
 import { DurationSchema } from '../domain/durations';
 import { InventorySchema, type Inventory } from '../domain/inventory';
 
@@ -65,6 +66,8 @@ export interface Config {
     address?: string;
     namespace: string;
     taskQueue: string;
+    /** Where the disruption ledgers run (default: taskQueue); some worker must always poll it. */
+    ledgerTaskQueue: string;
     /** Dev server ports (used only when address is unset). */
     port: number;
     uiPort: number;
@@ -80,6 +83,8 @@ export interface Config {
   ssh: { connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number };
   /** How long a stopping worker lets in-flight activities finish before it cancels them (they are retried elsewhere). */
   worker: { shutdownGraceMs: number };
+  /** Disruption caps by inventory label (rack, pool, ...); every node is also leased on its own. */
+  budgets: BudgetConfig;
   logLevel: LogLevel;
   otel: { endpoint?: string };
   /** The simulated fleet (`npm start` without INVENTORY_FILE). */
@@ -121,6 +126,19 @@ const positiveNumber = z.coerce
   .finite('expected a finite number')
   .positive('expected a number greater than 0');
 
+/** JSON caps by label, e.g. {"rack":{"max":1},"pool":{"max_percent":10}}. */
+const budgets = z
+  .string()
+  .transform((raw, ctx) => {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected JSON, e.g. {"rack":{"max":1},"pool":{"max_percent":10}}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(BudgetConfigSchema);
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel = z.enum(LOG_LEVELS, { errorMap: () => ({ message: `expected one of ${LOG_LEVELS.join(', ')}` }) });
 
@@ -129,6 +147,7 @@ const VARIABLES = {
   TEMPORAL_ADDRESS: hostPort.optional(),
   TEMPORAL_NAMESPACE: nonEmpty.default('default'),
   TEMPORAL_TASK_QUEUE: nonEmpty.default('gpuaas-runbooks'),
+  TEMPORAL_LEDGER_TASK_QUEUE: nonEmpty.optional(),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   DATABASE_URL: postgresUrl.optional(),
@@ -142,6 +161,7 @@ const VARIABLES = {
   SSH_COMMAND_TIMEOUT: duration.default('60s'),
   SSH_OUTPUT_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   WORKER_SHUTDOWN_GRACE: duration.default('30s'),
+  DISRUPTION_BUDGETS: budgets.default('{"rack":{"max":1},"pool":{"max_percent":10}}'),
   PLATFORM_API_URL: httpUrl.optional(),
   PLATFORM_API_TOKEN: nonEmpty.optional(),
   LOG_LEVEL: logLevel.default('info'),
@@ -208,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       address: v.TEMPORAL_ADDRESS,
       namespace: v.TEMPORAL_NAMESPACE,
       taskQueue: v.TEMPORAL_TASK_QUEUE,
+      ledgerTaskQueue: v.TEMPORAL_LEDGER_TASK_QUEUE ?? v.TEMPORAL_TASK_QUEUE,
       port: v.TEMPORAL_PORT,
       uiPort: v.TEMPORAL_UI_PORT,
     },
@@ -222,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       outputLimitBytes: v.SSH_OUTPUT_LIMIT_BYTES,
     },
     worker: { shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE },
+    budgets: v.DISRUPTION_BUDGETS,
     logLevel: v.LOG_LEVEL,
     otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT },
     lab: { timeScale: v.LAB_TIME_SCALE, extraGpuNodes: v.LAB_EXTRA_GPU_NODES },

@@ -24,6 +24,13 @@ export const InventoryHostSchema = z
     user: z.string().min(1).default('root'),
     host_key: HostKeySchema,
     gpu_count: z.number().int().min(0).default(0),
+    /**
+     * Disruption scopes the node belongs to, e.g. {rack: "r12", pool: "h100-a"}: each
+     * label with a configured budget is a scope whose nodes share that budget.
+     */
+    labels: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'label names: lowercase letters, digits, "_" or "-"'), z.string().min(1).max(63)).default({}),
+    /** Drills (run_mode: drill) may target this node: lab hosts, a staging pool. */
+    drillable: z.boolean().default(false),
   })
   .strict();
 export type InventoryHost = z.infer<typeof InventoryHostSchema>;

@@ -26,6 +26,8 @@ export interface LabOptions {
   platformPort?: number;
   /** worker_compute nodes beyond dev-gpu-1 (default 0). */
   extraGpuNodes?: number;
+  /** GPU nodes per rack label (default 10). */
+  rackSize?: number;
   /** Allocations finish this long after a cordon (default 300). */
   drainDelayMs?: number;
   /**
@@ -71,7 +73,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const token = opts.platformToken ?? 'lab-token';
   const timeScale = opts.timeScale ?? 1;
   if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new RangeError(`timeScale must be a finite number > 0, got ${timeScale}`);
-  const specs = labHostSpecs(opts.extraGpuNodes ?? 0);
+  const specs = labHostSpecs(opts.extraGpuNodes ?? 0, opts.rackSize);
   const keys = loadLabKeys(
     opts.dataDir,
     specs.map((s) => s.node_id),

@@ -10,16 +10,26 @@ export interface LabHostSpec {
   hostname: string;
   role: HostRole;
   gpu_count: number;
+  labels: Record<string, string>;
+  drillable: boolean;
 }
 
-/** dev-control-1, dev-lab-1, dev-gpu-1 and `extraGpuNodes` more GPU nodes. node_id == hostname. */
-export function labHostSpecs(extraGpuNodes: number): LabHostSpec[] {
+/** GPU nodes per lab rack, unless the lab is told otherwise. */
+export const DEFAULT_RACK_SIZE = 10;
+
+/**
+ * dev-control-1, dev-lab-1, dev-gpu-1 and `extraGpuNodes` more GPU nodes.
+ * node_id == hostname. GPU nodes fill racks of `rackSize` in order (rack-1,
+ * rack-2, ...), all in pool `lab`; every lab host is drillable.
+ */
+export function labHostSpecs(extraGpuNodes: number, rackSize = DEFAULT_RACK_SIZE): LabHostSpec[] {
   const hosts: LabHostSpec[] = [
-    { node_id: 'dev-control-1', hostname: 'dev-control-1', role: 'platform_control', gpu_count: 0 },
-    { node_id: 'dev-lab-1', hostname: 'dev-lab-1', role: 'app_control', gpu_count: 0 },
+    { node_id: 'dev-control-1', hostname: 'dev-control-1', role: 'platform_control', gpu_count: 0, labels: {}, drillable: true },
+    { node_id: 'dev-lab-1', hostname: 'dev-lab-1', role: 'app_control', gpu_count: 0, labels: {}, drillable: true },
   ];
   for (let i = 1; i <= 1 + extraGpuNodes; i++) {
-    hosts.push({ node_id: `dev-gpu-${i}`, hostname: `dev-gpu-${i}`, role: 'worker_compute', gpu_count: GPUS_PER_NODE });
+    const labels = { rack: `rack-${Math.ceil(i / rackSize)}`, pool: 'lab' };
+    hosts.push({ node_id: `dev-gpu-${i}`, hostname: `dev-gpu-${i}`, role: 'worker_compute', gpu_count: GPUS_PER_NODE, labels, drillable: true });
   }
   return hosts;
 }

@@ -16,7 +16,7 @@ export interface StackOptions {
   temporalUiPort?: number;
   databaseUrl?: string;
   /** Start the simulated fleet (default true); false when an inventory of real hosts is configured. */
-  lab?: false | { platformPort?: number; extraGpuNodes?: number; drainDelayMs?: number; rebootDelayMs?: number; timeScale?: number };
+  lab?: false | { platformPort?: number; extraGpuNodes?: number; rackSize?: number; drainDelayMs?: number; rebootDelayMs?: number; timeScale?: number };
 }
 
 export interface Stack {

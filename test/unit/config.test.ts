@@ -39,17 +39,35 @@ function badVariables(err: ConfigError): string[] {
     .filter((v): v is string => v !== undefined);
 }
 
+describe('DISRUPTION_BUDGETS and TEMPORAL_LEDGER_TASK_QUEUE', () => {
+  it('reads caps by label as JSON, and a ledger queue of its own', () => {
+    const config = loadConfig({ DISRUPTION_BUDGETS: '{"rack":{"max":2},"partition":{"max":4,"max_percent":5}}', TEMPORAL_LEDGER_TASK_QUEUE: 'ledgers' });
+    expect(config.budgets).toEqual({ rack: { max: 2 }, partition: { max: 4, max_percent: 5 } });
+    expect(config.temporal.ledgerTaskQueue).toBe('ledgers');
+  });
+
+  it.each([
+    ['{rack: 1}', /DISRUPTION_BUDGETS: expected JSON/],
+    ['{"rack":{}}', /DISRUPTION_BUDGETS.*give max, max_percent or both/],
+    ['{"rack":{"max":0}}', /DISRUPTION_BUDGETS/],
+    ['{"Rack!":{"max":1}}', /DISRUPTION_BUDGETS/],
+  ])('refuses %s', (raw, problem) => {
+    expect(() => loadConfig({ DISRUPTION_BUDGETS: raw })).toThrow(problem);
+  });
+});
+
 describe('loadConfig', () => {
   it('has defaults for everything (lab mode, dev server, embedded PostgreSQL)', () => {
     const config = loadConfig({});
     expect(config).toEqual({
-      temporal: { address: undefined, namespace: 'default', taskQueue: 'gpuaas-runbooks', port: 7233, uiPort: 8233 },
+      temporal: { address: undefined, namespace: 'default', taskQueue: 'gpuaas-runbooks', ledgerTaskQueue: 'gpuaas-runbooks', port: 7233, uiPort: 8233 },
       databaseUrl: undefined,
       dataDir: path.resolve('.data'),
       api: { host: '127.0.0.1', port: 8080 },
       fleet: { mode: 'lab' },
       ssh: { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, outputLimitBytes: 1024 * 1024 },
       worker: { shutdownGraceMs: 30_000 },
+      budgets: { rack: { max: 1 }, pool: { max_percent: 10 } },
       alerts: { cooldownMs: 60_000 },
       lab: { timeScale: 1, extraGpuNodes: 0 },
       logLevel: 'info',
@@ -74,7 +92,14 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'debug',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
     });
-    expect(config.temporal).toEqual({ address: 'temporal.internal:7233', namespace: 'prod', taskQueue: 'runbooks-eu', port: 7300, uiPort: 8300 });
+    expect(config.temporal).toEqual({
+      address: 'temporal.internal:7233',
+      namespace: 'prod',
+      taskQueue: 'runbooks-eu',
+      ledgerTaskQueue: 'runbooks-eu',
+      port: 7300,
+      uiPort: 8300,
+    });
     expect(config.databaseUrl).toBe('postgres://u:p@db:5432/runbooks');
     expect(config.dataDir).toBe('/var/lib/gpuaas');
     expect(config.api).toEqual({ host: '0.0.0.0', port: 9090 });
@@ -189,7 +214,7 @@ describe('loadInventory', () => {
   it('reads JSON and applies defaults', () => {
     const { port: _port, ...noPort } = host();
     const file = write('inventory.json', JSON.stringify({ hosts: [noPort] }));
-    expect(loadInventory(file)).toEqual({ hosts: [{ ...noPort, port: 22, user: 'root' }] });
+    expect(loadInventory(file)).toEqual({ hosts: [{ ...noPort, port: 22, user: 'root', labels: {}, drillable: false }] });
   });
 
   it('reads YAML (.yaml and .yml)', () => {
