@@ -8,6 +8,7 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Inventory } from '../domain/inventory';
 import { ApiError, envelope, isDatabaseUnavailable } from './errors';
+import { registerBudgetRoutes } from './routes/budgets';
 import { registerHealthRoutes } from './routes/health';
 import { registerRunRoutes } from './routes/runs';
 import { PendingCalls } from './temporal-call';
@@ -126,6 +127,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.addHook('onClose', () => pending.settled());
   registerHealthRoutes(app, deps, pending);
   registerRunRoutes(app, deps, pending);
+  registerBudgetRoutes(app, deps, pending);
   return app;
 }
 

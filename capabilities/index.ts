@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
+import type { Client } from '@temporalio/client';
+import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
+import { createBudgetActivities } from './budget/budget-activities';
 import { createEngineActivities } from './evidence/engine-activities';
 import { EvidenceStore } from './evidence/evidence-store';
 import { createGpuActivities } from './gpu/gpu-activities';
@@ -17,6 +20,10 @@ export interface ActivityDeps {
   platform: PlatformClient;
   pool: Pool;
   logger: Logger;
+  /** Disruption ledgers are workflows: the budget activities signal them. */
+  temporal: Client;
+  budgets: BudgetConfig;
+  ledgerTaskQueue: string;
 }
 
 /**
@@ -35,6 +42,13 @@ export function createActivities(deps: ActivityDeps) {
     ...createInventoryActivities({ inventory: deps.inventory }),
     ...createGpuActivities({ hosts, jobs }),
     ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),
+    ...createBudgetActivities({
+      inventory: deps.inventory,
+      budgets: deps.budgets,
+      platform: deps.platform,
+      temporal: deps.temporal,
+      ledgerTaskQueue: deps.ledgerTaskQueue,
+    }),
   };
 }
 

@@ -63,6 +63,16 @@ export const CancelRequestSchema = z
   .strict();
 export type CancelRequest = z.infer<typeof CancelRequestSchema>;
 
+export interface BlockedOn {
+  scope: string;
+  cap: number;
+  /** Runs holding the scope's slots when this run asked (workflow ids). */
+  holders: string[];
+  /** Requests ahead of or beside this one. */
+  waiting: number;
+  since: string;
+}
+
 export interface RunStatus {
   runbook: string;
   workflow_id: string;
@@ -74,6 +84,8 @@ export interface RunStatus {
   pending_approval: ApprovalRequest | null;
   approvals: ApprovalRecord[];
   outcome: string | null;
+  /** The disruption budget the run waits for, when it cannot take its node out of service yet. */
+  blocked_on?: BlockedOn | null;
   /** Target of the run, when it acts on one host. */
   target?: { node_id: string; host_name?: string; host_role?: HostRole };
 }

@@ -15,6 +15,8 @@ export const SA = {
   CorrelationId: defineSearchAttributeKey('CorrelationId', SearchAttributeType.KEYWORD),
   AwaitingApproval: defineSearchAttributeKey('AwaitingApproval', SearchAttributeType.BOOL),
   RunMode: defineSearchAttributeKey('RunMode', SearchAttributeType.KEYWORD),
+  /** Waiting for a disruption slot (the status query says which scope and who holds it). */
+  BlockedOnBudget: defineSearchAttributeKey('BlockedOnBudget', SearchAttributeType.BOOL),
 } as const;
 
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SA);

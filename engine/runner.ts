@@ -13,7 +13,18 @@ import {
 import type { EngineActivities } from '../capabilities/evidence/engine-activities';
 import type { HostRole } from '../domain/host-roles';
 import { approvalSignal, cancelRequestSignal, statusQuery } from '../domain/messages';
-import type { ApprovalDecision, ApprovalRecord, ApprovalRequest, CancelRequest, Phase, RunMode, RunReport, RunStatus, StepRecord } from '../domain/runbook';
+import type {
+  ApprovalDecision,
+  ApprovalRecord,
+  ApprovalRequest,
+  BlockedOn,
+  CancelRequest,
+  Phase,
+  RunMode,
+  RunReport,
+  RunStatus,
+  StepRecord,
+} from '../domain/runbook';
 import { SA } from '../domain/search-attributes';
 import type { StepContext } from '../domain/step-context';
 import type { EvidenceKind } from '../capabilities/evidence/evidence-store';
@@ -60,6 +71,7 @@ export class RunbookRun {
   private readonly evidenceRefs: string[] = [];
   private readonly attempts = new Map<string, number>();
   private readonly queuedEvidence: QueuedEvidence[] = [];
+  private readonly abortHooks: (() => Promise<void>)[] = [];
   private queuedCount = 0;
   private readonly startedAt = new Date().toISOString();
   private decision: ApprovalDecision | undefined;
@@ -174,6 +186,32 @@ export class RunbookRun {
   /** Registers the undo of a completed mutating step; run in reverse on failure or cancel. */
   onRollback(step: string, run: () => Promise<void>): void {
     this.undos.push({ step, seq: this.lastStep(step)?.seq, run });
+  }
+
+  /**
+   * Work to do when the run fails or is cancelled, after the rollbacks, not
+   * cancellable (e.g. giving back disruption slots). Unlike an undo it is not
+   * run by a rollback in the middle of the procedure.
+   */
+  onAbort(hook: () => Promise<void>): void {
+    this.abortHooks.push(hook);
+  }
+
+  async runAbortHooks(): Promise<void> {
+    for (const hook of this.abortHooks.splice(0)) {
+      try {
+        await hook();
+      } catch (err) {
+        log.error('abort hook failed', { ...this.logFields(), error: failureOf(err).message });
+      }
+    }
+  }
+
+  /** Shows (or clears) the disruption budget the run waits for, in its status and search attributes. */
+  blockedOn(blocked: BlockedOn | null): void {
+    this.status.blocked_on = blocked;
+    upsertSearchAttributes([{ key: SA.BlockedOnBudget, value: blocked !== null }]);
+    if (blocked) log.info('waiting for a disruption slot', { ...this.logFields(), scope: blocked.scope, holders: blocked.holders });
   }
 
   /** Drops an undo once the procedure restored the state itself. */
@@ -362,6 +400,7 @@ export async function runRunbook(run: RunbookRun, input: unknown, body: (run: Ru
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
         await run.compensate();
+        await run.runAbortHooks();
         const who = run.cancelRequest ? ` by ${run.cancelRequest.actor}: ${run.cancelRequest.reason}` : '';
         await run.finish('cancelled', `cancelled${who}`, 'cancelled');
       });
@@ -370,6 +409,7 @@ export async function runRunbook(run: RunbookRun, input: unknown, body: (run: Ru
     const failure = failureOf(err);
     await CancellationScope.nonCancellable(async () => {
       await run.compensate();
+      await run.runAbortHooks();
       run.phase('escalate');
       await run.finish('failed', `${failure.type}: ${failure.message}`, 'failed');
     });

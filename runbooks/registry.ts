@@ -10,6 +10,9 @@ import type { RunbookDefinition } from '../domain/runbook-definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 
+// The engine's own workflows, which runbooks use.
+export { disruptionLedger } from '../engine/disruption-ledger';
+
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 

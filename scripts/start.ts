@@ -56,7 +56,15 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       tracing,
       shutdownGraceMs: config.worker.shutdownGraceMs,
-      activities: composeActivities({ ...fleet, pool: stack.db.pool, logger, ssh: config.ssh }),
+      activities: composeActivities({
+        ...fleet,
+        pool: stack.db.pool,
+        logger,
+        ssh: config.ssh,
+        temporal: temporal.client,
+        budgets: config.budgets,
+        ledgerTaskQueue: config.temporal.ledgerTaskQueue,
+      }),
     });
     const workerDone = worker.run();
     stops.push(async () => {

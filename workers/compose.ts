@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { createActivities, type RunbookActivities } from '../capabilities';
 import { PlatformClient } from '../capabilities/platform/platform-client';
 import { createSshExecutor } from '../capabilities/host/ssh-executor';
+import type { Client } from '@temporalio/client';
+import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
 
 export interface ActivityWiring {
@@ -14,6 +16,10 @@ export interface ActivityWiring {
   platformToken: string;
   pool: Pool;
   logger: Logger;
+  temporal: Client;
+  budgets: BudgetConfig;
+  /** The task queue the disruption ledgers run on; in production the workers' own. */
+  ledgerTaskQueue: string;
 }
 
 /** Builds the real clients and the activities on top of them. The one place they are wired. */
@@ -24,5 +30,8 @@ export function composeActivities(w: ActivityWiring): RunbookActivities {
     platform: new PlatformClient({ baseUrl: w.platformUrl, token: w.platformToken }),
     pool: w.pool,
     logger: w.logger,
+    temporal: w.temporal,
+    budgets: w.budgets,
+    ledgerTaskQueue: w.ledgerTaskQueue,
   });
 }

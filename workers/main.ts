@@ -30,7 +30,15 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     tracing,
     shutdownGraceMs: config.worker.shutdownGraceMs,
-    activities: composeActivities({ ...fleet, pool, logger, ssh: config.ssh }),
+    activities: composeActivities({
+      ...fleet,
+      pool,
+      logger,
+      ssh: config.ssh,
+      temporal: temporal.client,
+      budgets: config.budgets,
+      ledgerTaskQueue: config.temporal.ledgerTaskQueue,
+    }),
   });
   logger.info({ task_queue: config.temporal.taskQueue, hosts: fleet.inventory.hosts.length }, 'worker started');
   // worker.run() resolves after SIGINT/SIGTERM: the SDK drains in-flight tasks first.

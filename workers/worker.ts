@@ -19,7 +19,8 @@ export interface RunbookWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: RunbookActivities;
+  /** None for a worker that runs only workflows (the disruption ledgers). */
+  activities?: RunbookActivities;
   tracing: Tracing;
   /**
    * On SIGTERM/SIGINT in-flight activities get this long to finish; then they are

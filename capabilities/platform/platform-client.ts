@@ -50,6 +50,10 @@ export class PlatformClient {
     this.timeoutMs = opts.timeoutMs ?? 15_000;
   }
 
+  async listNodes(): Promise<PlatformNode[]> {
+    return (await this.request('GET', '/api/v1/nodes', z.object({ nodes: z.array(NodeSchema) }))).nodes;
+  }
+
   getNode(nodeId: string): Promise<PlatformNode> {
     return this.request('GET', `/api/v1/nodes/${encodeURIComponent(nodeId)}`, NodeSchema);
   }

@@ -7,6 +7,7 @@ import type { KernelLogCursor } from '../../capabilities/gpu/kernel-log-window';
 import { assessDiagCoverage } from './policies/diag-coverage';
 import { ErrorType } from '../../domain/errors';
 import { ActivityOptionSets } from '../../engine/activity-options';
+import { DisruptionLease } from '../../engine/disruption-lease';
 import { diagBudgetMs } from '../../domain/host-command-budgets';
 import { classifyFindings, compareActions, type Classification } from './policies/fault-classification';
 import {
@@ -31,6 +32,8 @@ import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner'
 
 /** Runs started before this patch replay the frozen v1 code; new runs take the hardened path. */
 const FLEET_HARDENING_PATCH = 'fleet-hardening';
+/** Runs started before this patch take their node out of service without a disruption slot. */
+const DISRUPTION_BUDGET_PATCH = 'disruption-budget';
 
 /** Every cordon this runbook makes says so; an uncordon touches only a node cordoned by this runbook. */
 const CORDON_REASON_PREFIX = 'gpu-fault:';
@@ -76,6 +79,8 @@ class GpuFaultRun {
   private readonly acts: ReturnType<typeof activitiesFor>;
   /** Where this run's kernel-log reading ends; kept when the run completes its remediation. */
   private cursor: KernelLogCursor | null = null;
+  /** The node's disruption slots, from before the cordon until it is back in service. */
+  private lease: DisruptionLease | undefined;
 
   constructor(
     private readonly run: RunbookRun,
@@ -146,8 +151,12 @@ class GpuFaultRun {
       if (decision.decision !== 'approve') return this.done('held_for_operator', `repeat remediation not approved (${decision.decision}); nothing was touched`);
     }
 
-    // ---- procedure: behind cordon and drain ----
+    // ---- procedure: inside the fleet's disruption budget, behind cordon and drain ----
     run.phase('procedure');
+    if (patched(DISRUPTION_BUDGET_PATCH)) {
+      this.lease = new DisruptionLease(run, input.node_id);
+      await this.lease.acquire();
+    }
     const cordonedByUs = node.schedulable;
     if (cordonedByUs) {
       // No rollback for the cordon: a node with a confirmed fault stays out of
@@ -376,9 +385,12 @@ class GpuFaultRun {
           : undefined;
     if (heldBy) {
       await run.skip('uncordon_node', `${heldBy}; left cordoned`);
+      // Out of service by someone else's hand now: it counts against the budget as such.
+      await this.lease?.release();
       return this.handled('remediated_left_cordoned', `${summary}; ${heldBy}, so it stays cordoned`);
     }
     await run.step('uncordon_node', (ctx) => acts.platform.uncordonNode(ctx, `${CORDON_REASON_PREFIX} ${summary}`));
+    await this.lease?.release();
     return this.handled('returned_to_service', `${summary}, node back in service`);
   }
 

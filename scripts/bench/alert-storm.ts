@@ -131,6 +131,10 @@ async function run(stack: Stack): Promise<void> {
           ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024 },
           platformUrl: lab.platformUrl,
           platformToken: lab.platformToken,
+          temporal: temporal.client,
+          // Node leases only: these benches measure one run and the API, not the fleet budget.
+          budgets: {},
+          ledgerTaskQueue: TASK_QUEUE,
           pool: stack.db.pool,
           logger,
         }),

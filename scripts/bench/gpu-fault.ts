@@ -99,6 +99,10 @@ async function measure(stack: Stack): Promise<Samples> {
       ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024 },
       platformUrl: lab.platformUrl,
       platformToken: lab.platformToken,
+      temporal: client,
+      // Node leases only: these benches measure one run and the API, not the fleet budget.
+      budgets: {},
+      ledgerTaskQueue: TASK_QUEUE,
       pool: stack.db.pool,
       logger,
     });

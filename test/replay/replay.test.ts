@@ -48,10 +48,11 @@ test.each(RUNBOOKS.map((d) => d.name))('%s has recorded histories to replay', (r
   expect(historiesOf(runbook).length).toBeGreaterThan(0);
 });
 
-test('both released versions of gpu-fault-remediation are recorded', () => {
+test('every released version of gpu-fault-remediation is recorded', () => {
   const of = (version: string) => historiesOf('gpu-fault-remediation').filter((f) => path.basename(f).startsWith(`${version}-`));
   expect(of('v1').length).toBeGreaterThanOrEqual(4);
   expect(of('v2').length).toBeGreaterThanOrEqual(4);
+  expect(of('v3').length).toBeGreaterThanOrEqual(4);
 });
 
 test.each(files)('%s replays without nondeterminism', async (file) => {

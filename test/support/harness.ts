@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Pool } from 'pg';
 import pino from 'pino';
+import type { BudgetConfig } from '../../domain/disruption';
 import { InventorySchema, type Inventory } from '../../domain/inventory';
 import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
 import { installTracing } from '../../runtime/tracing';
@@ -21,7 +22,17 @@ export interface WorkerOverrides {
   pool?: Pool;
   ssh?: Partial<{ connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number }>;
   shutdownGraceMs?: number;
+  /**
+   * Disruption caps by label. Default: none, so every run leases its own node only and
+   * the tests of one node never wait on another's; the budget tests set their own.
+   */
+  budgets?: BudgetConfig;
+  /** Another fleet than the shared lab (a test that starts a lab of its own). */
+  fleet?: { inventory: Inventory; platformUrl: string; platformToken: string; sshPrivateKey: Buffer };
 }
+
+/** The task queue the tests' disruption ledgers run on. */
+export const LEDGER_TASK_QUEUE = 'gpuaas-test-ledgers';
 
 let runtimeInstalled = false;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -41,6 +52,24 @@ export async function connectStack() {
   const pool = new Pool({ connectionString: testEnv('databaseUrl'), max: 5 });
   const inventory = InventorySchema.parse(JSON.parse(fs.readFileSync(testEnv('inventoryFile'), 'utf8')));
   const lab = new LabAdmin(testEnv('platformUrl'));
+  // Disruption ledgers outlive any one test's worker: they run on a queue of their own,
+  // polled by a workflow-only worker for as long as this file's stack is connected.
+  let ledgers: { worker: Worker; running: Promise<void> } | undefined;
+  const startLedgerWorker = async () => {
+    const worker = await createRunbookWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue: LEDGER_TASK_QUEUE,
+      tracing,
+      shutdownGraceMs: 1_000,
+      workflowBundle: await (bundle ??= bundleWorkflows()),
+    });
+    return { worker, running: worker.run() };
+  };
+  /** Starts the ledger worker, once; a test whose workers run in other processes calls it itself. */
+  const startLedgers = async (): Promise<void> => {
+    ledgers ??= await startLedgerWorker();
+  };
 
   return {
     client,
@@ -60,12 +89,17 @@ export async function connectStack() {
       const activities = composeActivities({
         inventory: opts.inventory ?? inventory,
         sshPrivateKey: fs.readFileSync(testEnv('clientKeyFile')),
-        ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024, ...opts.ssh },
         platformUrl: testEnv('platformUrl'),
         platformToken: testEnv('platformToken'),
+        ...opts.fleet,
+        ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024, ...opts.ssh },
         pool: opts.pool ?? pool,
         logger: testLogger,
+        temporal: client,
+        budgets: opts.budgets ?? {},
+        ledgerTaskQueue: LEDGER_TASK_QUEUE,
       });
+      await startLedgers();
       return createRunbookWorker({
         connection: nativeConnection,
         namespace: 'default',
@@ -76,7 +110,12 @@ export async function connectStack() {
         workflowBundle: await bundle,
       });
     },
+    startLedgers,
     async close() {
+      if (ledgers) {
+        ledgers.worker.shutdown();
+        await ledgers.running;
+      }
       await pool.end();
       await temporal.close();
     },

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { statusQuery } from '../../domain/messages';
 import type { RunReport } from '../../domain/runbook';
-import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../support/harness';
+import { connectStack, eventually, LEDGER_TASK_QUEUE, uniqueTaskQueue, type Stack } from '../support/harness';
 import { testEnv } from '../support/test-env';
 import { clearHistory, startGpuFault } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 
@@ -12,6 +12,8 @@ let stack: Stack;
 
 beforeAll(async () => {
   stack = await connectStack();
+  // The spawned workers lease nodes from ledgers this process runs.
+  await stack.startLedgers();
 });
 afterAll(async () => stack?.close());
 
@@ -25,6 +27,7 @@ function spawnWorker(taskQueue: string, env: Record<string, string> = {}): { chi
       ...process.env,
       TEMPORAL_ADDRESS: testEnv('temporalAddress'),
       TEMPORAL_TASK_QUEUE: taskQueue,
+      TEMPORAL_LEDGER_TASK_QUEUE: LEDGER_TASK_QUEUE,
       DATABASE_URL: testEnv('databaseUrl'),
       INVENTORY_FILE: testEnv('inventoryFile'),
       SSH_PRIVATE_KEY_FILE: testEnv('clientKeyFile'),

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { runRecording, type Scenario } from '../../../test/support/record-histories';
 import { decide, startGpuFault } from './scenarios';
 
-/** The released version being recorded: v1 before the fleet-hardening patch, v2 after it. */
-const VERSION = 'v2';
+/** The released version being recorded: v1 before the fleet-hardening patch, v2 after it, v3 with the disruption budget. */
+const VERSION = 'v3';
 
 const scenarios: Record<string, Scenario> = {
   'transient-reset': async (s, tq) => {

@@ -37,6 +37,7 @@ test('transient Xid 48 → reset GPU → diag passes → returned to service', a
   expect(stepNames(report)).toEqual([
     ...PRE_CHECKS,
     'check_remediation_history',
+    'lease_disruption_slots',
     'cordon_node',
     'wait_for_drain',
     'disable_persistence_gpu3',
@@ -46,6 +47,7 @@ test('transient Xid 48 → reset GPU → diag passes → returned to service', a
     'run_gpu_diag',
     'reread_node_state',
     'uncordon_node',
+    'release_disruption_slots',
     'record_kernel_log_cursor',
   ]);
   expect(await mutationKinds()).toEqual(['cordon', 'persistence_mode', 'reset_gpu', 'persistence_mode', 'uncordon']);
@@ -106,6 +108,7 @@ test('Xid 79 (fell off the bus) → drain, reboot, diag → returned to service'
   expect(stepNames(report)).toEqual([
     ...PRE_CHECKS,
     'check_remediation_history',
+    'lease_disruption_slots',
     'cordon_node',
     'wait_for_drain',
     'read_boot_id',
@@ -114,6 +117,7 @@ test('Xid 79 (fell off the bus) → drain, reboot, diag → returned to service'
     'run_gpu_diag',
     'reread_node_state',
     'uncordon_node',
+    'release_disruption_slots',
     'record_kernel_log_cursor',
   ]);
   expect(await mutationKinds()).toEqual(['cordon', 'reboot', 'uncordon']);

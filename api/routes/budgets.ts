@@ -1,0 +1,76 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ledgerWorkflowId, unavailableNodes, type LedgerState } from '../../domain/disruption';
+import { ledgerStateQuery, slotReleaseSignal } from '../../domain/disruption-messages';
+import { NodeIdSchema } from '../../domain/inventory';
+import { safeText } from '../../domain/text';
+import { ApiError, invalidInput } from '../errors';
+import type { ApiDeps } from '../server';
+import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '../temporal-call';
+
+const ReleaseSchema = z
+  .object({
+    /** `rack/rack-1`, `node/dev-gpu-3`, ... as GET /api/v1/budgets lists them. */
+    scope: z.string().regex(/^[a-z][a-z0-9_-]{0,31}\/[A-Za-z0-9._-]{1,63}$/, 'expected kind/value, e.g. rack/r12'),
+    node_id: NodeIdSchema,
+    actor: safeText(200),
+    reason: safeText(2000, { multiline: true }),
+  })
+  .strict();
+
+/** A scope's budget as operators read it. */
+function view(state: LedgerState) {
+  return {
+    scope: state.scope,
+    size: state.size,
+    cap: state.cap,
+    unavailable: unavailableNodes(state).size,
+    tripped: unavailableNodes(state).size >= state.cap,
+    holders: state.holders,
+    waiters: state.waiters.map(({ unavailable_elsewhere: _seen, ...w }) => w),
+    unavailable_elsewhere: state.unavailable_elsewhere,
+  };
+}
+
+/** The fleet-wide disruption budget: every scope's caps, holders and waiters, and a person's release of a held slot. */
+export function registerBudgetRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
+  const { client } = deps;
+  const budget = () => new TemporalBudget(client, deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS, pending);
+
+  app.get('/api/v1/budgets', async () => {
+    const temporal = budget();
+    const scopes = await temporal.call(
+      'budgets',
+      async () => {
+        const found = [];
+        for await (const wf of client.workflow.list({ query: `WorkflowType = 'disruptionLedger' AND ExecutionStatus = 'Running'` })) {
+          found.push(view(await client.workflow.getHandle(wf.workflowId).query(ledgerStateQuery)));
+        }
+        return found.sort((a, b) => a.scope.localeCompare(b.scope));
+      },
+      'worker_unavailable',
+    );
+    return { scopes };
+  });
+
+  app.post('/api/v1/budgets/release', async (req, reply) => {
+    const parsed = ReleaseSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw invalidInput(parsed.error, 'release');
+    const { scope, node_id, actor, reason } = parsed.data;
+    const temporal = budget();
+    const handle = client.workflow.getHandle(ledgerWorkflowId(scope));
+    let state: LedgerState;
+    try {
+      state = await temporal.call('ledger query', () => handle.query(ledgerStateQuery), 'worker_unavailable');
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'scope_not_found', `no disruption ledger for ${scope}`);
+      throw err;
+    }
+    const lease = state.holders.find((h) => h.node_id === node_id);
+    if (!lease) throw new ApiError(409, 'not_held', `${node_id} holds no slot of ${scope}`, { holders: state.holders.map((h) => h.node_id) });
+    await temporal.call('signal', () => handle.signal(slotReleaseSignal, { holder: lease.holder, node_id, actor, reason }));
+    req.log.warn({ scope, node_id, holder: lease.holder, actor, reason }, 'disruption slot released by hand');
+    return reply.status(202).send({ scope, node_id, released_from: lease.holder });
+  });
+}
