@@ -1,12 +1,12 @@
 import { ApplicationFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { EngineActivities } from '../../capabilities/evidence/engine-activities';
 import type { GpuActivities, GpuObservations } from '../../capabilities/gpu/gpu-activities';
-import type { InventoryActivities } from '../../capabilities/inventory/inventory-activities';
 import type { PlatformActivities } from '../../capabilities/platform/platform-activities';
 import type { KernelLogCursor } from '../../capabilities/gpu/kernel-log-window';
 import { assessDiagCoverage } from './policies/diag-coverage';
 import { ErrorType } from '../../domain/errors';
 import { ActivityOptionSets } from '../../engine/activity-options';
+import { parseWorkflowInput, resolveTarget } from '../../engine/target';
 import { DisruptionLease } from '../../engine/disruption-lease';
 import { diagBudgetMs } from '../../domain/host-command-budgets';
 import { classifyFindings, compareActions, type Classification } from './policies/fault-classification';
@@ -24,7 +24,6 @@ import {
   gpuAlertSignal,
 } from './input';
 import type { DiagSummary, GpuRow } from '../../domain/gpu-observations';
-import { isActionAllowed } from '../../domain/host-roles';
 import type { RunReport } from '../../domain/runbook';
 import { gpuFaultRemediationV1 } from './workflow-v1';
 import { failureOf } from '../../engine/failures';
@@ -51,15 +50,8 @@ type Diag = DiagSummary & { exit_code: number | null };
  */
 export async function gpuFaultRemediation(request: GpuFaultRequest): Promise<RunReport> {
   if (!patched(FLEET_HARDENING_PATCH)) return gpuFaultRemediationV1(request);
-  const parsed = GpuFaultInputSchema.safeParse(request);
-  if (!parsed.success) {
-    throw ApplicationFailure.create({
-      type: ErrorType.InvalidInput,
-      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-      nonRetryable: true,
-    });
-  }
-  const input: GpuFaultInput = { ...parsed.data, correlation_id: parsed.data.correlation_id ?? workflowInfo().workflowId };
+  const parsed = parseWorkflowInput(GpuFaultInputSchema, request);
+  const input: GpuFaultInput = { ...parsed, correlation_id: parsed.correlation_id ?? workflowInfo().workflowId };
   const run = new RunbookRun({ runbook: RUNBOOK_GPU_FAULT, correlationId: input.correlation_id, runMode: input.run_mode, nodeId: input.node_id });
 
   const alerts: GpuAlert[] = [
@@ -95,19 +87,7 @@ class GpuFaultRun {
 
     // ---- pre-checks: nothing on the host or the platform changes here ----
     run.phase('pre_checks');
-    const host = await run.step('resolve_target', () => acts.inventory.describeHost(input.node_id), {
-      describe: (h) => `${h.hostname} (${h.role}, ${h.gpu_count} GPUs)`,
-    });
-    run.setTarget({ node_id: host.node_id, host_name: host.hostname, host_role: host.role });
-    await run.step('check_host_role', async () => {
-      if (!isActionAllowed('read_gpu_state', host.role)) {
-        throw ApplicationFailure.create({
-          type: ErrorType.HostRoleViolation,
-          message: `${host.hostname} is ${host.role}; GPU fault remediation runs only on worker_compute hosts`,
-          nonRetryable: true,
-        });
-      }
-    });
+    const host = await resolveTarget(run, input.node_id, 'read_gpu_state', 'GPU fault remediation');
     const node = await run.step('read_node_state', (ctx) => acts.platform.readNodeState(ctx), {
       describe: (n) =>
         [
@@ -447,7 +427,6 @@ function diagBrief(d: Diag) {
 function activitiesFor(input: GpuFaultInput) {
   const poll = input.poll_interval;
   return {
-    inventory: proxyActivities<InventoryActivities>(ActivityOptionSets.lookup),
     evidence: proxyActivities<EngineActivities>(ActivityOptionSets.records),
     gpuRead: proxyActivities<GpuActivities>(ActivityOptionSets.hostRead),
     gpuJob: proxyActivities<GpuActivities>(ActivityOptionSets.hostJob(poll)),

@@ -1,16 +1,13 @@
-import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { GpuActivities } from '../../capabilities/gpu/gpu-activities';
-import type { InventoryActivities } from '../../capabilities/inventory/inventory-activities';
-import { ErrorType } from '../../domain/errors';
-import { isActionAllowed } from '../../domain/host-roles';
 import type { RunReport } from '../../domain/runbook';
 import { ActivityOptionSets } from '../../engine/activity-options';
+import { parseWorkflowInput, resolveTarget } from '../../engine/target';
 import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner';
 import { GpuHealthCheckInputSchema, RUNBOOK_GPU_HEALTH_CHECK, healthCheckRequestSignal, type GpuHealthCheckRequest } from './input';
 import { assessGpuHealth } from './policies/assess-health';
 
 const acts = {
-  inventory: proxyActivities<InventoryActivities>(ActivityOptionSets.lookup),
   gpuRead: proxyActivities<GpuActivities>(ActivityOptionSets.hostRead),
 };
 
@@ -22,33 +19,14 @@ const acts = {
  * unhealthy, with every problem named. Nothing on the host or the platform changes.
  */
 export async function gpuHealthCheck(request: GpuHealthCheckRequest): Promise<RunReport> {
-  const parsed = GpuHealthCheckInputSchema.safeParse(request);
-  if (!parsed.success) {
-    throw ApplicationFailure.create({
-      type: ErrorType.InvalidInput,
-      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-      nonRetryable: true,
-    });
-  }
-  const input = { ...parsed.data, correlation_id: parsed.data.correlation_id ?? workflowInfo().workflowId };
+  const parsed = parseWorkflowInput(GpuHealthCheckInputSchema, request);
+  const input = { ...parsed, correlation_id: parsed.correlation_id ?? workflowInfo().workflowId };
   const run = new RunbookRun({ runbook: RUNBOOK_GPU_HEALTH_CHECK, correlationId: input.correlation_id, runMode: input.run_mode, nodeId: input.node_id });
   setHandler(healthCheckRequestSignal, (req) => run.queueEvidence('request', 'alert', `check requested again by ${req.source}`, req, req.correlation_id));
 
   return runRunbook(run, input, async (): Promise<RunbookResult> => {
     run.phase('pre_checks');
-    const host = await run.step('resolve_target', () => acts.inventory.describeHost(input.node_id), {
-      describe: (h) => `${h.hostname} (${h.role}, ${h.gpu_count} GPUs)`,
-    });
-    run.setTarget({ node_id: host.node_id, host_name: host.hostname, host_role: host.role });
-    await run.step('check_host_role', async () => {
-      if (!isActionAllowed('read_gpu_state', host.role)) {
-        throw ApplicationFailure.create({
-          type: ErrorType.HostRoleViolation,
-          message: `${host.hostname} is ${host.role}; GPU health checks run only on worker_compute hosts`,
-          nonRetryable: true,
-        });
-      }
-    });
+    const host = await resolveTarget(run, input.node_id, 'read_gpu_state', 'a GPU health check');
     const observed = await run.step('read_gpu_state', (ctx) => acts.gpuRead.readGpuObservations(ctx, null), {
       describe: (o) => `${o.table.gpus.length} GPU(s), ${o.table.lost_gpus.length} lost, ${o.xids.length} Xid line(s) this boot`,
     });

@@ -24,11 +24,10 @@ import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { buildApi } from '../../api/server';
 import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
-import { composeActivities } from '../../workers/compose';
 import { installTracing } from '../../runtime/tracing';
-import { bundleWorkflows, createRunbookWorker } from '../../workers/worker';
 import { findFreePort } from '../../infra/free-port';
 import { startStack, type Stack } from '../stack';
+import { labWorker } from './lab-worker';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RESULTS_FILE = path.join(ROOT, '.data', 'bench-storm.json');
@@ -118,27 +117,8 @@ async function run(stack: Stack): Promise<void> {
         return;
       }
       say('bundling workflows');
-      const worker = await createRunbookWorker({
-        connection: temporal.nativeConnection,
-        namespace: 'default',
-        taskQueue: TASK_QUEUE,
-        tracing,
-        shutdownGraceMs: 5_000,
-        workflowBundle: await bundleWorkflows(),
-        activities: composeActivities({
-          inventory: lab.inventory,
-          sshPrivateKey: fs.readFileSync(lab.clientKeyPath),
-          ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024 },
-          platformUrl: lab.platformUrl,
-          platformToken: lab.platformToken,
-          temporal: temporal.client,
-          // Node leases only: these benches measure one run and the API, not the fleet budget.
-          budgets: {},
-          ledgerTaskQueue: TASK_QUEUE,
-          pool: stack.db.pool,
-          logger,
-        }),
-      });
+      // Node leases only: this bench measures the API, not the fleet budget.
+      const worker = await labWorker(stack, temporal, { taskQueue: TASK_QUEUE, tracing, logger, budgets: {} });
       await worker.runUntil(() => measure(stack, temporal.client, base));
     } finally {
       await api.close();

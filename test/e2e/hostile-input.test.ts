@@ -15,6 +15,7 @@ import { resolveTemporalCli } from '../../infra/temporal-cli';
 import { startTemporalDevServer } from '../../infra/temporal-dev-server';
 import { connectStack, uniqueTaskQueue, type Stack } from '../support/harness';
 import { clearHistory } from '../../runbooks/gpu-fault-remediation/test/scenarios';
+import { RUNBOOKS } from '../../runbooks/registry';
 import { clearAlertLedger, expectEnvelope, startApi, type ApiAnswer, type RunningApi } from './api-harness';
 
 const NODE = 'dev-gpu-3';
@@ -167,7 +168,7 @@ test('__proto__, constructor and other Object.prototype names are unknown runboo
     const r = await api.call('POST', `/api/v1/runbooks/${name}/runs`, { node_id: NODE });
     expect({ name, status: r.status }).toEqual({ name, status: 404 });
     expectEnvelope(r, 404, 'unknown_runbook');
-    expect(r.body.error.details.known).toEqual(['gpu-fault-remediation']);
+    expect(r.body.error.details.known).toEqual(RUNBOOKS.map((d) => d.name));
   }
 });
 
