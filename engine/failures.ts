@@ -1,8 +1,8 @@
-import { ActivityFailure, ApplicationFailure, TemporalFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TemporalFailure } from '@temporalio/workflow';
 
-/** The typed failure behind an error: the activity's ApplicationFailure type when there is one. */
+/** The typed failure behind an error: the activity's (or child run's) ApplicationFailure type when there is one. */
 export function failureOf(err: unknown): { type: string; message: string } {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+  if ((err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) && err.cause instanceof ApplicationFailure) {
     return { type: err.cause.type ?? 'ApplicationFailure', message: err.cause.message };
   }
   if (err instanceof ApplicationFailure) return { type: err.type ?? 'ApplicationFailure', message: err.message };

@@ -88,6 +88,10 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
           required_role: entry.targetRole,
         });
       }
+      // A drill injects faults and acts for real: only on hosts marked for it (the lab, a staging pool).
+      if (input.run_mode === 'drill' && !host.drillable) {
+        throw new ApiError(422, 'not_drillable', `${nodeId} is not marked drillable in the inventory; drills run only on drillable hosts`, { node_id: nodeId });
+      }
     }
     const correlationId: string = input.correlation_id ?? req.id;
     const routed = await router.route(entry, { ...input, correlation_id: correlationId }, budget());

@@ -202,6 +202,23 @@ test('a node not in the inventory → 404; a node of another role → 422; nothi
   expect(await Promise.all(nodes.map(footprint))).toEqual(before);
 });
 
+test('a drill on a host not marked drillable → 422 not_drillable, nothing started; a live run there is fine', async () => {
+  // The same fleet, with one worker no longer marked drillable (as a production host would be).
+  const inventory = { hosts: stack.inventory.hosts.map((h) => (h.node_id === NODE ? { ...h, drillable: false } : h)) };
+  const prod = await startApi(stack, taskQueue, { inventory });
+  try {
+    const before = await footprint(NODE);
+    const drill = await prod.trigger({ node_id: NODE, xid: 48, run_mode: 'drill' });
+    expectEnvelope(drill, 422, 'not_drillable');
+    expect(drill.body.error.details).toEqual({ node_id: NODE });
+    expect(await footprint(NODE)).toEqual(before);
+    // The lab's own hosts are drillable.
+    expect(stack.inventory.hosts.every((h) => h.drillable)).toBe(true);
+  } finally {
+    await prod.close();
+  }
+});
+
 test('malformed URLs, over-long ids and refused bodies are envelopes too', async () => {
   const cases: [string, string, unknown, Record<string, string>, number, string][] = [
     ['GET', '/api/v1/runs/%E0%A4%A', undefined, {}, 400, 'bad_url'],
