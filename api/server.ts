@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Inventory } from '../domain/inventory';
 import { ApiError, envelope, isDatabaseUnavailable } from './errors';
 import { registerBudgetRoutes } from './routes/budgets';
+import { registerDrillRoutes } from './routes/drills';
 import { registerFleetRunRoutes } from './routes/fleet-runs';
 import { registerHealthRoutes } from './routes/health';
 import { registerRunRoutes } from './routes/runs';
@@ -129,6 +130,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   registerHealthRoutes(app, deps, pending);
   registerRunRoutes(app, deps, pending);
   registerBudgetRoutes(app, deps, pending);
+  registerDrillRoutes(app, deps, pending);
   registerFleetRunRoutes(app, deps, pending);
   return app;
 }

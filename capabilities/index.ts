@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
 import { createBudgetActivities } from './budget/budget-activities';
+import { createDrillActivities } from './drill/drill-activities';
 import { createEngineActivities } from './evidence/engine-activities';
 import { EvidenceStore } from './evidence/evidence-store';
 import { createGpuActivities } from './gpu/gpu-activities';
@@ -24,6 +25,8 @@ export interface ActivityDeps {
   temporal: Client;
   budgets: BudgetConfig;
   ledgerTaskQueue: string;
+  /** Where drills inject their faults (the lab's admin API, a staging hook); unset: no drills. */
+  faultInjectionUrl?: string;
 }
 
 /**
@@ -49,6 +52,7 @@ export function createActivities(deps: ActivityDeps) {
       temporal: deps.temporal,
       ledgerTaskQueue: deps.ledgerTaskQueue,
     }),
+    ...createDrillActivities({ temporal: deps.temporal, pool: deps.pool, faultInjectionUrl: deps.faultInjectionUrl }),
   };
 }
 

@@ -85,6 +85,8 @@ export interface Config {
   worker: { shutdownGraceMs: number };
   /** Disruption caps by inventory label (rack, pool, ...); every node is also leased on its own. */
   budgets: BudgetConfig;
+  /** Where drills inject faults on a real fleet (a staging hook); in lab mode the lab's own API. */
+  drills: { faultUrl?: string };
   logLevel: LogLevel;
   otel: { endpoint?: string };
   /** The simulated fleet (`npm start` without INVENTORY_FILE). */
@@ -161,6 +163,7 @@ const VARIABLES = {
   SSH_COMMAND_TIMEOUT: duration.default('60s'),
   SSH_OUTPUT_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   WORKER_SHUTDOWN_GRACE: duration.default('30s'),
+  DRILL_FAULT_URL: httpUrl.optional(),
   DISRUPTION_BUDGETS: budgets.default('{"rack":{"max":1},"pool":{"max_percent":10}}'),
   PLATFORM_API_URL: httpUrl.optional(),
   PLATFORM_API_TOKEN: nonEmpty.optional(),
@@ -244,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     worker: { shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE },
     budgets: v.DISRUPTION_BUDGETS,
+    drills: { faultUrl: v.DRILL_FAULT_URL },
     logLevel: v.LOG_LEVEL,
     otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT },
     lab: { timeScale: v.LAB_TIME_SCALE, extraGpuNodes: v.LAB_EXTRA_GPU_NODES },

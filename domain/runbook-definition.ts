@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { DrillScenario } from './drills';
 import type { HostRole } from './host-roles';
 import type { RunMode } from './runbook';
 
@@ -33,6 +34,8 @@ export interface RunbookDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
    * trigger reports, which decides whether a closed run already saw it.
    */
   alert(input: z.output<S>): { key: string; xid: number | undefined };
+  /** The drills this runbook ships (scheduled through /api/v1/drills). */
+  drills?: readonly DrillScenario[];
   /** The signal a trigger with a new key sends to the open run. */
   joinSignal(input: z.output<S>, correlationId: string, receivedAt: string): { name: string; arg: unknown };
 }

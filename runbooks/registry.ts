@@ -13,6 +13,7 @@ import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 // The engine's own workflows, which runbooks use.
 export { disruptionLedger } from '../engine/disruption-ledger';
 export { fleetRun } from '../engine/fleet-run';
+export { runbookDrill } from '../engine/drill';
 
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';

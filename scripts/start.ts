@@ -64,6 +64,7 @@ async function main(): Promise<void> {
         temporal: temporal.client,
         budgets: config.budgets,
         ledgerTaskQueue: config.temporal.ledgerTaskQueue,
+        faultInjectionUrl: config.drills.faultUrl ?? stack.lab?.platformUrl,
       }),
     });
     const workerDone = worker.run();

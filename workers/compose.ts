@@ -20,6 +20,7 @@ export interface ActivityWiring {
   budgets: BudgetConfig;
   /** The task queue the disruption ledgers run on; in production the workers' own. */
   ledgerTaskQueue: string;
+  faultInjectionUrl?: string;
 }
 
 /** Builds the real clients and the activities on top of them. The one place they are wired. */
@@ -33,5 +34,6 @@ export function composeActivities(w: ActivityWiring): RunbookActivities {
     temporal: w.temporal,
     budgets: w.budgets,
     ledgerTaskQueue: w.ledgerTaskQueue,
+    faultInjectionUrl: w.faultInjectionUrl,
   });
 }

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
       temporal: temporal.client,
       budgets: config.budgets,
       ledgerTaskQueue: config.temporal.ledgerTaskQueue,
+      faultInjectionUrl: config.drills.faultUrl,
     }),
   });
   logger.info({ task_queue: config.temporal.taskQueue, hosts: fleet.inventory.hosts.length }, 'worker started');

@@ -1,5 +1,6 @@
 import type { RunbookDefinition } from '../../domain/runbook-definition';
 import { GPU_FAULT_OUTCOMES, GpuFaultInputSchema, RUNBOOK_GPU_FAULT, gpuAlertSignal, gpuFaultWorkflowId, type GpuAlert } from './input';
+import { GPU_FAULT_DRILLS } from './drills';
 import type * as workflow from './workflow';
 
 export const gpuFaultRemediationRunbook: RunbookDefinition<typeof GpuFaultInputSchema> = {
@@ -12,6 +13,7 @@ export const gpuFaultRemediationRunbook: RunbookDefinition<typeof GpuFaultInputS
   outcomes: GPU_FAULT_OUTCOMES,
   disruption: 'node',
   targetRole: 'worker_compute',
+  drills: GPU_FAULT_DRILLS,
   workflowId: (input) => gpuFaultWorkflowId(input.node_id),
   nodeId: (input) => input.node_id,
   // The source and correlation id differ between alerting systems for the same fault; they add nothing.

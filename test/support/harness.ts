@@ -97,6 +97,8 @@ export async function connectStack() {
         logger: testLogger,
         temporal: client,
         budgets: opts.budgets ?? {},
+        // The lab's fault injection is served beside its platform API.
+        faultInjectionUrl: opts.fleet?.platformUrl ?? testEnv('platformUrl'),
         ledgerTaskQueue: LEDGER_TASK_QUEUE,
       });
       await startLedgers();

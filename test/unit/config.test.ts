@@ -68,6 +68,7 @@ describe('loadConfig', () => {
       ssh: { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, outputLimitBytes: 1024 * 1024 },
       worker: { shutdownGraceMs: 30_000 },
       budgets: { rack: { max: 1 }, pool: { max_percent: 10 } },
+      drills: { faultUrl: undefined },
       alerts: { cooldownMs: 60_000 },
       lab: { timeScale: 1, extraGpuNodes: 0 },
       logLevel: 'info',
