@@ -28,6 +28,8 @@ export interface RunbookWorkerOptions {
    * (host jobs keep running on the host and the next worker reattaches).
    */
   shutdownGraceMs: number;
+  /** Workflows kept in memory between tasks (the SDK's default when unset); 0 replays every task from history. */
+  maxCachedWorkflows?: number;
   /** Pre-built bundle (tests, fast restarts); bundled on the fly otherwise. */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
@@ -44,6 +46,7 @@ export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<W
     },
     sinks: { exporter: makeWorkflowExporter(opts.tracing.spanProcessor, opts.tracing.resource) },
     shutdownGraceTime: opts.shutdownGraceMs,
+    ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
     // Bound concurrent SSH sessions per worker.
     maxConcurrentActivityTaskExecutions: 50,
   });

@@ -50,6 +50,9 @@ type Diag = DiagSummary & { exit_code: number | null };
  */
 export async function gpuFaultRemediation(request: GpuFaultRequest): Promise<RunReport> {
   if (!patched(FLEET_HARDENING_PATCH)) return gpuFaultRemediationV1(request);
+  // Decided in the first activation, before any local activity: a patch checked later,
+  // after local activities resolved in the same task, did not replay reliably.
+  const leaseNodes = patched(DISRUPTION_BUDGET_PATCH);
   const parsed = parseWorkflowInput(GpuFaultInputSchema, request);
   const input: GpuFaultInput = { ...parsed, correlation_id: parsed.correlation_id ?? workflowInfo().workflowId };
   const run = new RunbookRun({ runbook: RUNBOOK_GPU_FAULT, correlationId: input.correlation_id, runMode: input.run_mode, nodeId: input.node_id });
@@ -64,7 +67,7 @@ export async function gpuFaultRemediation(request: GpuFaultRequest): Promise<Run
     run.queueEvidence('alert', 'alert', `alert from ${alert.source}: xid ${alert.xid ?? '-'} gpu ${alert.gpu_index ?? '-'}`, alert, alert.correlation_id);
   });
 
-  return runRunbook(run, input, () => new GpuFaultRun(run, input, alerts).remediate());
+  return runRunbook(run, input, () => new GpuFaultRun(run, input, alerts, leaseNodes).remediate());
 }
 
 class GpuFaultRun {
@@ -78,6 +81,8 @@ class GpuFaultRun {
     private readonly run: RunbookRun,
     private readonly input: GpuFaultInput,
     private readonly alerts: GpuAlert[],
+    /** Take the node out of service only with disruption slots (runs started before that patch do not). */
+    private readonly leaseNodes: boolean,
   ) {
     this.acts = activitiesFor(input);
   }
@@ -133,7 +138,7 @@ class GpuFaultRun {
 
     // ---- procedure: inside the fleet's disruption budget, behind cordon and drain ----
     run.phase('procedure');
-    if (patched(DISRUPTION_BUDGET_PATCH)) {
+    if (this.leaseNodes) {
       this.lease = new DisruptionLease(run, input.node_id);
       await this.lease.acquire();
     }

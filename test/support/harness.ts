@@ -27,6 +27,8 @@ export interface WorkerOverrides {
    * the tests of one node never wait on another's; the budget tests set their own.
    */
   budgets?: BudgetConfig;
+  /** 0: no workflow cache, so every task and query replays the history from the start. */
+  maxCachedWorkflows?: number;
   /** Another fleet than the shared lab (a test that starts a lab of its own). */
   fleet?: { inventory: Inventory; platformUrl: string; platformToken: string; sshPrivateKey: Buffer };
 }
@@ -109,6 +111,7 @@ export async function connectStack() {
         activities,
         tracing,
         shutdownGraceMs: opts.shutdownGraceMs ?? 5_000,
+        maxCachedWorkflows: opts.maxCachedWorkflows,
         workflowBundle: await bundle,
       });
     },

@@ -10,7 +10,7 @@ import { gpuAlertSignal } from '../input';
 import type { RunReport } from '../../../domain/runbook';
 import { connectStack, eventually, uniqueTaskQueue, type Stack, type WorkerOverrides } from '../../../test/support/harness';
 import { testEnv } from '../../../test/support/test-env';
-import { clearHistory, decide, startGpuFault, stepNames } from './scenarios';
+import { clearHistory, decide, startGpuFault, stepNames, waitForApproval } from './scenarios';
 
 const NODE = 'dev-gpu-2';
 let stack: Stack;
@@ -244,4 +244,44 @@ test('a diag that cannot run (nv-hostengine down) → held for an operator: no R
   expect(await applied('reset_gpu')).toBe(1);
   expect(await applied('uncordon')).toBe(0);
   expect(await applied('rma_ticket')).toBe(0);
+});
+
+test('with no workflow cache every task and query replays from history: the RMA path, queried throughout, stays deterministic', async () => {
+  await stack.lab.injectXid(NODE, 5, 48, true);
+  const report: RunReport = await run(
+    async (tq) => {
+      const handle = await startGpuFault(stack, tq, { node_id: NODE });
+      // Status queries while the run moves: each one replays the whole history so far.
+      const seen = new Set<string>();
+      await eventually(async () => {
+        const s = await handle.query(statusQuery);
+        if (s.current_step) seen.add(s.current_step);
+        return s.pending_approval?.step === 'approve_rma' ? s : undefined;
+      }, 'the RMA approval');
+      expect(seen.size).toBeGreaterThan(1);
+      await decide(handle, 'approve_rma', 'reject');
+      return handle.result();
+    },
+    { maxCachedWorkflows: 0 },
+  );
+  expect(report.outcome).toBe('held_for_operator');
+  expect(stepNames(report)).toContain('lease_disruption_slots');
+});
+
+test('with no workflow cache, a cancel while the RMA approval waits replays cleanly and ends cancelled, its slots given back', async () => {
+  await stack.lab.injectXid(NODE, 5, 48, true);
+  const err = await run(
+    async (tq) => {
+      const handle = await startGpuFault(stack, tq, { node_id: NODE });
+      await waitForApproval(handle, 'approve_rma');
+      await handle.signal(cancelRequestSignal, { actor: 'alice', reason: 'test' });
+      await handle.cancel();
+      return handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    },
+    { maxCachedWorkflows: 0 },
+  );
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
 });
