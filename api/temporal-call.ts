@@ -130,3 +130,8 @@ function firstLine(err: unknown): string {
   const e = err as { cause?: { details?: string }; message?: string };
   return (e.cause?.details ?? e.message ?? String(err)).split('\n')[0]!;
 }
+
+/** Each request's own budget for its Temporal calls (the API's timeout, or the default). */
+export function requestBudgets(client: Client, timeoutMs: number | undefined, pending: PendingCalls): () => TemporalBudget {
+  return () => new TemporalBudget(client, timeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS, pending);
+}

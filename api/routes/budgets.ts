@@ -7,7 +7,7 @@ import { NodeIdSchema } from '../../domain/inventory';
 import { safeText } from '../../domain/text';
 import { ApiError, invalidInput } from '../errors';
 import type { ApiDeps } from '../server';
-import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '../temporal-call';
+import { requestBudgets, type PendingCalls } from '../temporal-call';
 
 const ReleaseSchema = z
   .object({
@@ -36,7 +36,7 @@ function view(state: LedgerState) {
 /** The fleet-wide disruption budget: every scope's caps, holders and waiters, and a person's release of a held slot. */
 export function registerBudgetRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const { client } = deps;
-  const budget = () => new TemporalBudget(client, deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS, pending);
+  const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
   app.get('/api/v1/budgets', async () => {
     const temporal = budget();

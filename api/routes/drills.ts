@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { DrillSpecSchema, expectedText, type DrillInput } from '../../domain/drills';
 import { ApiError, invalidInput } from '../errors';
 import { findRunbook } from '../runbook-registry';
+import { targetProblem } from '../target-check';
 import type { ApiDeps } from '../server';
-import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '../temporal-call';
+import { requestBudgets, type PendingCalls } from '../temporal-call';
 
 const SCHEDULE_PREFIX = 'drill-';
 const DrillIdSchema = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/) }).strict();
@@ -40,7 +41,7 @@ function view(d: ScheduleDescription) {
  */
 export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const { client } = deps;
-  const budget = () => new TemporalBudget(client, deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS, pending);
+  const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
   const handleOf = (id: string) => client.schedule.getHandle(`${SCHEDULE_PREFIX}${id}`);
   const describe = async (id: string) => {
     try {
@@ -60,19 +61,9 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     const scenario = entry.drills?.find((d) => d.name === spec.scenario);
     if (!scenario)
       throw new ApiError(404, 'unknown_scenario', `${entry.name} has no drill ${spec.scenario}`, { known: (entry.drills ?? []).map((d) => d.name) });
-    const host = deps.inventory.hosts.find((h) => h.node_id === spec.node_id);
-    if (!host) throw new ApiError(404, 'node_not_found', `node ${spec.node_id} is not in the inventory`, { node_id: spec.node_id });
-    if (!host.drillable)
-      throw new ApiError(422, 'not_drillable', `${spec.node_id} is not marked drillable in the inventory; drills run only on drillable hosts`, {
-        node_id: spec.node_id,
-      });
     // A scenario that expects a refusal targets a host of another role on purpose.
-    const refusal = 'failure' in scenario.expect;
-    if (!refusal && host.role !== entry.targetRole) {
-      throw new ApiError(422, 'host_role_violation', `${entry.name} acts on ${entry.targetRole} hosts; ${spec.node_id} is ${host.role}`, {
-        node_id: spec.node_id,
-      });
-    }
+    const problem = targetProblem(entry, deps.inventory, spec.node_id, 'drill', !('failure' in scenario.expect));
+    if (problem) throw problem;
     const runInput = entry.schema.safeParse({ ...scenario.input, node_id: spec.node_id, run_mode: 'drill' });
     if (!runInput.success) throw invalidInput(runInput.error, `drill input for ${entry.name}`);
     const input: DrillInput = {

@@ -5,8 +5,9 @@ import { ErrorThresholdSchema, fleetStatusQuery, type FleetRunInput, type FleetT
 import { NodeIdSchema } from '../../domain/inventory';
 import { ApiError, invalidInput } from '../errors';
 import { findRunbook, runbookNames } from '../runbook-registry';
+import { targetProblem } from '../target-check';
 import type { ApiDeps } from '../server';
-import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '../temporal-call';
+import { requestBudgets, type PendingCalls } from '../temporal-call';
 
 const FleetRunRequestSchema = z
   .object({
@@ -26,7 +27,7 @@ const fleetRunUrl = (id: string) => `/api/v1/fleet-runs/${encodeURIComponent(id)
 /** One runbook over many targets (engine/fleet-run.ts): start it, and read its per-target progress. */
 export function registerFleetRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const { client } = deps;
-  const budget = () => new TemporalBudget(client, deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS, pending);
+  const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
   app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/fleet-runs', async (req, reply) => {
     const entry = findRunbook(req.params.runbook);
@@ -34,24 +35,22 @@ export function registerFleetRunRoutes(app: FastifyInstance, deps: ApiDeps, pend
     const parsed = FleetRunRequestSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'fleet run');
     const body = parsed.data;
-    const hosts = body.node_ids
-      ? body.node_ids.map((id) => deps.inventory.hosts.find((h) => h.node_id === id) ?? { node_id: id, missing: true as const })
-      : deps.inventory.hosts.filter((h) => Object.entries(body.label!).every(([k, v]) => h.labels[k] === v));
-    if (hosts.length === 0) throw new ApiError(404, 'no_targets', 'no node in the inventory carries that label', { label: body.label });
+    const nodeIds = body.node_ids ?? deps.inventory.hosts.filter((h) => Object.entries(body.label!).every(([k, v]) => h.labels[k] === v)).map((h) => h.node_id);
+    if (nodeIds.length === 0) throw new ApiError(404, 'no_targets', 'no node in the inventory carries that label', { label: body.label });
     const correlationId = req.id;
+    const runMode = body.input['run_mode'] === 'drill' ? 'drill' : 'live';
     // Every target is checked as a single run would be, before anything starts.
     const targets: FleetTarget[] = [];
     const problems: Record<string, string> = {};
-    for (const host of hosts) {
-      if ('missing' in host) {
-        problems[host.node_id] = 'node_not_found';
+    for (const nodeId of nodeIds) {
+      const problem = targetProblem(entry, deps.inventory, nodeId, runMode);
+      if (problem) {
+        problems[nodeId] = problem.code === 'host_role_violation' ? `${problem.code}: ${(problem.details as { role: string }).role}` : problem.code;
         continue;
       }
-      if (host.role !== entry.targetRole) problems[host.node_id] = `host_role_violation: ${host.role}`;
-      else if (body.input['run_mode'] === 'drill' && !host.drillable) problems[host.node_id] = 'not_drillable';
-      const input = entry.schema.safeParse({ ...body.input, node_id: host.node_id, correlation_id: correlationId });
+      const input = entry.schema.safeParse({ ...body.input, node_id: nodeId, correlation_id: correlationId });
       if (!input.success) throw invalidInput(input.error, `input for ${entry.name}`);
-      if (!problems[host.node_id]) targets.push({ node_id: host.node_id, workflow_id: entry.workflowId(input.data), input: input.data });
+      targets.push({ node_id: nodeId, workflow_id: entry.workflowId(input.data), input: input.data });
     }
     if (Object.keys(problems).length > 0)
       throw new ApiError(422, 'invalid_targets', `${Object.keys(problems).length} target(s) cannot run ${entry.name}`, { targets: problems });

@@ -9,8 +9,9 @@ import { AlertLedger } from '../alert-ledger';
 import { AlertRouter, DEFAULT_ALERT_KEY_CAP, DEFAULT_RECHECK_MS, STALE_CLAIM_MS } from '../alert-router';
 import { ApiError, invalidInput } from '../errors';
 import { findRunbook, runbookNames } from '../runbook-registry';
+import { targetProblem } from '../target-check';
 import type { ApiDeps } from '../server';
-import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '../temporal-call';
+import { requestBudgets, TemporalBudget, type PendingCalls } from '../temporal-call';
 
 const EXECUTION_STATUSES = {
   running: 'Running',
@@ -61,8 +62,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     cooldownMs: deps.alertCooldownMs,
     keyCap: deps.alertKeyCap ?? DEFAULT_ALERT_KEY_CAP,
   });
-  const budget = () => new TemporalBudget(client, deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS, pending);
-  const nodes = new Map(deps.inventory.hosts.map((h) => [h.node_id, h]));
+  const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
   app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/runs', async (req, reply) => {
     const entry = findRunbook(req.params.runbook);
@@ -79,19 +79,8 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     // anything starts; the workflow checks again, but a run for a wrong node should not exist.
     const nodeId = entry.nodeId(input);
     if (nodeId !== undefined) {
-      const host = nodes.get(nodeId);
-      if (!host) throw new ApiError(404, 'node_not_found', `node ${nodeId} is not in the inventory`, { node_id: nodeId });
-      if (host.role !== entry.targetRole) {
-        throw new ApiError(422, 'host_role_violation', `${entry.name} acts on ${entry.targetRole} hosts; ${nodeId} is ${host.role}`, {
-          node_id: nodeId,
-          role: host.role,
-          required_role: entry.targetRole,
-        });
-      }
-      // A drill injects faults and acts for real: only on hosts marked for it (the lab, a staging pool).
-      if (input.run_mode === 'drill' && !host.drillable) {
-        throw new ApiError(422, 'not_drillable', `${nodeId} is not marked drillable in the inventory; drills run only on drillable hosts`, { node_id: nodeId });
-      }
+      const problem = targetProblem(entry, deps.inventory, nodeId, input.run_mode);
+      if (problem) throw problem;
     }
     const correlationId: string = input.correlation_id ?? req.id;
     const routed = await router.route(entry, { ...input, correlation_id: correlationId }, budget());
