@@ -25,8 +25,8 @@ import pino from 'pino';
 import { buildApi } from '../../api/server';
 import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
 import { installTracing } from '../../runtime/tracing';
-import { findFreePort } from '../../infra/free-port';
-import { startStack, type Stack } from '../stack';
+import type { Stack } from '../stack';
+import { runBench } from './bench-stack';
 import { labWorker } from './lab-worker';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -47,7 +47,6 @@ const DURATIONS = { drain_timeout: '5s', approval_timeout: '30s', reboot_timeout
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'error' });
 const say = (line: string) => console.log(`[bench:storm] ${line}`);
 const loadavg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
-let errorPrinted = false;
 
 interface Answer {
   ms: number;
@@ -65,39 +64,6 @@ interface Latency {
   p99: number;
   max: number;
   mean: number;
-}
-
-async function main(): Promise<void> {
-  for (const [name, v] of [
-    ['STORM_ALERTS', ALERTS],
-    ['STORM_NODES', NODES],
-    ['STORM_CONCURRENCY', CONCURRENCY],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
-  }
-  const dataDir = path.join(ROOT, '.data', `bench-storm-${process.pid}`);
-  fs.mkdirSync(dataDir, { recursive: true });
-  say(`starting the stack in ${path.relative(ROOT, dataDir)}: ${NODES} GPU nodes in the lab`);
-  let stack: Stack | undefined;
-  try {
-    stack = await startStack({
-      dataDir,
-      log: (line) => say(`stack: ${line}`),
-      temporalPort: await findFreePort(),
-      temporalUiPort: await findFreePort(),
-      databaseUrl: process.env.DATABASE_URL,
-      lab: { extraGpuNodes: NODES - 1, drainDelayMs: 0, timeScale: LAB_TIME_SCALE },
-    });
-    await run(stack);
-  } catch (err) {
-    console.error('[bench:storm] failed:', err);
-    errorPrinted = true;
-    throw err;
-  } finally {
-    say('stopping the stack');
-    await stack?.stop();
-    if (!process.env.KEEP_BENCH_DATA) fs.rmSync(dataDir, { recursive: true, force: true });
-  }
 }
 
 async function run(stack: Stack): Promise<void> {
@@ -371,10 +337,12 @@ function latency(samples: number[]): Latency {
   return { n: s.length, p50: r(at(50)), p95: r(at(95)), p99: r(at(99)), max: r(s[s.length - 1]!), mean: r(s.reduce((a, b) => a + b, 0) / s.length) };
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    if (!errorPrinted) console.error('[bench:storm] failed:', err);
-    process.exit(1);
-  },
-);
+for (const [name, v] of [
+  ['STORM_ALERTS', ALERTS],
+  ['STORM_NODES', NODES],
+  ['STORM_CONCURRENCY', CONCURRENCY],
+] as const) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+}
+
+runBench('bench:storm', `${NODES} GPU nodes in the lab`, { extraGpuNodes: NODES - 1, drainDelayMs: 0, timeScale: LAB_TIME_SCALE }, run);

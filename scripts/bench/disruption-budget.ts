@@ -16,12 +16,12 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import type { RunReport } from '../../domain/runbook';
-import { findFreePort } from '../../infra/free-port';
 import { LabAdmin } from '../../lab/admin-client';
 import { gpuFaultWorkflowId } from '../../runbooks/gpu-fault-remediation/input';
 import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
 import { installTracing } from '../../runtime/tracing';
-import { startStack, type Stack } from '../stack';
+import type { Stack } from '../stack';
+import { runBench } from './bench-stack';
 import { labWorker } from './lab-worker';
 import { summarize, table } from './stats';
 
@@ -38,31 +38,6 @@ const IN_FLIGHT_STARTS = 50;
 
 const logger = pino({ level: 'warn' });
 const say = (line: string) => console.log(`[bench:budget] ${line}`);
-
-async function main(): Promise<void> {
-  for (const [name, v] of Object.entries({ RACKS, RACK_SIZE, CAP })) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`BENCH_${name} must be a positive integer, got ${v}`);
-  }
-  const dataDir = path.join(ROOT, '.data', `bench-budget-${process.pid}`);
-  fs.mkdirSync(dataDir, { recursive: true });
-  say(`starting the stack: ${RACKS} racks × ${RACK_SIZE} nodes, cap ${CAP} per rack`);
-  let stack: Stack | undefined;
-  try {
-    stack = await startStack({
-      dataDir,
-      log: (line) => say(`stack: ${line}`),
-      temporalPort: await findFreePort(),
-      temporalUiPort: await findFreePort(),
-      databaseUrl: process.env.DATABASE_URL,
-      lab: { extraGpuNodes: NODES - 1, rackSize: RACK_SIZE, drainDelayMs: 50, timeScale: 0.001 },
-    });
-    await run(stack);
-  } finally {
-    say('stopping the stack');
-    await stack?.stop();
-    if (!process.env.KEEP_BENCH_DATA) fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-}
 
 async function run(stack: Stack): Promise<void> {
   const lab = stack.lab!;
@@ -82,10 +57,10 @@ async function run(stack: Stack): Promise<void> {
   };
   try {
     await worker.runUntil(async () => {
-      // Baseline: one run alone, on nodes of different racks (a warm-up, then measured).
+      // Baseline: one run alone, on a node of its own each time (a warm-up, then measured).
       const solo: number[] = [];
       for (let i = 0; i <= SOLO_RUNS; i++) {
-        const node = `dev-gpu-${1 + i * RACK_SIZE}`;
+        const node = `dev-gpu-${i + 1}`;
         await admin.injectXid(node, 3, 48);
         const t0 = performance.now();
         const r = await remediate(node);
@@ -167,7 +142,14 @@ async function run(stack: Stack): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error('[bench:budget] failed:', err);
-  process.exit(1);
-});
+for (const [name, v] of Object.entries({ RACKS, RACK_SIZE, CAP })) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`BENCH_${name} must be a positive integer, got ${v}`);
+}
+if (NODES <= SOLO_RUNS) throw new Error(`the baseline needs ${SOLO_RUNS + 1} nodes; BENCH_RACKS × BENCH_RACK_SIZE is ${NODES}`);
+
+runBench(
+  'bench:budget',
+  `${RACKS} racks × ${RACK_SIZE} nodes, cap ${CAP} per rack`,
+  { extraGpuNodes: NODES - 1, rackSize: RACK_SIZE, drainDelayMs: 50, timeScale: 0.001 },
+  run,
+);

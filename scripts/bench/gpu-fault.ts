@@ -22,8 +22,8 @@ import { composeActivities } from '../../workers/compose';
 import { temporalLogger } from '../../runtime/logger';
 import { installTracing } from '../../runtime/tracing';
 import { bundleWorkflows, createRunbookWorker } from '../../workers/worker';
-import { findFreePort } from '../../infra/free-port';
-import { startStack, type Stack } from '../stack';
+import type { Stack } from '../stack';
+import { runBench } from './bench-stack';
 import type { bareGpuPrecheck } from './bare-workflows';
 import { summarize, table, type Summary } from './stats';
 
@@ -41,7 +41,6 @@ const logger = pino({ level: 'warn' });
 const say = (line: string) => console.log(`[bench] ${line}`);
 const loadavg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
 const loadAtStart = loadavg();
-let errorPrinted = false;
 
 interface Samples {
   cordon: number[];
@@ -52,37 +51,6 @@ interface Samples {
 
 /** Each cordon run needs a node never faulted before (a GPU reset leaves the Xid in the kernel log), so one node per run. */
 const nodeIds = () => Array.from({ length: WARMUP + RUNS }, (_, i) => `dev-gpu-${i + 2}`);
-
-async function main(): Promise<void> {
-  if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${process.env.BENCH_RUNS}`);
-  const dataDir = path.join(ROOT, '.data', `bench-${process.pid}`);
-  fs.mkdirSync(dataDir, { recursive: true });
-  say(`starting the stack in ${path.relative(ROOT, dataDir)} (${WARMUP} warm-up + ${RUNS} measured runs each)`);
-  let stack: Stack | undefined;
-  try {
-    stack = await startStack({
-      dataDir,
-      log: (line) => say(`stack: ${line}`),
-      temporalPort: await findFreePort(),
-      temporalUiPort: await findFreePort(),
-      databaseUrl: process.env.DATABASE_URL,
-      // Host commands at 1/1000 of their real durations: the bench measures the engine, not the lab's clock.
-      lab: { extraGpuNodes: WARMUP + RUNS, drainDelayMs: 0, rebootDelayMs: 100, timeScale: 0.001 },
-    });
-    const started = new Date();
-    const samples = await measure(stack);
-    report(samples, started, !process.env.DATABASE_URL);
-  } catch (err) {
-    // Printed before the stack stops, so it is not buried under shutdown lines.
-    console.error('[bench] failed:', err);
-    errorPrinted = true;
-    throw err;
-  } finally {
-    say('stopping the stack');
-    await stack?.stop();
-    if (!process.env.KEEP_BENCH_DATA) fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-}
 
 async function measure(stack: Stack): Promise<Samples> {
   const lab = stack.lab!;
@@ -263,10 +231,16 @@ function report(s: Samples, started: Date, embeddedDb: boolean): void {
   console.log(`results written to ${RESULTS_FILE}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    if (!errorPrinted) console.error('[bench] failed:', err);
-    process.exit(1);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${process.env.BENCH_RUNS}`);
+
+runBench(
+  'bench',
+  `${WARMUP} warm-up + ${RUNS} measured runs each`,
+  // Host commands at 1/1000 of their real durations: the bench measures the engine, not the lab's clock.
+  { extraGpuNodes: WARMUP + RUNS, drainDelayMs: 0, rebootDelayMs: 100, timeScale: 0.001 },
+  async (stack) => {
+    const started = new Date();
+    const samples = await measure(stack);
+    report(samples, started, !process.env.DATABASE_URL);
   },
 );
