@@ -9,12 +9,23 @@ const FOLDERS = ['domain', 'config', 'engine', 'runbooks', 'capabilities', 'runt
 /** A relative import that reaches the top-level folder `name`, from anywhere below the repository root. */
 const into = (name) => `^(\\.{1,2}/)+${name}(/|$)`;
 
+/**
+ * Capabilities' pure wire formats (`commands.ts`: SSH argv; `requests.ts`: HTTP method, path
+ * and body) may be imported as values by workflow code: plan mode shows the very commands the
+ * activities send. They import nothing and do no I/O.
+ */
+const WIRE_FORMATS = '(?![a-z-]+/(commands|requests)$)';
+
 /** Forbids importing these folders from the files a block covers; `typesOnly` folders may still be imported with `import type`. */
 function mayNotImport(from, { never = [], typesOnly = [] }) {
   const why = (name) => `${from} may not depend on ${name}/ (see docs/architecture.md, "Dependency direction")`;
   return [
     ...never.map((name) => ({ regex: into(name), message: why(name) })),
-    ...typesOnly.map((name) => ({ regex: into(name), allowTypeImports: true, message: `${why(name)}; import type is fine` })),
+    ...typesOnly.map((name) => ({
+      regex: `${into(name)}${name === 'capabilities' ? WIRE_FORMATS : ''}`,
+      allowTypeImports: true,
+      message: `${why(name)}; import type is fine`,
+    })),
   ];
 }
 

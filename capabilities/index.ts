@@ -7,6 +7,7 @@ import { createBudgetActivities } from './budget/budget-activities';
 import { createDrillActivities } from './drill/drill-activities';
 import { createEngineActivities } from './evidence/engine-activities';
 import { EvidenceStore } from './evidence/evidence-store';
+import { PlanStore } from './evidence/plan-store';
 import { createGpuActivities } from './gpu/gpu-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { HostAccess } from './host/host-access';
@@ -41,7 +42,7 @@ export function createActivities(deps: ActivityDeps) {
   const hosts = new HostAccess({ inventory: deps.inventory, ssh: deps.ssh, evidence, logger: deps.logger });
   const jobs = new HostJobs({ hosts, evidence, logger: deps.logger });
   return {
-    ...createEngineActivities({ evidence }),
+    ...createEngineActivities({ evidence, plans: new PlanStore(deps.pool) }),
     ...createInventoryActivities({ inventory: deps.inventory }),
     ...createGpuActivities({ hosts, jobs }),
     ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { HostRole } from './host-roles';
+import type { PlanSummary } from './plan';
 import { safeText } from './text';
 
 /** Every runbook walks these phases in order; rollback/escalate only on failure. */
@@ -34,6 +35,8 @@ export interface ApprovalRequest {
   timeout_at: string;
   /** What the approver is signing: the evidence that led here. */
   context: Record<string, unknown>;
+  /** The plan the run follows, when it was started from one: the approval is given on that plan. */
+  plan_hash?: string;
 }
 
 export const APPROVAL_DECISIONS = ['approve', 'reject'] as const;
@@ -86,6 +89,8 @@ export interface RunStatus {
   outcome: string | null;
   /** The disruption budget the run waits for, when it cannot take its node out of service yet. */
   blocked_on?: BlockedOn | null;
+  /** Plan mode: the plan made; a live run started from a plan: the plan it follows. */
+  plan?: PlanSummary | null;
   /** Target of the run, when it acts on one host. */
   target?: { node_id: string; host_name?: string; host_role?: HostRole };
 }
@@ -99,6 +104,7 @@ export interface RunReport {
   steps: StepRecord[];
   approvals: ApprovalRecord[];
   evidence_refs: string[];
+  plan?: PlanSummary;
   started_at: string;
   ended_at: string;
 }

@@ -33,6 +33,15 @@ export class DisruptionLease {
     run.onAbort(() => this.giveBack());
   }
 
+  /** For a plan: the scopes the node would be leased from, with their caps, read now. */
+  static async plannedScopes(run: RunbookRun): Promise<string[]> {
+    return run.step(
+      'read_disruption_scopes',
+      async (ctx) => (await budget.describeDisruptionScopes(ctx)).scopes.map((s) => `${s.key} (cap ${s.cap} of ${s.size})`),
+      { describe: (scopes) => scopes.join(', ') },
+    );
+  }
+
   /** Leases the node from every scope it belongs to, waiting while a scope is full. */
   async acquire(): Promise<void> {
     await this.run.step(

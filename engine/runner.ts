@@ -25,6 +25,7 @@ import type {
   RunStatus,
   StepRecord,
 } from '../domain/runbook';
+import type { PlanSummary } from '../domain/plan';
 import { SA } from '../domain/search-attributes';
 import type { StepContext } from '../domain/step-context';
 import type { EvidenceKind } from '../capabilities/evidence/evidence-store';
@@ -214,6 +215,11 @@ export class RunbookRun {
     if (blocked) log.info('waiting for a disruption slot', { ...this.logFields(), scope: blocked.scope, holders: blocked.holders });
   }
 
+  /** The plan the run made (plan mode) or follows (a live run started from one): in its status, report and approvals. */
+  followPlan(plan: PlanSummary): void {
+    this.status.plan = plan;
+  }
+
   /** Drops an undo once the procedure restored the state itself. */
   dropRollback(step: string): void {
     for (let i = this.undos.length - 1; i >= 0; i--) {
@@ -238,6 +244,7 @@ export class RunbookRun {
       requested_at: new Date(now).toISOString(),
       timeout_at: new Date(now + timeoutMs).toISOString(),
       context,
+      ...(this.status.plan ? { plan_hash: this.status.plan.plan_hash } : {}),
     };
     this.decision = undefined;
     this.status.pending_approval = request;
@@ -319,6 +326,7 @@ export class RunbookRun {
       steps: this.status.steps,
       approvals: this.status.approvals,
       evidence_refs: this.evidenceRefs,
+      ...(this.status.plan ? { plan: this.status.plan } : {}),
       started_at: this.startedAt,
       ended_at: new Date().toISOString(),
     };

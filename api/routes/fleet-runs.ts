@@ -38,6 +38,10 @@ export function registerFleetRunRoutes(app: FastifyInstance, deps: ApiDeps, pend
     const nodeIds = body.node_ids ?? deps.inventory.hosts.filter((h) => Object.entries(body.label!).every(([k, v]) => h.labels[k] === v)).map((h) => h.node_id);
     if (nodeIds.length === 0) throw new ApiError(404, 'no_targets', 'no node in the inventory carries that label', { label: body.label });
     const correlationId = req.id;
+    // A plan is made per node (POST .../runs with run_mode plan); a plan_hash names one node's plan.
+    if (body.input['run_mode'] === 'plan' || body.input['plan_hash'] !== undefined) {
+      throw new ApiError(400, 'unsupported_run_mode', 'fleet runs are live or drill; plan each node with a single run', { supported: ['live', 'drill'] });
+    }
     const runMode = body.input['run_mode'] === 'drill' ? 'drill' : 'live';
     // Every target is checked as a single run would be, before anything starts.
     const targets: FleetTarget[] = [];

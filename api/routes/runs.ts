@@ -10,6 +10,8 @@ import { AlertRouter, DEFAULT_ALERT_KEY_CAP, DEFAULT_RECHECK_MS, STALE_CLAIM_MS 
 import { ApiError, invalidInput } from '../errors';
 import { findRunbook, runbookNames } from '../runbook-registry';
 import { targetProblem } from '../target-check';
+import { checkPlanReference, findPlan, startPlanRun } from '../plans';
+import { PlanHashSchema } from '../../domain/plan';
 import type { ApiDeps } from '../server';
 import { requestBudgets, TemporalBudget, type PendingCalls } from '../temporal-call';
 
@@ -83,6 +85,24 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
       if (problem) throw problem;
     }
     const correlationId: string = input.correlation_id ?? req.id;
+    const planHash = typeof input.plan_hash === 'string' ? input.plan_hash : undefined;
+    if (input.run_mode === 'plan') {
+      if (planHash)
+        throw new ApiError(400, 'invalid_input', 'plan_hash is for a live run started from a plan, not for a plan run', {
+          fields: [{ path: 'plan_hash', message: 'not with run_mode plan' }],
+        });
+      const started = await startPlanRun(client, deps.taskQueue, entry, { ...input, correlation_id: correlationId }, budget());
+      req.log.info({ workflow_id: started.workflowId, run_id: started.runId, runbook: entry.name }, 'plan run started');
+      return reply.status(201).send({
+        workflow_id: started.workflowId,
+        run_id: started.runId,
+        runbook: entry.name,
+        run_mode: 'plan',
+        correlation_id: correlationId,
+        status_url: statusUrl(started.workflowId),
+      });
+    }
+    if (planHash) await checkPlanReference(deps.pool, entry, nodeId, planHash);
     const routed = await router.route(entry, { ...input, correlation_id: correlationId }, budget());
     const startedNow = routed.outcome === 'started';
     req.log.info(
@@ -97,7 +117,17 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
       status_url: statusUrl(routed.workflowId),
       alert: routed.outcome,
       ...(startedNow ? {} : { deduplicated: true }),
+      // A trigger that joins an open run does not change what that run follows.
+      ...(planHash ? { plan_hash: planHash, plan_followed: startedNow } : {}),
     });
+  });
+
+  app.get<{ Params: { planHash: string } }>('/api/v1/plans/:planHash', async (req) => {
+    const parsed = PlanHashSchema.safeParse(req.params.planHash);
+    if (!parsed.success) throw invalidInput(parsed.error, 'plan hash');
+    const plan = await findPlan(deps.pool, parsed.data);
+    if (!plan) throw new ApiError(404, 'plan_not_found', `no plan with hash ${parsed.data}`);
+    return plan;
   });
 
   app.get<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId', async (req) => {

@@ -3,10 +3,15 @@ import type { StepContext } from '../../domain/step-context';
 import type { KernelLogCursor } from '../gpu/kernel-log-window';
 import { currentTraceId } from '../observability';
 import type { EvidenceInput, EvidenceStore } from './evidence-store';
+import type { Plan, PlanSummary } from '../../domain/plan';
+import { planDiff, summarizePlan, type PlanStore } from './plan-store';
+
+/** How a live run's plan compares with the plan it was started from. */
+export type PlanComparison = { summary: PlanSummary; drift: null } | { summary: PlanSummary; drift: { known: boolean; diff: string } };
 
 /** Activities the step runner uses to keep the engine's own records. */
-export function createEngineActivities(deps: { evidence: EvidenceStore }) {
-  const { evidence } = deps;
+export function createEngineActivities(deps: { evidence: EvidenceStore; plans: PlanStore }) {
+  const { evidence, plans } = deps;
   return {
     async recordRunStarted(ctx: StepContext, input: unknown, runMode: string): Promise<void> {
       await evidence.runStarted(ctx, input, runMode, currentTraceId());
@@ -26,6 +31,21 @@ export function createEngineActivities(deps: { evidence: EvidenceStore }) {
     },
     async recordKernelLogCursor(ctx: StepContext, cursor: KernelLogCursor): Promise<void> {
       await evidence.setKernelLogCursor(ctx, cursor);
+    },
+    /** Stores a plan-mode run's plan; returns its hash and readable lines. */
+    async recordPlan(ctx: StepContext, plan: Plan): Promise<PlanSummary> {
+      return plans.save(plan, ctx.workflow_id);
+    },
+    /** The live run's own plan against the stored one it was started from: equal, or the diff. */
+    async comparePlan(_ctx: StepContext, plan: Plan, expectedHash: string): Promise<PlanComparison> {
+      const summary = summarizePlan(plan);
+      if (summary.plan_hash === expectedHash) return { summary, drift: null };
+      const stored = await plans.find(expectedHash);
+      if (!stored) return { summary, drift: { known: false, diff: `no plan with hash ${expectedHash} was recorded` } };
+      return {
+        summary,
+        drift: { known: true, diff: planDiff(stored.lines, summary.lines, `plan ${expectedHash.slice(0, 12)}`, `now ${summary.plan_hash.slice(0, 12)}`) },
+      };
     },
     async countRecentRemediations(ctx: StepContext, windowDays: number): Promise<number> {
       return evidence.countRecentRemediations(ctx.runbook, ctx.node_id!, windowDays, ctx.run_id);

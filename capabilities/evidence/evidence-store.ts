@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { RunReport, StepRecord } from '../../domain/runbook';
 import type { StepContext } from '../../domain/step-context';
 
-export type EvidenceKind = 'command' | 'classification' | 'diag' | 'decision' | 'alert' | 'note';
+export type EvidenceKind = 'command' | 'classification' | 'diag' | 'decision' | 'alert' | 'note' | 'plan';
 
 export interface EvidenceInput {
   idempotency_key: string;

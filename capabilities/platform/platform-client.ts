@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { ErrorType } from '../../domain/errors';
+import { platformRequests, type PlatformRequest } from './requests';
 
 export const NodeSchema = z.object({
   node_id: z.string(),
@@ -51,43 +52,40 @@ export class PlatformClient {
   }
 
   async listNodes(): Promise<PlatformNode[]> {
-    return (await this.request('GET', '/api/v1/nodes', z.object({ nodes: z.array(NodeSchema) }))).nodes;
+    return (await this.send(platformRequests.listNodes(), z.object({ nodes: z.array(NodeSchema) }))).nodes;
   }
 
   getNode(nodeId: string): Promise<PlatformNode> {
-    return this.request('GET', `/api/v1/nodes/${encodeURIComponent(nodeId)}`, NodeSchema);
+    return this.send(platformRequests.getNode(nodeId), NodeSchema);
   }
 
   async cordon(nodeId: string, reason: string, idempotencyKey: string): Promise<PlatformNode> {
-    const body = await this.request('POST', `/api/v1/nodes/${encodeURIComponent(nodeId)}/cordon`, NodeChangeSchema, { reason }, idempotencyKey);
-    return body.node;
+    return (await this.send(platformRequests.cordon(nodeId, reason), NodeChangeSchema, idempotencyKey)).node;
   }
 
   async uncordon(nodeId: string, reason: string, idempotencyKey: string): Promise<PlatformNode> {
-    const body = await this.request('POST', `/api/v1/nodes/${encodeURIComponent(nodeId)}/uncordon`, NodeChangeSchema, { reason }, idempotencyKey);
-    return body.node;
+    return (await this.send(platformRequests.uncordon(nodeId, reason), NodeChangeSchema, idempotencyKey)).node;
   }
 
   async listAllocations(nodeId: string): Promise<Allocation[]> {
-    const body = await this.request('GET', `/api/v1/nodes/${encodeURIComponent(nodeId)}/allocations`, z.object({ allocations: z.array(AllocationSchema) }));
-    return body.allocations;
+    return (await this.send(platformRequests.listAllocations(nodeId), z.object({ allocations: z.array(AllocationSchema) }))).allocations;
   }
 
   async evictAllocations(nodeId: string, reason: string, idempotencyKey: string): Promise<void> {
-    await this.request('POST', `/api/v1/nodes/${encodeURIComponent(nodeId)}/allocations/evict`, z.unknown(), { reason }, idempotencyKey);
+    await this.send(platformRequests.evictAllocations(nodeId, reason), z.unknown(), idempotencyKey);
   }
 
   async listOpenRmaTickets(nodeId: string): Promise<RmaTicket[]> {
-    const body = await this.request(
-      'GET',
-      `/api/v1/rma-tickets?node_id=${encodeURIComponent(nodeId)}&status=open`,
-      z.object({ tickets: z.array(RmaTicketSchema) }),
-    );
-    return body.tickets;
+    return (await this.send(platformRequests.listOpenRmaTickets(nodeId), z.object({ tickets: z.array(RmaTicketSchema) }))).tickets;
   }
 
   openRmaTicket(req: RmaTicketRequest, idempotencyKey: string): Promise<RmaTicket> {
-    return this.request('POST', '/api/v1/rma-tickets', RmaTicketSchema, req, idempotencyKey);
+    return this.send(platformRequests.openRmaTicket(req), RmaTicketSchema, idempotencyKey);
+  }
+
+  private send<T>(req: PlatformRequest, schema: z.ZodType<T>, idempotencyKey?: string): Promise<T> {
+    if (req.mutates && !idempotencyKey) throw new Error(`${req.method} ${req.path} changes something and needs an idempotency key`);
+    return this.request(req.method, req.path, schema, req.body, idempotencyKey);
   }
 
   private async request<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body?: unknown, idempotencyKey?: string): Promise<T> {

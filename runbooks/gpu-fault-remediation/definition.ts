@@ -8,8 +8,7 @@ export const gpuFaultRemediationRunbook: RunbookDefinition<typeof GpuFaultInputS
   summary: 'a GPU fault alert (Xid, ECC) for one worker: drain, reset or reboot, diag, back to service, or RMA behind an approval',
   workflowType: 'gpuFaultRemediation' satisfies keyof typeof workflow,
   schema: GpuFaultInputSchema,
-  // Plan mode is designed (see docs/architecture.md) but not built yet.
-  supportedRunModes: ['live', 'drill'],
+  supportedRunModes: ['live', 'plan', 'drill'],
   outcomes: GPU_FAULT_OUTCOMES,
   disruption: 'node',
   targetRole: 'worker_compute',

@@ -2,6 +2,7 @@ import { defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import { boundedDuration } from '../../domain/durations';
 import { NodeIdSchema } from '../../domain/inventory';
+import { PLAN_OUTCOMES, PlanHashSchema } from '../../domain/plan';
 import { RunModeSchema } from '../../domain/runbook';
 import { safeText } from '../../domain/text';
 
@@ -24,6 +25,8 @@ export const GpuFaultInputSchema = z
     reboot_timeout: boundedDuration('15m', '1s', '2h'),
     poll_interval: boundedDuration('10s', '50ms', '10m'),
     diag_level: z.number().int().min(1).max(4).default(2),
+    /** A live run started from a plan: it refuses, with a diff, when the plan it makes now differs. */
+    plan_hash: PlanHashSchema.optional(),
   })
   .strict();
 /** Input as a caller sends it (durations may be strings). */
@@ -39,6 +42,7 @@ export const GPU_FAULT_OUTCOMES = [
   'remediated_left_cordoned',
   'rma_opened',
   'held_for_operator',
+  ...PLAN_OUTCOMES,
   'cancelled',
   'failed',
 ] as const;

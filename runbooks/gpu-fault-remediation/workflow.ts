@@ -10,6 +10,7 @@ import { parseWorkflowInput, resolveTarget } from '../../engine/target';
 import { DisruptionLease } from '../../engine/disruption-lease';
 import { diagBudgetMs } from '../../domain/host-command-budgets';
 import { classifyFindings, compareActions, type Classification } from './policies/fault-classification';
+import { CORDON_REASON_PREFIX, cordonReason, gpusToReset, remediatedSummary, summarize, uncordonReason } from './policies/node-texts';
 import {
   GpuFaultInputSchema,
   REPEAT_REMEDIATION_LIMIT,
@@ -28,14 +29,13 @@ import type { RunReport } from '../../domain/runbook';
 import { gpuFaultRemediationV1 } from './workflow-v1';
 import { failureOf } from '../../engine/failures';
 import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner';
+import { planCheckpoint } from '../../engine/plan-checkpoint';
+import { planRemediation } from './plan';
 
 /** Runs started before this patch replay the frozen v1 code; new runs take the hardened path. */
 const FLEET_HARDENING_PATCH = 'fleet-hardening';
 /** Runs started before this patch take their node out of service without a disruption slot. */
 const DISRUPTION_BUDGET_PATCH = 'disruption-budget';
-
-/** Every cordon this runbook makes says so; an uncordon touches only a node cordoned by this runbook. */
-const CORDON_REASON_PREFIX = 'gpu-fault:';
 
 type Diag = DiagSummary & { exit_code: number | null };
 
@@ -115,18 +115,29 @@ class GpuFaultRun {
       },
     );
 
+    // A healthy node never waits for a human: the repeat gate is read only for a fault that needs a drain.
+    const needsDrain = classification.fault_found && compareActions(classification.action, 'drain_and_diagnose') >= 0;
+    const previous = needsDrain
+      ? await run.step('check_remediation_history', (ctx) => acts.evidence.countRecentRemediations(ctx, REPEAT_REMEDIATION_WINDOW_DAYS), {
+          describe: (n) => `${n} earlier remediation(s) in ${REPEAT_REMEDIATION_WINDOW_DAYS} days`,
+        })
+      : undefined;
+
+    // Plan mode ends here with the plan; a live run started from a plan goes on only if the world still matches it.
+    if (input.run_mode === 'plan' || input.plan_hash) {
+      const scopes = needsDrain && this.leaseNodes ? await DisruptionLease.plannedScopes(run) : undefined;
+      const facts = { input, host, node, classification, gpus: observed.table.gpus, previous, scopes };
+      const stop = await planCheckpoint(run, planRemediation(facts), input.plan_hash);
+      if (stop) return stop;
+    }
+
     if (!classification.fault_found) {
       return this.done('no_fault_found', `no new Xid or memory fault on ${host.hostname}; nothing was touched`);
     }
-    if (compareActions(classification.action, 'drain_and_diagnose') < 0) {
+    if (!needsDrain) {
       return this.handled('no_action_required', `${summarize(classification)}; the node stays in service${maintenanceNote(classification)}`);
     }
-
-    // A healthy node never waits for a human: the repeat gate comes after the fault check.
-    const previous = await run.step('check_remediation_history', (ctx) => acts.evidence.countRecentRemediations(ctx, REPEAT_REMEDIATION_WINDOW_DAYS), {
-      describe: (n) => `${n} earlier remediation(s) in ${REPEAT_REMEDIATION_WINDOW_DAYS} days`,
-    });
-    if (previous >= REPEAT_REMEDIATION_LIMIT) {
+    if (previous !== undefined && previous >= REPEAT_REMEDIATION_LIMIT) {
       const decision = await run.approval(
         'approve_repeat_remediation',
         `${host.hostname} was already remediated ${previous} times in ${REPEAT_REMEDIATION_WINDOW_DAYS} days. Remediate again?`,
@@ -146,7 +157,7 @@ class GpuFaultRun {
     if (cordonedByUs) {
       // No rollback for the cordon: a node with a confirmed fault stays out of
       // service until a diag passes in this run (fail closed).
-      await run.step('cordon_node', (ctx) => acts.platform.cordonNode(ctx, `${CORDON_REASON_PREFIX} ${summarize(classification)}`));
+      await run.step('cordon_node', (ctx) => acts.platform.cordonNode(ctx, cordonReason(classification)));
     } else {
       await run.skip('cordon_node', `already cordoned by someone else (${node.cordon_reason ?? 'no reason given'}); it stays cordoned after this run`);
     }
@@ -206,11 +217,7 @@ class GpuFaultRun {
 
     if (passed && action !== 'rma_candidate') {
       run.phase('return_to_service');
-      return this.returnToService(
-        cordonedByUs,
-        node.open_rma_tickets,
-        `${summarize(classification)}; ${action} done, diag r${level} passed on all ${host.gpu_count} GPUs`,
-      );
+      return this.returnToService(cordonedByUs, node.open_rma_tickets, remediatedSummary(classification, action, level, host.gpu_count));
     }
 
     // ---- escalate: an RMA needs a human ----
@@ -374,7 +381,7 @@ class GpuFaultRun {
       await this.lease?.release();
       return this.handled('remediated_left_cordoned', `${summary}; ${heldBy}, so it stays cordoned`);
     }
-    await run.step('uncordon_node', (ctx) => acts.platform.uncordonNode(ctx, `${CORDON_REASON_PREFIX} ${summary}`));
+    await run.step('uncordon_node', (ctx) => acts.platform.uncordonNode(ctx, uncordonReason(summary)));
     await this.lease?.release();
     return this.handled('returned_to_service', `${summary}, node back in service`);
   }
@@ -399,20 +406,6 @@ function unhealthy(o: GpuObservations, gpuCount: number): string | undefined {
   if (o.table.lost_gpus.length > 0) problems.push(`${o.table.lost_gpus.length} GPU(s) lost`);
   if (o.xids.length > 0) problems.push(`new Xid ${[...new Set(o.xids.map((x) => x.xid))].join(', ')}`);
   return problems.length ? problems.join('; ') : undefined;
-}
-
-/** GPUs the decisive finding points at; else the alert's GPU index. */
-function gpusToReset(c: Classification, table: GpuRow[], alertGpu: number | undefined): GpuRow[] {
-  const byUuid = c.affected_gpus.map((a) => table.find((g) => g.uuid === a.uuid)).filter((g): g is GpuRow => !!g);
-  if (byUuid.length > 0) return byUuid;
-  const fromAlert = table.find((g) => g.index === alertGpu);
-  return fromAlert ? [fromAlert] : [];
-}
-
-function summarize(c: Classification): string {
-  if (!c.decisive) return 'no fault found';
-  const gpus = c.affected_gpus.map((g) => g.index).join(', ');
-  return `${c.decisive.reason} → ${c.action}${gpus ? ` (GPU ${gpus})` : ''}; ${c.findings.length} finding(s)`;
 }
 
 function maintenanceNote(c: Classification): string {

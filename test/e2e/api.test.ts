@@ -4,6 +4,7 @@ import type { Worker } from '@temporalio/worker';
 import { clearAlertLedger, startApi, type RunningApi } from './api-harness';
 
 const NODE = 'dev-gpu-2';
+const UNKNOWN_PLAN = 'f'.repeat(64);
 let stack: Stack;
 let api: RunningApi;
 let worker: Worker;
@@ -48,7 +49,12 @@ test('bad requests get a 4xx envelope and start nothing', async () => {
     ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, gpu_index: -1 }, 400, 'invalid_input'],
     ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, drain_timeout: 'forever' }, 400, 'invalid_input'],
     ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, unexpected: 1 }, 400, 'invalid_input'],
-    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, run_mode: 'plan' }, 400, 'unsupported_run_mode'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, run_mode: 'plan', plan_hash: UNKNOWN_PLAN }, 400, 'invalid_input'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, plan_hash: 'abc' }, 400, 'invalid_input'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { node_id: NODE, plan_hash: UNKNOWN_PLAN }, 422, 'unknown_plan'],
+    ['POST', '/api/v1/runbooks/gpu-fault-remediation/fleet-runs', { node_ids: [NODE], input: { run_mode: 'plan' } }, 400, 'unsupported_run_mode'],
+    ['GET', '/api/v1/plans/not-a-hash', undefined, 400, 'invalid_input'],
+    ['GET', `/api/v1/plans/${UNKNOWN_PLAN}`, undefined, 404, 'plan_not_found'],
     ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', '{"node_id": ', 400, 'invalid_request'],
     ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', [NODE], 400, 'invalid_input'],
     ['GET', '/api/v1/runs?status=bogus', undefined, 400, 'invalid_input'],
@@ -92,6 +98,32 @@ test('20 concurrent triggers for one node → one workflow, 20 answers with its 
   const cancel = await call('POST', `${statusUrl}/cancel`, { actor: 'sre-oncall', reason: 'test cleanup' });
   expect(cancel.status).toBe(202);
   await waitForRun(statusUrl, (r) => r.execution_status === 'CANCELLED', 'cancelled');
+});
+
+test('plan over HTTP: a plan run answers with its plan, and a live run follows it only on the node it was made for', async () => {
+  const started = await trigger({ node_id: NODE, run_mode: 'plan' });
+  expect(started.status).toBe(201);
+  expect(started.body.workflow_id).toMatch(new RegExp(`^gpu-fault/${NODE}/plan/[0-9a-f-]{36}$`));
+  const planned = await waitForRun(started.body.status_url, (r) => r.execution_status === 'COMPLETED', 'plan run');
+  expect(planned.status.outcome).toBe('planned');
+  const hash: string = planned.status.plan.plan_hash;
+  // A healthy node: the plan is to end without touching anything.
+  expect(planned.status.plan.lines).toEqual([`end: no_fault_found (no new Xid or memory fault on ${NODE})`]);
+  const stored = await call('GET', `/api/v1/plans/${hash}`);
+  expect(stored.status).toBe(200);
+  expect(stored.body).toMatchObject({ plan_hash: hash, runbook: 'gpu-fault-remediation', node_id: NODE, workflow_id: started.body.workflow_id });
+
+  const elsewhere = await trigger({ node_id: 'dev-gpu-3', plan_hash: hash });
+  expect(elsewhere.status).toBe(422);
+  expect(elsewhere.body.error.code).toBe('plan_mismatch');
+
+  const live = await trigger({ node_id: NODE, plan_hash: hash });
+  expect(live.status).toBe(201);
+  expect(live.body).toMatchObject({ workflow_id: `gpu-fault/${NODE}`, plan_hash: hash, plan_followed: true });
+  const done = await waitForRun(live.body.status_url, (r) => r.execution_status === 'COMPLETED', 'live run from the plan');
+  expect(done.status.outcome).toBe('no_fault_found');
+  expect(done.status.plan.plan_hash).toBe(hash);
+  expect((await stack.lab.records(NODE)).mutations).toEqual([]);
 });
 
 test('approval over HTTP: pending run is listed, approved, then a second approval is refused', async () => {

@@ -43,6 +43,9 @@ test.each([
   ['api/probe.ts', "import { RUNBOOKS } from '../runbooks/registry';\nexport const x = RUNBOOKS;\n"],
   ['runbooks/probe/test/probe.test.ts', "import { startLab } from '../../../lab';\nexport const x = startLab;\n"],
   ['domain/probe.ts', "import { z } from 'zod';\nexport const x = z;\n"],
+  // Wire formats: the plan shows the very argv and requests the activities send.
+  ['runbooks/probe/plan.ts', "import { resetGpuCommand } from '../../capabilities/gpu/commands';\nexport const x = resetGpuCommand;\n"],
+  ['runbooks/probe/plan.ts', "import { platformRequests } from '../../capabilities/platform/requests';\nexport const x = platformRequests;\n"],
 ])('%s: an allowed import passes', (file, source) => {
   expect(refusals(file, source)).toEqual([]);
 });

@@ -16,6 +16,7 @@ import {
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createEngineActivities } from '../../capabilities/evidence/engine-activities';
 import { EvidenceStore } from '../../capabilities/evidence/evidence-store';
+import { PlanStore } from '../../capabilities/evidence/plan-store';
 import { approvalSignal, cancelRequestSignal, statusQuery } from '../../domain/messages';
 import type { ApprovalDecision, RunReport, RunStatus } from '../../domain/runbook';
 import { SA } from '../../domain/search-attributes';
@@ -52,7 +53,7 @@ async function withWorker<T>(name: string, body: (taskQueue: string) => Promise<
     namespace: 'default',
     taskQueue,
     workflowBundle: bundle,
-    activities: { ...createEngineActivities({ evidence: new EvidenceStore(stack.pool) }), ...createFixtureActivities(calls) },
+    activities: { ...createEngineActivities({ evidence: new EvidenceStore(stack.pool), plans: new PlanStore(stack.pool) }), ...createFixtureActivities(calls) },
     interceptors: {
       activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
     },

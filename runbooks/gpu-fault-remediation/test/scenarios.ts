@@ -33,6 +33,19 @@ export async function startGpuFault(stack: Stack, taskQueue: string, req: GpuFau
   });
 }
 
+/** A plan-mode run, under its own workflow id as the API starts one. */
+export async function planGpuFault(
+  stack: Stack,
+  taskQueue: string,
+  req: Omit<GpuFaultRequest, 'run_mode'>,
+): Promise<WorkflowHandle<(r: GpuFaultRequest) => Promise<RunReport>>> {
+  return stack.client.workflow.start('gpuFaultRemediation', {
+    taskQueue,
+    workflowId: `${gpuFaultWorkflowId(req.node_id)}/plan/${Date.now()}`,
+    args: [{ ...FAST, correlation_id: `test-plan-${req.node_id}-${Date.now()}`, ...req, run_mode: 'plan' }],
+  });
+}
+
 export async function waitForApproval(handle: WorkflowHandle, step: string): Promise<RunStatus> {
   return eventually(async () => {
     const s = await handle.query(statusQuery);
