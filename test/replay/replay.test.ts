@@ -11,22 +11,25 @@ import { testLogger } from '../support/harness';
 
 /**
  * Determinism guard: every recorded history of every registered runbook
- * (`runbooks/<name>/histories/*.json`) must replay against today's workflow
- * code. A change that alters a released workflow's commands fails here; gate
- * it with patched() and record a new version instead.
+ * (`runbooks/<name>/histories/*.json`) and of the engine's own workflows
+ * (`engine/histories/`: ledger, fleet run, drill) must replay against today's
+ * workflow code. A change that alters a released workflow's commands fails
+ * here; gate it with patched() and record a new version instead.
  */
-const RUNBOOKS_DIR = path.resolve(__dirname, '../../runbooks');
-const historiesOf = (runbook: string): string[] => {
-  const dir = path.join(RUNBOOKS_DIR, runbook, 'histories');
+const ROOT = path.resolve(__dirname, '../..');
+const historiesIn = (folder: string): string[] => {
+  const dir = path.join(ROOT, folder, 'histories');
   return fs.existsSync(dir)
     ? fs
         .readdirSync(dir)
         .filter((f) => f.endsWith('.json'))
         .sort()
-        .map((f) => path.join(runbook, 'histories', f))
+        .map((f) => path.join(folder, 'histories', f))
     : [];
 };
-const files = RUNBOOKS.flatMap((d) => historiesOf(d.name));
+const historiesOf = (runbook: string): string[] => historiesIn(path.join('runbooks', runbook));
+const ENGINE_WORKFLOWS = ['disruptionLedger', 'fleetRun', 'runbookDrill'];
+const files = [...RUNBOOKS.flatMap((d) => historiesOf(d.name)), ...historiesIn('engine')];
 
 let released: WorkflowBundleWithSourceMap;
 let changed: WorkflowBundleWithSourceMap;
@@ -39,13 +42,21 @@ beforeAll(async () => {
 });
 
 function replay(bundle: WorkflowBundleWithSourceMap, file: string): Promise<void> {
-  const history = JSON.parse(fs.readFileSync(path.join(RUNBOOKS_DIR, file), 'utf8'));
+  const history = JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8'));
   const sinks = { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
   return Worker.runReplayHistory({ workflowBundle: bundle, sinks }, history, `replay-${file}`);
 }
 
 test.each(RUNBOOKS.map((d) => d.name))('%s has recorded histories to replay', (runbook) => {
   expect(historiesOf(runbook).length).toBeGreaterThan(0);
+});
+
+test.each(ENGINE_WORKFLOWS)('the engine workflow %s has a recorded history to replay', (workflowType) => {
+  const types = historiesIn('engine').map((f) => {
+    const first = JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8')).events[0];
+    return first.workflowExecutionStartedEventAttributes.workflowType.name;
+  });
+  expect(types).toContain(workflowType);
 });
 
 test('every released version of gpu-fault-remediation is recorded', () => {

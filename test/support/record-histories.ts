@@ -13,10 +13,11 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { findFreePort } from '../../infra/free-port';
 import { resolveTemporalCli } from '../../infra/temporal-cli';
 import { startStack } from '../../scripts/stack';
-import { connectStack, uniqueTaskQueue, type Stack } from './harness';
+import { connectStack, uniqueTaskQueue, type Stack, type WorkerOverrides } from './harness';
 import { TEST_ENV_KEYS } from './test-env';
 
-export type Scenario = (s: Stack, taskQueue: string) => Promise<WorkflowHandle>;
+/** Drives one recorded run; `{ open }` for a long-lived workflow recorded as it stands (a ledger). */
+export type Scenario = (s: Stack, taskQueue: string) => Promise<WorkflowHandle | { open: WorkflowHandle }>;
 
 export interface Recording {
   /** The runbook's histories folder. */
@@ -24,9 +25,17 @@ export interface Recording {
   /** The released version being recorded (v1, v2, ...): the file name prefix. */
   version: string;
   scenarios: Record<string, Scenario>;
+  /** The recording worker's settings (e.g. disruption budgets), when not the harness's defaults. */
+  worker?: WorkerOverrides;
 }
 
-export async function recordHistories({ out, version, scenarios }: Recording): Promise<void> {
+/**
+ * Records every scenario, or only those named on the command line (to add a
+ * scenario to a released version without re-recording the others).
+ */
+export async function recordHistories({ out, version, scenarios, worker: workerOptions }: Recording, only: string[] = process.argv.slice(2)): Promise<void> {
+  const unknown = only.filter((n) => !(n in scenarios));
+  if (unknown.length) throw new Error(`no scenario named ${unknown.join(', ')}; known: ${Object.keys(scenarios).join(', ')}`);
   const dir = path.resolve(__dirname, '../../.data', `record-${process.pid}`);
   const stack = await startStack({
     dataDir: dir,
@@ -47,18 +56,20 @@ export async function recordHistories({ out, version, scenarios }: Recording): P
   const cli = await resolveTemporalCli();
   const s = await connectStack();
   const taskQueue = uniqueTaskQueue('record');
-  const worker = await s.worker(taskQueue);
+  const worker = await s.worker(taskQueue, workerOptions);
   try {
     await worker.runUntil(async () => {
       fs.mkdirSync(out, { recursive: true });
       for (const [name, drive] of Object.entries(scenarios)) {
-        const handle = await drive(s, taskQueue);
-        const report = await handle.result();
+        if (only.length && !only.includes(name)) continue;
+        const driven = await drive(s, taskQueue);
+        const handle = 'open' in driven ? driven.open : driven;
+        const outcome = 'open' in driven ? 'still open' : ((await handle.result()) as { outcome?: string }).outcome;
         const file = path.join(out, `${version}-${name}.json`);
         // The CLI writes the same JSON as a Web UI export, which replay accepts as is.
         const json = execFileSync(cli.path, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', stack.temporalAddress]);
         fs.writeFileSync(file, json);
-        process.stderr.write(`[record] ${name}: ${report.outcome} → ${path.relative(process.cwd(), file)}\n`);
+        process.stderr.write(`[record] ${name}: ${outcome} → ${path.relative(process.cwd(), file)}\n`);
       }
     });
   } finally {

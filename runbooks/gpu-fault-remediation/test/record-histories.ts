@@ -4,9 +4,12 @@
  */
 import path from 'node:path';
 import { runRecording, type Scenario } from '../../../test/support/record-histories';
-import { decide, startGpuFault } from './scenarios';
+import { decide, planGpuFault, startGpuFault } from './scenarios';
 
-/** The released version being recorded: v1 before the fleet-hardening patch, v2 after it, v3 with the disruption budget. */
+/**
+ * The released version being recorded: v1 before the fleet-hardening patch, v2 after it, v3 with the
+ * disruption budget (plan mode came without a patch: its steps run only for plan runs and runs with a plan_hash).
+ */
 const VERSION = 'v3';
 
 const scenarios: Record<string, Scenario> = {
@@ -25,6 +28,15 @@ const scenarios: Record<string, Scenario> = {
     return startGpuFault(s, tq, { node_id: 'dev-gpu-3' });
   },
   'no-fault': async (s, tq) => startGpuFault(s, tq, { node_id: 'dev-gpu-4' }),
+  'plan-mode': async (s, tq) => {
+    await s.lab.injectXid('dev-gpu-2', 3, 48);
+    return planGpuFault(s, tq, { node_id: 'dev-gpu-2' });
+  },
+  'live-from-plan': async (s, tq) => {
+    await s.lab.injectXid('dev-gpu-3', 3, 48);
+    const planned = await (await planGpuFault(s, tq, { node_id: 'dev-gpu-3' })).result();
+    return startGpuFault(s, tq, { node_id: 'dev-gpu-3', plan_hash: planned.plan!.plan_hash });
+  },
   'reset-refused-reboot': async (s, tq) => {
     await s.lab.injectXid('dev-gpu-1', 2, 48);
     await s.lab.holdGpu('dev-gpu-1', 2);
