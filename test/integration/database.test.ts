@@ -13,7 +13,7 @@ import pg from 'pg';
 import { openDatabase, runMigrations, type Database } from '../../infra/database';
 
 const MIGRATIONS = path.resolve(__dirname, '../../infra/migrations');
-const ENGINE_TABLES = ['alert_ledger', 'alert_runs', 'drill_reports', 'evidence', 'runbook_runs', 'runbook_steps', 'schema_migrations'];
+const ENGINE_TABLES = ['alert_ledger', 'alert_runs', 'drill_reports', 'evidence', 'runbook_plans', 'runbook_runs', 'runbook_steps', 'schema_migrations'];
 /** Every migration file, in the order they apply. */
 const VERSIONS = fs
   .readdirSync(MIGRATIONS)
