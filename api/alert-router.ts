@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { MEMO_REQUESTED_BY } from '../domain/runbook';
 import { SA } from '../domain/search-attributes';
 import { AlertLedger, type AlertKey, type AlertOutcome } from './alert-ledger';
 import { ApiError } from './errors';
@@ -51,7 +52,7 @@ export class AlertRouter {
   /** Per workflow id, the slow path this process is running now; concurrent alerts for it wait for it. */
   private readonly resolving = new Map<string, Promise<unknown>>();
 
-  async route(entry: RunbookDefinition, input: TriggerInput, budget: TemporalBudget): Promise<RoutedAlert> {
+  async route(entry: RunbookDefinition, input: TriggerInput, budget: TemporalBudget, requestedBy: string): Promise<RoutedAlert> {
     const workflowId = entry.workflowId(input);
     const alert = entry.alert(input);
     const claimant = randomUUID();
@@ -73,7 +74,7 @@ export class AlertRouter {
         round--; // waiting is not a round of our own
         continue;
       }
-      const slow = this.slowPath(entry, input, workflowId, alert, budget, round);
+      const slow = this.slowPath(entry, input, workflowId, alert, budget, round, requestedBy);
       this.resolving.set(workflowId, slow);
       try {
         const routed = await slow;
@@ -102,6 +103,7 @@ export class AlertRouter {
     alert: AlertKey,
     budget: TemporalBudget,
     round: number,
+    requestedBy: string,
   ): Promise<RoutedAlert | undefined> {
     const state = await this.o.ledger.state(workflowId, alert, this.o.cooldownMs);
     if (state.known?.engineOpen && !state.known.fresh) {
@@ -120,7 +122,7 @@ export class AlertRouter {
       return { workflowId, runId: last.runId, outcome: 'cooldown' };
     }
 
-    const started = await this.start(entry, input, workflowId, alert, budget);
+    const started = await this.start(entry, input, workflowId, alert, budget, requestedBy);
     if (started) return started;
     // Someone else's run is open: join it on the next round.
     const open = await this.describeOpen(workflowId, budget);
@@ -176,6 +178,7 @@ export class AlertRouter {
     workflowId: string,
     alert: AlertKey,
     budget: TemporalBudget,
+    requestedBy: string,
   ): Promise<RoutedAlert | undefined> {
     const nodeId = entry.nodeId(input);
     let runId: string;
@@ -186,7 +189,7 @@ export class AlertRouter {
           workflowId,
           args: [input],
           workflowIdConflictPolicy: 'FAIL',
-          memo: { [MEMO_ALERT_KEY]: alert.key, [MEMO_ALERT_XID]: alert.xid ?? null },
+          memo: { [MEMO_ALERT_KEY]: alert.key, [MEMO_ALERT_XID]: alert.xid ?? null, [MEMO_REQUESTED_BY]: requestedBy },
           typedSearchAttributes: [
             { key: SA.Runbook, value: entry.name },
             { key: SA.RunbookPhase, value: 'trigger' },

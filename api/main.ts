@@ -10,6 +10,7 @@ import type { Inventory } from '../domain/inventory';
 import { assertPortFree } from '../infra/free-port';
 import { bootstrapProcess, connectTemporal } from '../runtime/bootstrap';
 import { buildApi } from './server';
+import { authenticatorsFor } from './auth/authenticate';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     logger,
     inventory,
     alertCooldownMs: config.alerts.cooldownMs,
+    auth: authenticatorsFor(config.auth),
   });
   await app.listen({ host: config.api.host, port: config.api.port });
   const stop = async () => {

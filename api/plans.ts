@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Plan } from '../domain/plan';
 import type { RunbookDefinition } from '../domain/runbook-definition';
+import { MEMO_REQUESTED_BY } from '../domain/runbook';
 import { SA } from '../domain/search-attributes';
 import { ApiError } from './errors';
 import type { TemporalBudget } from './temporal-call';
@@ -54,6 +55,7 @@ export async function startPlanRun(
   entry: RunbookDefinition,
   input: Record<string, unknown> & { correlation_id: string },
   budget: TemporalBudget,
+  requestedBy: string,
 ): Promise<{ workflowId: string; runId: string }> {
   const workflowId = `${entry.workflowId(input)}/plan/${randomUUID()}`;
   const nodeId = entry.nodeId(input);
@@ -63,6 +65,7 @@ export async function startPlanRun(
       workflowId,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
+      memo: { [MEMO_REQUESTED_BY]: requestedBy },
       typedSearchAttributes: [
         { key: SA.Runbook, value: entry.name },
         { key: SA.RunbookPhase, value: 'trigger' },

@@ -7,12 +7,17 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Inventory } from '../domain/inventory';
+import { installAuth, type Authenticators } from './auth/authenticate';
+import { installAudit } from './audit/audit-hook';
+import { AuditTrail } from './audit/audit-trail';
+import { registerAuditRoutes } from './routes/audit';
 import { ApiError, envelope, isDatabaseUnavailable } from './errors';
 import { registerBudgetRoutes } from './routes/budgets';
 import { registerDrillRoutes } from './routes/drills';
 import { registerFleetRunRoutes } from './routes/fleet-runs';
 import { registerHealthRoutes } from './routes/health';
 import { registerRunRoutes } from './routes/runs';
+import { registerTokenRoutes } from './routes/tokens';
 import { PendingCalls } from './temporal-call';
 
 export interface ApiDeps {
@@ -30,6 +35,8 @@ export interface ApiDeps {
   alertRecheckMs?: number;
   /** What one request may wait on Temporal before answering 503 (default 1.5 s). */
   temporalTimeoutMs?: number;
+  /** Who may call: API tokens from the tokens file, and OIDC JWTs when configured. */
+  auth: Authenticators;
 }
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,200}$/;
@@ -96,6 +103,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     context.with(trace.setSpan(context.active(), span), done);
   });
 
+  installAuth(app, deps.auth);
+  const audit = new AuditTrail(deps.pool);
+  installAudit(app, audit);
+
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) {
       if (err.status >= 500) req.log.warn({ code: err.code, details: err.details }, err.message);
@@ -132,6 +143,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   registerBudgetRoutes(app, deps, pending);
   registerDrillRoutes(app, deps, pending);
   registerFleetRunRoutes(app, deps, pending);
+  registerTokenRoutes(app, deps);
+  registerAuditRoutes(app, audit);
   return app;
 }
 

@@ -77,6 +77,11 @@ export interface Config {
   /** Absolute path. */
   dataDir: string;
   api: { host: string; port: number };
+  /** Who may call the API: hashed bearer tokens in `tokensFile`, and OIDC JWTs when `oidc` is set. */
+  auth: {
+    tokensFile: string;
+    oidc?: { issuer: string; audience: string; jwksUrl: string; principalClaim: string; rolesClaim: string };
+  };
   /** Alert storms: after a run closes, alerts carrying no Xid it did not see are answered with it for this long. */
   alerts: { cooldownMs: number };
   fleet: LabFleetConfig | InventoryFleetConfig;
@@ -156,6 +161,12 @@ const VARIABLES = {
   DATA_DIR: nonEmpty.default('.data'),
   API_HOST: nonEmpty.default('127.0.0.1'),
   API_PORT: port.default(8080),
+  API_TOKENS_FILE: nonEmpty.optional(),
+  OIDC_ISSUER: nonEmpty.optional(),
+  OIDC_AUDIENCE: nonEmpty.optional(),
+  OIDC_JWKS_URL: httpUrl.optional(),
+  OIDC_PRINCIPAL_CLAIM: nonEmpty.default('sub'),
+  OIDC_ROLES_CLAIM: nonEmpty.default('roles'),
   ALERT_COOLDOWN: duration.default('60s'),
   INVENTORY_FILE: nonEmpty.optional(),
   SSH_PRIVATE_KEY_FILE: nonEmpty.optional(),
@@ -210,6 +221,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (typeof file === 'string' && !fs.existsSync(file)) problems.push(`${name}: file not found: ${file}`);
     }
   }
+  const oidcSet = (['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const).filter((n) => v[n] !== undefined);
+  if (oidcSet.length > 0 && oidcSet.length < 3) {
+    for (const n of ['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const)
+      if (v[n] === undefined) problems.push(`${n}: required when any OIDC_ variable is set`);
+  }
   if (v.TEMPORAL_PORT !== undefined && v.TEMPORAL_PORT === v.TEMPORAL_UI_PORT) {
     problems.push(`TEMPORAL_UI_PORT: must differ from TEMPORAL_PORT (both ${v.TEMPORAL_PORT})`);
   }
@@ -238,6 +254,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: v.DATABASE_URL,
     dataDir: path.resolve(v.DATA_DIR),
     api: { host: v.API_HOST, port: v.API_PORT },
+    auth: {
+      tokensFile: path.resolve(v.API_TOKENS_FILE ?? path.join(v.DATA_DIR, 'api-tokens.json')),
+      oidc:
+        v.OIDC_ISSUER && v.OIDC_AUDIENCE && v.OIDC_JWKS_URL
+          ? {
+              issuer: v.OIDC_ISSUER,
+              audience: v.OIDC_AUDIENCE,
+              jwksUrl: v.OIDC_JWKS_URL,
+              principalClaim: v.OIDC_PRINCIPAL_CLAIM,
+              rolesClaim: v.OIDC_ROLES_CLAIM,
+            }
+          : undefined,
+    },
     alerts: { cooldownMs: v.ALERT_COOLDOWN },
     fleet,
     ssh: {

@@ -58,6 +58,8 @@ export interface FleetRunInput {
   max_concurrency: number;
   max_errors: ErrorThreshold;
   correlation_id: string;
+  /** Who started the fleet run; each target's run records it as its requester. */
+  requested_by?: string;
   /** Carried across continue-as-new: where the run stands. */
   progress?: TargetProgress[];
   /** Executions before this one (continue-as-new). */

@@ -13,6 +13,9 @@ export type RunMode = z.infer<typeof RunModeSchema>;
 
 export type StepStatus = 'running' | 'completed' | 'failed' | 'skipped' | 'compensated' | 'compensation_failed';
 
+/** The memo field naming who asked for a run (the API's authenticated principal, or `drill:<id>`). */
+export const MEMO_REQUESTED_BY = 'requested_by';
+
 export interface StepRecord {
   /** Position in the run, 1-based; stable across replays. */
   seq: number;
@@ -81,6 +84,8 @@ export interface RunStatus {
   workflow_id: string;
   run_mode: RunMode;
   correlation_id: string;
+  /** Who asked for the run, from its memo; null for runs started outside the API. */
+  requested_by: string | null;
   phase: Phase;
   current_step: string | null;
   steps: StepRecord[];

@@ -1,7 +1,7 @@
 import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { DrillActivities } from '../capabilities/drill/drill-activities';
 import { expectedText, type DrillInput, type DrillReport } from '../domain/drills';
-import type { RunReport } from '../domain/runbook';
+import { MEMO_REQUESTED_BY, type RunReport } from '../domain/runbook';
 import { ActivityOptionSets } from './activity-options';
 import { failureOf } from './failures';
 
@@ -29,6 +29,7 @@ export async function runbookDrill(input: DrillInput): Promise<DrillReport> {
     workflowId: input.child_workflow_id,
     args: [{ ...scenario.input, node_id: input.node_id, run_mode: 'drill', source: `drill:${input.drill_id}`, correlation_id: `${workflowId}/${runId}` }],
     parentClosePolicy: ParentClosePolicy.ABANDON,
+    memo: { [MEMO_REQUESTED_BY]: `drill:${input.drill_id}` },
   });
   const answering = watcher.answerDrillApprovals(child.workflowId, child.firstExecutionRunId, scenario.approvals ?? {}, `drill:${input.drill_id}`, POLL_MS);
   let outcome: string;

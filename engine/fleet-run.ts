@@ -19,6 +19,7 @@ import {
   type FleetRunStatus,
   type TargetProgress,
 } from '../domain/fleet-run';
+import { MEMO_REQUESTED_BY } from '../domain/runbook';
 import { SA } from '../domain/search-attributes';
 import { failureOf } from './failures';
 
@@ -67,6 +68,7 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunReport> {
       const child = await startChild(input.child_workflow_type, {
         workflowId: target.workflow_id,
         args: [target.input],
+        ...(input.requested_by ? { memo: { [MEMO_REQUESTED_BY]: input.requested_by } } : {}),
         // A target's run finishes its own work even if this run is cancelled or continues as new.
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });

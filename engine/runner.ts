@@ -26,6 +26,7 @@ import type {
   StepRecord,
 } from '../domain/runbook';
 import type { PlanSummary } from '../domain/plan';
+import { MEMO_REQUESTED_BY } from '../domain/runbook';
 import { SA } from '../domain/search-attributes';
 import type { StepContext } from '../domain/step-context';
 import type { EvidenceKind } from '../capabilities/evidence/evidence-store';
@@ -85,6 +86,7 @@ export class RunbookRun {
       workflow_id: info.workflowId,
       run_mode: id.runMode,
       correlation_id: id.correlationId,
+      requested_by: requesterOf(info.memo),
       phase: 'trigger',
       current_step: null,
       steps: [],
@@ -308,7 +310,7 @@ export class RunbookRun {
   }
 
   async start(input: unknown): Promise<void> {
-    await engine.recordRunStarted(this.context('trigger', 0), input, this.id.runMode);
+    await engine.recordRunStarted(this.context('trigger', 0), input, this.id.runMode, this.status.requested_by);
   }
 
   async finish(outcome: string, summary: string, status: 'completed' | 'failed' | 'cancelled'): Promise<RunReport> {
@@ -387,6 +389,11 @@ export class RunbookRun {
     }
     this.decision = d;
   }
+}
+
+function requesterOf(memo: Record<string, unknown> | undefined): string | null {
+  const who = memo?.[MEMO_REQUESTED_BY];
+  return typeof who === 'string' ? who : null;
 }
 
 export interface RunbookResult {

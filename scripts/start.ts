@@ -4,9 +4,12 @@
  * migrations, the lab (unless INVENTORY_FILE points at a real fleet), a worker
  * and the API. Prints where everything is; Ctrl-C stops it all.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { buildApi } from '../api/server';
+import { authenticatorsFor } from '../api/auth/authenticate';
+import type { TokenFile } from '../api/auth/token-file';
 import { bootstrapProcess, connectTemporal } from '../runtime/bootstrap';
 import { fleetWiring } from '../workers/fleet';
 import { composeActivities } from '../workers/compose';
@@ -73,6 +76,15 @@ async function main(): Promise<void> {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerDone;
     });
+    const auth = authenticatorsFor(config.auth);
+    // Nothing runs open: the lab gets an admin token; a real fleet brings its own tokens or OIDC.
+    const adminTokenFile = config.fleet.mode === 'lab' ? ensureLabAdminToken(auth.tokens, config.dataDir) : undefined;
+    if (!adminTokenFile && auth.tokens.list().length === 0 && !auth.oidc) {
+      logger.warn(
+        { tokens_file: config.auth.tokensFile },
+        'no API token and no OIDC: every request will be refused; create a token with `npm run tokens -- create`',
+      );
+    }
     const api = buildApi({
       client: temporal.client,
       pool: stack.db.pool,
@@ -80,10 +92,11 @@ async function main(): Promise<void> {
       logger,
       inventory: fleet.inventory,
       alertCooldownMs: config.alerts.cooldownMs,
+      auth,
     });
     await api.listen({ host: config.api.host, port: config.api.port });
     stops.push(() => api.close());
-    printWhereThingsAre(config, stack, `http://${config.api.host}:${config.api.port}`);
+    printWhereThingsAre(config, stack, `http://${config.api.host}:${config.api.port}`, adminTokenFile);
   } catch (err) {
     await stopAll();
     throw err;
@@ -103,11 +116,29 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void onSignal('SIGTERM'));
 }
 
-function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof startStack>>, apiUrl: string): void {
+/**
+ * The lab's admin token, kept in plain text beside the data (mode 0600) so the
+ * lab's user can use it; made again when the file is gone or the token was revoked.
+ */
+function ensureLabAdminToken(tokens: TokenFile, dataDir: string): string {
+  const file = path.join(dataDir, 'lab-admin-token');
+  const kept = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
+  if (kept && tokens.authenticate(kept)?.roles.includes('admin')) return file;
+  const { token } = tokens.create('lab-admin', ['admin'], 'made by npm start for the lab');
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return file;
+}
+
+function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof startStack>>, apiUrl: string, adminTokenFile?: string): void {
+  const auth = adminTokenFile ? ` -H "authorization: Bearer $(cat ${path.relative(process.cwd(), adminTokenFile)})"` : '';
   const lines = [
     '',
     'gpuaas-runbooks is up',
-    `  API              ${apiUrl}   (GET /healthz)`,
+    `  API              ${apiUrl}   (GET /healthz; every other route needs a bearer token)`,
+    ...(adminTokenFile
+      ? [`  Admin token      ${path.relative(process.cwd(), adminTokenFile)}   (lab only; tokens file ${path.relative(process.cwd(), config.auth.tokensFile)})`]
+      : []),
     `  Temporal         ${stack.temporalAddress}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
     ...(stack.temporalUiUrl ? [`  Temporal Web UI  ${stack.temporalUiUrl}`] : []),
     `  PostgreSQL       ${stack.db.url.replace(/:[^:@/]*@/, ':***@')}`,
@@ -119,8 +150,8 @@ function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof st
       '',
       'Try it:',
       `  curl -s -XPOST ${stack.lab.platformUrl}/lab/v1/hosts/dev-gpu-1/faults/xid -H 'content-type: application/json' -d '{"gpu_index":3,"xid":48}'`,
-      `  curl -s -XPOST ${apiUrl}/api/v1/runbooks/gpu-fault-remediation/runs -H 'content-type: application/json' -d '{"node_id":"dev-gpu-1","xid":48,"gpu_index":3}'`,
-      `  curl -s ${apiUrl}/api/v1/runs/gpu-fault%2Fdev-gpu-1`,
+      `  curl -s -XPOST ${apiUrl}/api/v1/runbooks/gpu-fault-remediation/runs${auth} -H 'content-type: application/json' -d '{"node_id":"dev-gpu-1","xid":48,"gpu_index":3}'`,
+      `  curl -s ${apiUrl}/api/v1/runs/gpu-fault%2Fdev-gpu-1${auth}`,
     );
   }
   lines.push('', 'Ctrl-C stops everything.', '');

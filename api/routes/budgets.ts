@@ -14,7 +14,6 @@ const ReleaseSchema = z
     /** `rack/rack-1`, `node/dev-gpu-3`, ... as GET /api/v1/budgets lists them. */
     scope: z.string().regex(/^[a-z][a-z0-9_-]{0,31}\/[A-Za-z0-9._-]{1,63}$/, 'expected kind/value, e.g. rack/r12'),
     node_id: NodeIdSchema,
-    actor: safeText(200),
     reason: safeText(2000, { multiline: true }),
   })
   .strict();
@@ -38,7 +37,7 @@ export function registerBudgetRoutes(app: FastifyInstance, deps: ApiDeps, pendin
   const { client } = deps;
   const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
-  app.get('/api/v1/budgets', async () => {
+  app.get('/api/v1/budgets', { config: { role: 'viewer' } }, async () => {
     const temporal = budget();
     const scopes = await temporal.call(
       'budgets',
@@ -54,10 +53,11 @@ export function registerBudgetRoutes(app: FastifyInstance, deps: ApiDeps, pendin
     return { scopes };
   });
 
-  app.post('/api/v1/budgets/release', async (req, reply) => {
+  app.post('/api/v1/budgets/release', { config: { role: 'admin' } }, async (req, reply) => {
     const parsed = ReleaseSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'release');
-    const { scope, node_id, actor, reason } = parsed.data;
+    const { scope, node_id, reason } = parsed.data;
+    const actor = req.principal!.name;
     const temporal = budget();
     const handle = client.workflow.getHandle(ledgerWorkflowId(scope));
     let state: LedgerState;

@@ -28,6 +28,7 @@ function view(d: ScheduleDescription) {
     expected: input ? expectedText(input.scenario) : undefined,
     node_id: input?.node_id,
     schedule: d.memo?.['schedule'],
+    created_by: d.memo?.['created_by'] ?? null,
     paused: d.state.paused,
     next_runs: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
     recent_runs: d.info.recentActions.map((a) => ({ at: a.takenAt.toISOString(), workflow_id: a.action.workflow.workflowId })),
@@ -52,7 +53,7 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     }
   };
 
-  app.post('/api/v1/drills', async (req, reply) => {
+  app.post('/api/v1/drills', { config: { role: 'admin' } }, async (req, reply) => {
     const parsed = DrillSpecSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'drill');
     const spec = parsed.data;
@@ -81,7 +82,7 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
           spec: spec.cron ? { cronExpressions: spec.cron } : { intervals: [{ every: spec.every! }] },
           action: { type: 'startWorkflow', workflowType: 'runbookDrill', args: [input], taskQueue: deps.taskQueue, workflowId: `drill/${spec.id}` },
           policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: spec.catchup_window },
-          memo: { schedule: spec.cron ? { cron: spec.cron } : { every_ms: spec.every } },
+          memo: { schedule: spec.cron ? { cron: spec.cron } : { every_ms: spec.every }, created_by: req.principal!.name },
           state: { paused: spec.paused, note: `drill ${scenario.name} of ${entry.name} on ${spec.node_id}` },
         }),
       );
@@ -93,7 +94,7 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     return reply.status(201).send(view(await describe(spec.id)));
   });
 
-  app.get('/api/v1/drills', async () => {
+  app.get('/api/v1/drills', { config: { role: 'viewer' } }, async () => {
     const ids = await budget().call('list schedules', async () => {
       const found: string[] = [];
       for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(SCHEDULE_PREFIX)) found.push(s.scheduleId.slice(SCHEDULE_PREFIX.length));
@@ -102,16 +103,16 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     return { drills: await Promise.all(ids.map(async (id) => view(await describe(id)))) };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/drills/:id', async (req) => view(await describe(drillIdOf(req.params))));
+  app.get<{ Params: { id: string } }>('/api/v1/drills/:id', { config: { role: 'viewer' } }, async (req) => view(await describe(drillIdOf(req.params))));
 
-  app.delete<{ Params: { id: string } }>('/api/v1/drills/:id', async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/api/v1/drills/:id', { config: { role: 'admin' } }, async (req, reply) => {
     const id = drillIdOf(req.params);
     await describe(id);
     await budget().call('delete schedule', () => handleOf(id).delete());
     return reply.status(204).send();
   });
 
-  app.post<{ Params: { id: string; action: string } }>('/api/v1/drills/:id/:action', async (req, reply) => {
+  app.post<{ Params: { id: string; action: string } }>('/api/v1/drills/:id/:action', { config: { role: 'admin' } }, async (req, reply) => {
     const id = drillIdOf({ id: req.params.id });
     const action = req.params.action as (typeof ACTIONS)[number];
     if (!ACTIONS.includes(action)) throw new ApiError(404, 'unknown_action', `no drill action ${req.params.action}`, { known: ACTIONS });
@@ -122,7 +123,7 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     return reply.status(202).send({ id, [action === 'trigger' ? 'triggered' : 'paused']: action === 'trigger' ? true : action === 'pause' });
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/drills/:id/reports', async (req) => {
+  app.get<{ Params: { id: string } }>('/api/v1/drills/:id/reports', { config: { role: 'viewer' } }, async (req) => {
     const id = drillIdOf(req.params);
     const { rows } = await deps.pool.query(
       `SELECT workflow_id, run_id, runbook, scenario, node_id, expected, outcome, passed, time_to_detect_ms, time_to_recover_ms, started_at, ended_at

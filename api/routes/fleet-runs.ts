@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ErrorThresholdSchema, fleetStatusQuery, type FleetRunInput, type FleetTarget } from '../../domain/fleet-run';
 import { NodeIdSchema } from '../../domain/inventory';
+import { MEMO_REQUESTED_BY } from '../../domain/runbook';
+import { SA } from '../../domain/search-attributes';
 import { ApiError, invalidInput } from '../errors';
 import { findRunbook, runbookNames } from '../runbook-registry';
 import { targetProblem } from '../target-check';
@@ -29,7 +31,7 @@ export function registerFleetRunRoutes(app: FastifyInstance, deps: ApiDeps, pend
   const { client } = deps;
   const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
-  app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/fleet-runs', async (req, reply) => {
+  app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/fleet-runs', { config: { role: 'operator' } }, async (req, reply) => {
     const entry = findRunbook(req.params.runbook);
     if (!entry) throw new ApiError(404, 'unknown_runbook', `no runbook named ${JSON.stringify(req.params.runbook)}`, { known: runbookNames() });
     const parsed = FleetRunRequestSchema.safeParse(req.body ?? {});
@@ -66,20 +68,28 @@ export function registerFleetRunRoutes(app: FastifyInstance, deps: ApiDeps, pend
       max_concurrency: body.max_concurrency,
       max_errors: body.max_errors,
       correlation_id: correlationId,
+      requested_by: req.principal!.name,
     };
-    const handle = await budget().call('start', () => client.workflow.start('fleetRun', { taskQueue: deps.taskQueue, workflowId, args: [args] }));
+    const handle = await budget().call('start', () =>
+      client.workflow.start('fleetRun', { taskQueue: deps.taskQueue, workflowId, args: [args], memo: { [MEMO_REQUESTED_BY]: args.requested_by } }),
+    );
     req.log.info({ workflow_id: workflowId, runbook: entry.name, targets: targets.length }, 'fleet run started');
     return reply
       .status(201)
       .send({ workflow_id: workflowId, run_id: handle.firstExecutionRunId, runbook: entry.name, targets: targets.length, status_url: fleetRunUrl(workflowId) });
   });
 
-  app.get<{ Params: { workflowId: string } }>('/api/v1/fleet-runs/:workflowId', async (req) => {
+  app.get<{ Params: { workflowId: string } }>('/api/v1/fleet-runs/:workflowId', { config: { role: 'viewer' } }, async (req) => {
     const id = req.params.workflowId;
     if (!id.startsWith('fleet/')) throw new ApiError(404, 'run_not_found', `no fleet run ${id}`);
     try {
       const temporal = budget();
       const description = await temporal.call('describe', () => client.workflow.getHandle(id).describe());
+      // A fleet run carries `fleet:<runbook>`; any other workflow under that id prefix is not one.
+      const runbook = description.typedSearchAttributes.get(SA.Runbook);
+      if (description.type !== 'fleetRun' || !runbook?.startsWith('fleet:') || !findRunbook(runbook.slice('fleet:'.length))) {
+        throw new ApiError(404, 'run_not_found', `no fleet run ${id}`);
+      }
       const status = await temporal.call('status query', () => client.workflow.getHandle(id).query(fleetStatusQuery), 'worker_unavailable');
       return { workflow_id: id, execution_status: description.status.name, status };
     } catch (err) {

@@ -5,7 +5,7 @@ import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '
 /** GET /healthz: 200 when Temporal and the database both answer, 503 naming the part that does not. */
 export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const timeoutMs = deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS;
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
     const temporalBudget = new TemporalBudget(deps.client, timeoutMs, pending);
     const [temporal, database] = await Promise.all([
       check(() => temporalBudget.call('getSystemInfo', () => deps.client.workflowService.getSystemInfo({})), timeoutMs),

@@ -66,7 +66,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
   });
   const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
-  app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/runs', async (req, reply) => {
+  app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/runs', { config: { role: 'operator' } }, async (req, reply) => {
     const entry = findRunbook(req.params.runbook);
     if (!entry) throw new ApiError(404, 'unknown_runbook', `no runbook named ${JSON.stringify(req.params.runbook)}`, { known: runbookNames() });
     const parsed = entry.schema.safeParse(req.body ?? {});
@@ -91,7 +91,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
         throw new ApiError(400, 'invalid_input', 'plan_hash is for a live run started from a plan, not for a plan run', {
           fields: [{ path: 'plan_hash', message: 'not with run_mode plan' }],
         });
-      const started = await startPlanRun(client, deps.taskQueue, entry, { ...input, correlation_id: correlationId }, budget());
+      const started = await startPlanRun(client, deps.taskQueue, entry, { ...input, correlation_id: correlationId }, budget(), req.principal!.name);
       req.log.info({ workflow_id: started.workflowId, run_id: started.runId, runbook: entry.name }, 'plan run started');
       return reply.status(201).send({
         workflow_id: started.workflowId,
@@ -103,7 +103,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
       });
     }
     if (planHash) await checkPlanReference(deps.pool, entry, nodeId, planHash);
-    const routed = await router.route(entry, { ...input, correlation_id: correlationId }, budget());
+    const routed = await router.route(entry, { ...input, correlation_id: correlationId }, budget(), req.principal!.name);
     const startedNow = routed.outcome === 'started';
     req.log.info(
       { workflow_id: routed.workflowId, run_id: routed.runId, alert: routed.outcome, runbook: entry.name },
@@ -122,7 +122,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     });
   });
 
-  app.get<{ Params: { planHash: string } }>('/api/v1/plans/:planHash', async (req) => {
+  app.get<{ Params: { planHash: string } }>('/api/v1/plans/:planHash', { config: { role: 'viewer' } }, async (req) => {
     const parsed = PlanHashSchema.safeParse(req.params.planHash);
     if (!parsed.success) throw invalidInput(parsed.error, 'plan hash');
     const plan = await findPlan(deps.pool, parsed.data);
@@ -130,18 +130,22 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     return plan;
   });
 
-  app.get<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId', async (req) => {
+  app.get<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId', { config: { role: 'viewer' } }, async (req) => {
     const workflowId = workflowIdOf(req.params);
     const { description, status } = await describeRun(budget(), client, workflowId);
     const alerts = await ledger.counts(description.workflowId, description.runId);
     return { ...toExecution(description), alerts, status };
   });
 
-  app.get('/api/v1/runs', async (req) => {
+  app.get('/api/v1/runs', { config: { role: 'viewer' } }, async (req) => {
     const parsed = ListQuerySchema.safeParse(req.query);
     if (!parsed.success) throw invalidInput(parsed.error, 'query');
     const q = parsed.data;
-    const clauses = [`${SA.Runbook.name} IS NOT NULL`];
+    const clauses = [
+      `${SA.Runbook.name} IN (${runbookNames()
+        .map((n) => `'${n}'`)
+        .join(', ')})`,
+    ];
     if (q.runbook) clauses.push(`${SA.Runbook.name} = '${q.runbook}'`);
     if (q.status) clauses.push(`ExecutionStatus = '${EXECUTION_STATUSES[q.status]}'`);
     if (q.awaiting_approval) clauses.push(`${SA.AwaitingApproval.name} = ${q.awaiting_approval}`);
@@ -172,9 +176,10 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     return { query, runs };
   });
 
-  app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/approvals', async (req, reply) => {
+  app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/approvals', { config: { role: 'approver' } }, async (req, reply) => {
     const workflowId = workflowIdOf(req.params);
-    const parsed = ApprovalDecisionSchema.omit({ approval_id: true })
+    // The actor is the authenticated principal; a body cannot name someone else.
+    const parsed = ApprovalDecisionSchema.omit({ approval_id: true, actor: true })
       .strict()
       .safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'approval');
@@ -188,16 +193,19 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
       });
     }
     // The approval names the request it answers, so it cannot land on a later one.
+    const actor = req.principal!.name;
     await temporal.call('signal', () =>
-      client.workflow.getHandle(workflowId, description.runId).signal(approvalSignal, { ...parsed.data, approval_id: pending.id }),
+      client.workflow.getHandle(workflowId, description.runId).signal(approvalSignal, { ...parsed.data, actor, approval_id: pending.id }),
     );
-    req.log.info({ workflow_id: workflowId, approval_id: pending.id, decision: parsed.data.decision, actor: parsed.data.actor }, 'approval sent');
+    req.log.info({ workflow_id: workflowId, approval_id: pending.id, decision: parsed.data.decision, actor }, 'approval sent');
     return reply.status(202).send({ workflow_id: workflowId, run_id: description.runId, approval_id: pending.id, decision: parsed.data.decision });
   });
 
-  app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/cancel', async (req, reply) => {
+  app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/cancel', { config: { role: 'operator' } }, async (req, reply) => {
     const workflowId = workflowIdOf(req.params);
-    const parsed = CancelRequestSchema.safeParse(req.body ?? {});
+    const parsed = CancelRequestSchema.omit({ actor: true })
+      .strict()
+      .safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'cancel request');
     const temporal = budget();
     const { description } = await describeRun(temporal, client, workflowId, false);
@@ -206,9 +214,10 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     }
     const handle = client.workflow.getHandle(workflowId, description.runId);
     // Who and why first, so the workflow records them before it unwinds.
-    await temporal.call('signal', () => handle.signal(cancelRequestSignal, parsed.data));
+    const actor = req.principal!.name;
+    await temporal.call('signal', () => handle.signal(cancelRequestSignal, { ...parsed.data, actor }));
     await temporal.call('cancel', () => handle.cancel());
-    req.log.warn({ workflow_id: workflowId, actor: parsed.data.actor, reason: parsed.data.reason }, 'cancel requested');
+    req.log.warn({ workflow_id: workflowId, actor, reason: parsed.data.reason }, 'cancel requested');
     return reply.status(202).send({ workflow_id: workflowId, run_id: description.runId, cancel_requested: true });
   });
 }
@@ -226,6 +235,9 @@ async function describeRun(
     if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'run_not_found', `no run with workflow id ${workflowId}`);
     throw err;
   }
+  // Only runbook runs: another workflow in the namespace (a ledger, a drill, anyone's) is not found here.
+  const runbook = description.typedSearchAttributes.get(SA.Runbook);
+  if (!runbook || !findRunbook(runbook)) throw new ApiError(404, 'run_not_found', `no run with workflow id ${workflowId}`);
   if (!withStatus) return { description, status: null };
   return { description, status: await queryStatus(temporal, client, description) };
 }

@@ -13,8 +13,8 @@ export type PlanComparison = { summary: PlanSummary; drift: null } | { summary: 
 export function createEngineActivities(deps: { evidence: EvidenceStore; plans: PlanStore }) {
   const { evidence, plans } = deps;
   return {
-    async recordRunStarted(ctx: StepContext, input: unknown, runMode: string): Promise<void> {
-      await evidence.runStarted(ctx, input, runMode, currentTraceId());
+    async recordRunStarted(ctx: StepContext, input: unknown, runMode: string, requestedBy: string | null = null): Promise<void> {
+      await evidence.runStarted(ctx, input, runMode, currentTraceId(), requestedBy);
     },
     async recordStep(ctx: StepContext, step: StepRecord): Promise<void> {
       await evidence.step(ctx, step);

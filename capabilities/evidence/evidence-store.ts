@@ -32,12 +32,12 @@ function pgSafeText(value: string): string {
 export class EvidenceStore {
   constructor(private readonly pool: Pool) {}
 
-  async runStarted(ctx: StepContext, input: unknown, runMode: string, traceId?: string): Promise<void> {
+  async runStarted(ctx: StepContext, input: unknown, runMode: string, traceId?: string, requestedBy: string | null = null): Promise<void> {
     await this.pool.query(
-      `INSERT INTO runbook_runs (workflow_id, run_id, runbook, node_id, correlation_id, run_mode, status, input, trace_id)
-       VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)
+      `INSERT INTO runbook_runs (workflow_id, run_id, runbook, node_id, correlation_id, run_mode, status, input, trace_id, requested_by)
+       VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9)
        ON CONFLICT (workflow_id, run_id) DO NOTHING`,
-      [ctx.workflow_id, ctx.run_id, ctx.runbook, ctx.node_id ?? null, pgSafeText(ctx.correlation_id), runMode, pgSafeJson(input), traceId ?? null],
+      [ctx.workflow_id, ctx.run_id, ctx.runbook, ctx.node_id ?? null, pgSafeText(ctx.correlation_id), runMode, pgSafeJson(input), traceId ?? null, requestedBy],
     );
   }
 

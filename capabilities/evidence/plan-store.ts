@@ -1,20 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import type { Pool } from 'pg';
+import { canonicalJson } from '../../domain/canonical-json';
 import { countMutations, renderPlan, type Plan, type PlanSummary } from '../../domain/plan';
 import { pgSafeJson } from './evidence-store';
-
-/** JSON with object keys sorted at every level, so equal plans hash equally whatever built them. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
 
 export function summarizePlan(plan: Plan): PlanSummary {
   return {

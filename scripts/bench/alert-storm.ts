@@ -23,6 +23,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { buildApi } from '../../api/server';
+import { TokenFile } from '../../api/auth/token-file';
 import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
 import { installTracing } from '../../runtime/tracing';
 import type { Stack } from '../stack';
@@ -66,6 +67,9 @@ interface Latency {
   mean: number;
 }
 
+/** The operator token the load generator sends. */
+let bearer = '';
+
 async function run(stack: Stack): Promise<void> {
   const lab = stack.lab!;
   installTemporalRuntime(logger);
@@ -73,7 +77,18 @@ async function run(stack: Stack): Promise<void> {
   const temporal = await connectTemporal(stack.temporalAddress, 'default');
   try {
     // As `npm start` wires it: the API shares the worker's pool and Temporal client.
-    const api = buildApi({ client: temporal.client, pool: stack.db.pool, taskQueue: TASK_QUEUE, logger, inventory: lab.inventory, alertCooldownMs: 60_000 });
+    // Authenticated as every caller is: an operator token, checked on each request.
+    const tokens = new TokenFile(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-storm-')), 'api-tokens.json'));
+    bearer = tokens.create('bench-operator', ['operator']).token;
+    const api = buildApi({
+      client: temporal.client,
+      pool: stack.db.pool,
+      taskQueue: TASK_QUEUE,
+      logger,
+      inventory: lab.inventory,
+      alertCooldownMs: 60_000,
+      auth: { tokens },
+    });
     await api.listen({ host: '127.0.0.1', port: 0 });
     const base = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
     try {
@@ -127,7 +142,7 @@ const LOAD_GENERATOR = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { performance } = require('node:perf_hooks');
 (async () => {
-  const { base, url, bodies, concurrency } = workerData;
+  const { base, url, bodies, concurrency, bearer } = workerData;
   const answers = new Array(bodies.length);
   let next = 0;
   const t0 = performance.now();
@@ -135,7 +150,7 @@ const { performance } = require('node:perf_hooks');
     for (let i = next++; i < bodies.length; i = next++) {
       const start = performance.now();
       try {
-        const res = await fetch(base + url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bodies[i]) });
+        const res = await fetch(base + url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + bearer }, body: JSON.stringify(bodies[i]) });
         const body = await res.json();
         answers[i] = { ms: performance.now() - start, status: res.status, what: body.alert ?? (body.error && body.error.code) ?? 'unknown', workflowId: body.workflow_id, runId: body.run_id };
       } catch (err) {
@@ -150,7 +165,7 @@ const { performance } = require('node:perf_hooks');
 /** `bodies.length` POSTs to `url`, `CONCURRENCY` in flight, from the load generator thread; each answer with its latency. */
 function fire(base: string, url: string, bodies: Record<string, unknown>[]): Promise<{ answers: Answer[]; wallMs: number }> {
   return new Promise((resolve, reject) => {
-    const generator = new Thread(LOAD_GENERATOR, { eval: true, workerData: { base, url, bodies, concurrency: CONCURRENCY } });
+    const generator = new Thread(LOAD_GENERATOR, { eval: true, workerData: { base, url, bodies, concurrency: CONCURRENCY, bearer } });
     generator.once('message', resolve);
     generator.once('error', reject);
     generator.once('exit', (code) => {

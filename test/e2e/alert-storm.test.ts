@@ -48,7 +48,7 @@ afterEach(async () => {
     .describe()
     .catch(() => undefined);
   if (d?.status.name === 'RUNNING') {
-    await api.call('POST', `/api/v1/runs/${encodeURIComponent(WORKFLOW_ID)}/cancel`, { actor: 'test', reason: 'cleanup' });
+    await api.call('POST', `/api/v1/runs/${encodeURIComponent(WORKFLOW_ID)}/cancel`, { reason: 'cleanup' });
     await api.waitForRun(`/api/v1/runs/${encodeURIComponent(WORKFLOW_ID)}`, (r) => r.execution_status !== 'RUNNING', 'cleanup cancel');
   }
 });
@@ -152,7 +152,7 @@ test('12,000 triggers for a run waiting on an approval: at most 20 signals, then
   expect(waiting.body.alerts).toEqual({ received: 12_001, delivered: 20, coalesced: 11_970, over_cap: 10, cooldown: 0 });
   expect(waiting.body.status.pending_approval.step).toBe('approve_force_drain');
 
-  const approved = await api.call('POST', `${first.body.status_url}/approvals`, { decision: 'approve', actor: 'alice', reason: 'evict after the storm' });
+  const approved = await api.as('alice', 'POST', `${first.body.status_url}/approvals`, { decision: 'approve', reason: 'evict after the storm' });
   expect(approved.status).toBe(202);
   const proceeded = await api.waitForRun(
     first.body.status_url,
@@ -171,7 +171,7 @@ test('cancel works after a storm', async () => {
   const answers = await storm(3_000, 32, (i) => ({ node_id: NODE, xid: 48 + (i % 40), gpu_index: 5, source: 'storm' }));
   expect(answers.every((a) => a.status === 200)).toBe(true);
 
-  const cancel = await api.call('POST', `${first.body.status_url}/cancel`, { actor: 'sre-oncall', reason: 'after the storm' });
+  const cancel = await api.call('POST', `${first.body.status_url}/cancel`, { reason: 'after the storm' });
   expect(cancel.status).toBe(202);
   const cancelled = await api.waitForRun(first.body.status_url, (r) => r.execution_status === 'CANCELLED', 'cancelled');
   expect(cancelled.run_id).toBe(first.body.run_id);
@@ -214,6 +214,6 @@ test('cool-down: a repeat after the run closed is answered with that run; a new 
 /** Closes the run the way an operator would: once it waits for the RMA approval, cancel it. */
 async function closeByCancel(statusUrl: string): Promise<void> {
   await waitForApproval(statusUrl, 'approve_rma');
-  expect((await api.call('POST', `${statusUrl}/cancel`, { actor: 'sre-oncall', reason: 'close for the cool-down test' })).status).toBe(202);
+  expect((await api.call('POST', `${statusUrl}/cancel`, { reason: 'close for the cool-down test' })).status).toBe(202);
   await api.waitForRun(statusUrl, (r) => r.execution_status === 'CANCELLED', 'cancelled');
 }

@@ -1,14 +1,36 @@
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { TokenFile } from '../../api/auth/token-file';
+import type { Role } from '../../domain/principals';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, type ApiDeps } from '../../api/server';
 import { gpuFaultWorkflowId } from '../../runbooks/gpu-fault-remediation/input';
 import { eventually, testLogger, type Stack } from '../support/harness';
 import { FAST } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 
+/** The test principals, one per role, plus a second approver and a second operator for the two-person rule. */
+export const TEST_PRINCIPALS = {
+  admin: ['admin'],
+  olga: ['operator'],
+  oscar: ['operator'],
+  alice: ['approver'],
+  bob: ['approver'],
+  vic: ['viewer'],
+} as const satisfies Record<string, readonly Role[]>;
+export type TestPrincipal = keyof typeof TEST_PRINCIPALS;
+
 export interface RunningApi {
   app: FastifyInstance;
   base: string;
+  /** The API's tokens file, and a bearer token for each test principal. */
+  tokens: TokenFile;
+  bearer: Record<TestPrincipal, string>;
+  /** A request as `admin`, unless `headers` carries its own authorization. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
+  /** A request as one test principal. */
+  as(who: TestPrincipal, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
   /** POST a gpu-fault-remediation trigger with the FAST durations. */
   trigger(body: Record<string, unknown>, headers?: Record<string, string>): Promise<ApiAnswer>;
   waitForRun(statusUrl: string, until: (run: any) => boolean, what: string): Promise<any>;
@@ -23,7 +45,12 @@ export interface ApiAnswer {
 
 /** The API as `npm start` builds it, on the test stack, listening on a free loopback port. */
 export async function startApi(stack: Stack, taskQueue: string, overrides: Partial<ApiDeps> = {}): Promise<RunningApi> {
+  const tokens = new TokenFile(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'api-tokens-')), 'api-tokens.json'));
+  const bearer = Object.fromEntries(
+    Object.entries(TEST_PRINCIPALS).map(([name, roles]) => [name, tokens.create(name, [...roles], 'test principal').token]),
+  ) as Record<TestPrincipal, string>;
   const app = buildApi({
+    auth: { tokens },
     client: stack.client,
     pool: stack.pool,
     taskQueue,
@@ -34,8 +61,9 @@ export async function startApi(stack: Stack, taskQueue: string, overrides: Parti
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer> => {
-    const res = await fetch(`${base}${path}`, {
+  const call = async (method: string, urlPath: string, body?: unknown, given: Record<string, string> = {}): Promise<ApiAnswer> => {
+    const headers = { authorization: `Bearer ${bearer.admin}`, ...given };
+    const res = await fetch(`${base}${urlPath}`, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
@@ -46,7 +74,10 @@ export async function startApi(stack: Stack, taskQueue: string, overrides: Parti
   return {
     app,
     base,
+    tokens,
+    bearer,
     call,
+    as: (who, method, urlPath, body, headers = {}) => call(method, urlPath, body, { ...headers, authorization: `Bearer ${bearer[who]}` }),
     trigger: (body, headers) => call('POST', '/api/v1/runbooks/gpu-fault-remediation/runs', { ...FAST, ...body }, headers),
     waitForRun: (statusUrl, until, what) =>
       eventually(async () => {

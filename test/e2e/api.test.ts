@@ -59,8 +59,8 @@ test('bad requests get a 4xx envelope and start nothing', async () => {
     ['POST', '/api/v1/runbooks/gpu-fault-remediation/runs', [NODE], 400, 'invalid_input'],
     ['GET', '/api/v1/runs?status=bogus', undefined, 400, 'invalid_input'],
     ['GET', `/api/v1/runs/${encodeURIComponent('gpu-fault/never-ran')}`, undefined, 404, 'run_not_found'],
-    ['POST', `/api/v1/runs/${encodeURIComponent('gpu-fault/never-ran')}/approvals`, { decision: 'maybe', actor: 'x', reason: 'y' }, 400, 'invalid_input'],
-    ['POST', `/api/v1/runs/${encodeURIComponent('gpu-fault/never-ran')}/cancel`, { actor: '' }, 400, 'invalid_input'],
+    ['POST', `/api/v1/runs/${encodeURIComponent('gpu-fault/never-ran')}/approvals`, { decision: 'maybe', reason: 'y' }, 400, 'invalid_input'],
+    ['POST', `/api/v1/runs/${encodeURIComponent('gpu-fault/never-ran')}/cancel`, { reason: '' }, 400, 'invalid_input'],
   ];
   for (const [method, path, body, status, code] of cases) {
     const r = await call(method, path, body, { 'x-correlation-id': 'bad-input-test' });
@@ -95,7 +95,7 @@ test('20 concurrent triggers for one node → one workflow, 20 answers with its 
     created[0]!.body.run_id,
   ]);
   expect(alerts.rows[0].n).toBe(0);
-  const cancel = await call('POST', `${statusUrl}/cancel`, { actor: 'sre-oncall', reason: 'test cleanup' });
+  const cancel = await call('POST', `${statusUrl}/cancel`, { reason: 'test cleanup' });
   expect(cancel.status).toBe(202);
   await waitForRun(statusUrl, (r) => r.execution_status === 'CANCELLED', 'cancelled');
 });
@@ -155,9 +155,8 @@ test('approval over HTTP: pending run is listed, approved, then a second approva
     correlation_id: 'corr-e2e-approval',
   });
 
-  const approved = await call('POST', `${started.body.status_url}/approvals`, {
+  const approved = await api.as('alice', 'POST', `${started.body.status_url}/approvals`, {
     decision: 'approve',
-    actor: 'alice',
     reason: 'diag failed twice; replace GPU 7',
   });
   expect(approved.status).toBe(202);
@@ -165,7 +164,7 @@ test('approval over HTTP: pending run is listed, approved, then a second approva
   expect(done.status.outcome).toBe('rma_opened');
   expect(done.status.approvals[0]).toMatchObject({ decision: 'approve', actor: 'alice' });
 
-  const again = await call('POST', `${started.body.status_url}/approvals`, { decision: 'approve', actor: 'bob', reason: 'late' });
+  const again = await api.as('bob', 'POST', `${started.body.status_url}/approvals`, { decision: 'approve', reason: 'late' });
   expect(again.status).toBe(409);
   expect(again.body.error.code).toBe('no_pending_approval');
 

@@ -101,10 +101,8 @@ test('control characters, lone surrogates and U+FFFD in any text field → 400 i
     const cases: [string, string, Record<string, unknown>, string][] = [
       ['POST', RUNS, { node_id: NODE, xid: 48, source: bad }, 'source'],
       ['POST', RUNS, { node_id: NODE, xid: 48, correlation_id: bad }, 'correlation_id'],
-      ['POST', `${runUrl}/approvals`, { decision: 'approve', actor: bad, reason: 'ok' }, 'actor'],
-      ['POST', `${runUrl}/approvals`, { decision: 'approve', actor: 'alice', reason: bad }, 'reason'],
-      ['POST', `${runUrl}/cancel`, { actor: bad, reason: 'ok' }, 'actor'],
-      ['POST', `${runUrl}/cancel`, { actor: 'alice', reason: bad }, 'reason'],
+      ['POST', `${runUrl}/approvals`, { decision: 'approve', reason: bad }, 'reason'],
+      ['POST', `${runUrl}/cancel`, { reason: bad }, 'reason'],
     ];
     for (const [method, url, body, field] of cases) {
       const r = await api.call(method, url, body);
@@ -115,7 +113,11 @@ test('control characters, lone surrogates and U+FFFD in any text field → 400 i
   }
   // Invalid UTF-8 on the wire: the JSON parser decodes 0xFF to U+FFFD, which is refused.
   const bytes = Buffer.concat([Buffer.from(`{"node_id":"${NODE}","xid":48,"source":"mon`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
-  const invalidUtf8 = await fetch(`${api.base}${RUNS}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bytes });
+  const invalidUtf8 = await fetch(`${api.base}${RUNS}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${api.bearer.olga}` },
+    body: bytes,
+  });
   const invalidUtf8Body = (await invalidUtf8.json()) as any;
   expect({ status: invalidUtf8.status, code: invalidUtf8Body.error.code, path: invalidUtf8Body.error.details.fields[0].path }).toEqual({
     status: 400,
@@ -125,16 +127,23 @@ test('control characters, lone surrogates and U+FFFD in any text field → 400 i
   expect(await footprint(NODE)).toEqual(before);
 });
 
-test('tab and line feed are allowed in a reason, not in an actor', async () => {
+test('tab and line feed are allowed in a reason; no body may name its actor', async () => {
   const runUrl = `/api/v1/runs/${encodeURIComponent(gpuFaultWorkflowId('never-ran'))}`;
   // Accepted by validation, so the answer is about the (missing) run.
-  const multiLine = await api.call('POST', `${runUrl}/approvals`, { decision: 'approve', actor: 'alice', reason: 'diag failed:\n\tGPU 3 r3' });
+  const multiLine = await api.as('alice', 'POST', `${runUrl}/approvals`, { decision: 'approve', reason: 'diag failed:\n\tGPU 3 r3' });
   expectEnvelope(multiLine, 404, 'run_not_found');
-  const cancel = await api.call('POST', `${runUrl}/cancel`, { actor: 'alice', reason: 'line one\nline two' });
+  const cancel = await api.as('olga', 'POST', `${runUrl}/cancel`, { reason: 'line one\nline two' });
   expectEnvelope(cancel, 404, 'run_not_found');
-  const actor = await api.call('POST', `${runUrl}/cancel`, { actor: 'ali\nce', reason: 'x' });
-  expectEnvelope(actor, 400, 'invalid_input');
-  expect(actor.body.error.details.fields[0].path).toBe('actor');
+  // The actor is the authenticated principal: a body that claims one is refused.
+  for (const [url, body] of [
+    [`${runUrl}/cancel`, { actor: 'mallory', reason: 'x' }],
+    [`${runUrl}/approvals`, { decision: 'approve', actor: 'alice', reason: 'x' }],
+    ['/api/v1/budgets/release', { scope: 'rack/rack-1', node_id: NODE, actor: 'alice', reason: 'x' }],
+  ] as const) {
+    const claimed = await api.call('POST', url, body);
+    expectEnvelope(claimed, 400, 'invalid_input');
+    expect(claimed.body.error.details.fields[0].message).toMatch(/actor/);
+  }
 });
 
 test('X-Correlation-Id with control characters or non-ASCII bytes → 400 invalid_input envelope', async () => {
@@ -223,9 +232,9 @@ test('malformed URLs, over-long ids and refused bodies are envelopes too', async
   const cases: [string, string, unknown, Record<string, string>, number, string][] = [
     ['GET', '/api/v1/runs/%E0%A4%A', undefined, {}, 400, 'bad_url'],
     ['POST', '/api/v1/runbooks/%E0%A4%A/runs', { node_id: NODE }, {}, 400, 'bad_url'],
-    ['POST', '/api/v1/runs/%zz/cancel', { actor: 'a', reason: 'b' }, {}, 400, 'bad_url'],
+    ['POST', '/api/v1/runs/%zz/cancel', { reason: 'b' }, {}, 400, 'bad_url'],
     ['GET', `/api/v1/runs/${'a'.repeat(5000)}`, undefined, {}, 414, 'uri_too_long'],
-    ['POST', `/api/v1/runs/${'a'.repeat(2000)}/approvals`, { decision: 'approve', actor: 'a', reason: 'b' }, {}, 414, 'uri_too_long'],
+    ['POST', `/api/v1/runs/${'a'.repeat(2000)}/approvals`, { decision: 'approve', reason: 'b' }, {}, 414, 'uri_too_long'],
     // Within the router's limit but longer than any workflow id Temporal accepts.
     ['GET', `/api/v1/runs/${'a'.repeat(1001)}`, undefined, {}, 400, 'invalid_input'],
     ['GET', '/api/v1/runs/gpu-fault%2F%00', undefined, {}, 400, 'invalid_input'],
@@ -264,8 +273,8 @@ function temporalRoutes(nodeId: string): [string, string, unknown][] {
     ['POST', RUNS, { node_id: nodeId, xid: 79, gpu_index: 1 }],
     ['GET', runUrl, undefined],
     ['GET', '/api/v1/runs?status=running', undefined],
-    ['POST', `${runUrl}/approvals`, { decision: 'approve', actor: 'alice', reason: 'r' }],
-    ['POST', `${runUrl}/cancel`, { actor: 'alice', reason: 'r' }],
+    ['POST', `${runUrl}/approvals`, { decision: 'approve', reason: 'r' }],
+    ['POST', `${runUrl}/cancel`, { reason: 'r' }],
   ];
 }
 

@@ -13,7 +13,17 @@ import pg from 'pg';
 import { openDatabase, runMigrations, type Database } from '../../infra/database';
 
 const MIGRATIONS = path.resolve(__dirname, '../../infra/migrations');
-const ENGINE_TABLES = ['alert_ledger', 'alert_runs', 'drill_reports', 'evidence', 'runbook_plans', 'runbook_runs', 'runbook_steps', 'schema_migrations'];
+const ENGINE_TABLES = [
+  'alert_ledger',
+  'alert_runs',
+  'audit_log',
+  'drill_reports',
+  'evidence',
+  'runbook_plans',
+  'runbook_runs',
+  'runbook_steps',
+  'schema_migrations',
+];
 /** Every migration file, in the order they apply. */
 const VERSIONS = fs
   .readdirSync(MIGRATIONS)
@@ -110,7 +120,7 @@ if (!haveServer) {
     const pools = [new pg.Pool({ connectionString: scratchUrl }), new pg.Pool({ connectionString: scratchUrl })];
     try {
       // Fresh schema in the same scratch database.
-      await pools[0]!.query('DROP TABLE IF EXISTS alert_ledger, alert_runs, drill_reports, evidence, runbook_runs, runbook_steps, schema_migrations');
+      await pools[0]!.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
       const results = await Promise.all(pools.map((p) => runMigrations(p, MIGRATIONS)));
       // One process applies every migration, the other finds them all in place.
       expect(results.flatMap((r) => r.applied)).toEqual(VERSIONS);

@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       dataDir: path.resolve('.data'),
       api: { host: '127.0.0.1', port: 8080 },
+      auth: { tokensFile: path.resolve('.data', 'api-tokens.json'), oidc: undefined },
       fleet: { mode: 'lab' },
       ssh: { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, outputLimitBytes: 1024 * 1024 },
       worker: { shutdownGraceMs: 30_000 },
@@ -92,6 +93,11 @@ describe('loadConfig', () => {
       SSH_OUTPUT_LIMIT_BYTES: '65536',
       LOG_LEVEL: 'debug',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
+      API_TOKENS_FILE: '/etc/gpuaas/tokens.json',
+      OIDC_ISSUER: 'https://login.example.com/',
+      OIDC_AUDIENCE: 'gpuaas-runbooks',
+      OIDC_JWKS_URL: 'https://login.example.com/jwks.json',
+      OIDC_ROLES_CLAIM: 'groups',
     });
     expect(config.temporal).toEqual({
       address: 'temporal.internal:7233',
@@ -108,6 +114,21 @@ describe('loadConfig', () => {
     expect(config.logLevel).toBe('debug');
     expect(config.otel.endpoint).toBe('http://otel:4318');
     expect(redactConfig(config).databaseUrl).toBe('postgres://u:***@db:5432/runbooks');
+    expect(config.auth).toEqual({
+      tokensFile: '/etc/gpuaas/tokens.json',
+      oidc: {
+        issuer: 'https://login.example.com/',
+        audience: 'gpuaas-runbooks',
+        jwksUrl: 'https://login.example.com/jwks.json',
+        principalClaim: 'sub',
+        rolesClaim: 'groups',
+      },
+    });
+  });
+
+  it('needs all three OIDC variables or none', () => {
+    const err = configError(() => loadConfig({ OIDC_ISSUER: 'https://login.example.com/' }));
+    expect(badVariables(err).sort()).toEqual(['OIDC_AUDIENCE', 'OIDC_JWKS_URL']);
   });
 
   it('treats empty variables as unset', () => {

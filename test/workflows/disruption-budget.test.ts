@@ -108,13 +108,12 @@ describe('one node per rack', () => {
     expect((await second.query(statusQuery)).blocked_on?.scope).toBe('rack/rack-1');
     expect((await ledger('rack/rack-1')).holders.map((h) => h.node_id)).toEqual(['dev-gpu-2']);
 
-    const bad = await api.call('POST', '/api/v1/budgets/release', { scope: 'rack/rack-1', node_id: 'dev-gpu-3', actor: 'alice', reason: 'wrong node' });
+    const bad = await api.call('POST', '/api/v1/budgets/release', { scope: 'rack/rack-1', node_id: 'dev-gpu-3', reason: 'wrong node' });
     expect({ status: bad.status, code: bad.body.error.code }).toEqual({ status: 409, code: 'not_held' });
     const releasedAt = Date.now();
     const released = await api.call('POST', '/api/v1/budgets/release', {
       scope: 'rack/rack-1',
       node_id: 'dev-gpu-2',
-      actor: 'alice',
       reason: 'GPU 5 swapped by the DC team',
     });
     expect(released.status).toBe(202);
@@ -161,9 +160,7 @@ describe('one node per rack', () => {
     await decide(run, 'approve_rma', 'reject');
     expect(((await run.result()) as RunReport).outcome).toBe('held_for_operator');
     expect((await ledger('node/dev-gpu-2')).holders.map((h) => h.holder)).toEqual(['gpu-fault/dev-gpu-2']);
-    expect(
-      (await api.call('POST', '/api/v1/budgets/release', { scope: 'node/dev-gpu-2', node_id: 'dev-gpu-2', actor: 'alice', reason: 'node inspected' })).status,
-    ).toBe(202);
+    expect((await api.call('POST', '/api/v1/budgets/release', { scope: 'node/dev-gpu-2', node_id: 'dev-gpu-2', reason: 'node inspected' })).status).toBe(202);
     // Granted to the probe, which is no workflow: the ledger finds it gone and frees the slot.
     const after = await eventually(async () => {
       const s = await ledger('node/dev-gpu-2');
