@@ -28,6 +28,7 @@ export interface ActivityDeps {
   ledgerTaskQueue: string;
   /** Where drills inject their faults (the lab's admin API, a staging hook); unset: no drills. */
   faultInjectionUrl?: string;
+  faultInjectionToken?: string;
 }
 
 /**
@@ -53,7 +54,12 @@ export function createActivities(deps: ActivityDeps) {
       temporal: deps.temporal,
       ledgerTaskQueue: deps.ledgerTaskQueue,
     }),
-    ...createDrillActivities({ temporal: deps.temporal, pool: deps.pool, faultInjectionUrl: deps.faultInjectionUrl }),
+    ...createDrillActivities({
+      temporal: deps.temporal,
+      pool: deps.pool,
+      faultInjectionUrl: deps.faultInjectionUrl,
+      faultInjectionToken: deps.faultInjectionToken,
+    }),
   };
 }
 

@@ -91,7 +91,7 @@ export interface Config {
   /** Disruption caps by inventory label (rack, pool, ...); every node is also leased on its own. */
   budgets: BudgetConfig;
   /** Where drills inject faults on a real fleet (a staging hook); in lab mode the lab's own API. */
-  drills: { faultUrl?: string };
+  drills: { faultUrl?: string; faultToken?: Secret };
   logLevel: LogLevel;
   otel: { endpoint?: string };
   /** The simulated fleet (`npm start` without INVENTORY_FILE). */
@@ -103,7 +103,7 @@ export interface Config {
   };
 }
 
-const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL']);
+const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL', 'DRILL_FAULT_TOKEN']);
 
 const port = z.coerce
   .number({ invalid_type_error: 'expected a port number' })
@@ -175,6 +175,7 @@ const VARIABLES = {
   SSH_OUTPUT_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   WORKER_SHUTDOWN_GRACE: duration.default('30s'),
   DRILL_FAULT_URL: httpUrl.optional(),
+  DRILL_FAULT_TOKEN: nonEmpty.optional(),
   DISRUPTION_BUDGETS: budgets.default('{"rack":{"max":1},"pool":{"max_percent":10}}'),
   PLATFORM_API_URL: httpUrl.optional(),
   PLATFORM_API_TOKEN: nonEmpty.optional(),
@@ -276,7 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     worker: { shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE },
     budgets: v.DISRUPTION_BUDGETS,
-    drills: { faultUrl: v.DRILL_FAULT_URL },
+    drills: { faultUrl: v.DRILL_FAULT_URL, faultToken: v.DRILL_FAULT_TOKEN ? new Secret(v.DRILL_FAULT_TOKEN) : undefined },
     logLevel: v.LOG_LEVEL,
     otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT },
     lab: { timeScale: v.LAB_TIME_SCALE, extraGpuNodes: v.LAB_EXTRA_GPU_NODES },

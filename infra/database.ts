@@ -50,8 +50,10 @@ export interface Database {
 export const DEFAULT_DATABASE_NAME = 'gpuaas_runbooks';
 const DEFAULT_EMBEDDED_PORT = 54329;
 const EMBEDDED_USER = 'postgres';
-/** Local-only cluster bound to 127.0.0.1; the password only keeps other local users honest. */
-const EMBEDDED_PASSWORD = 'postgres';
+/** What clusters made before generated passwords used; replaced on their next start. */
+const LEGACY_PASSWORD = 'postgres';
+/** Beside the cluster (initdb wants an empty directory), readable by the owner only. */
+const PASSWORD_FILE = 'postgres.password';
 const SYSTEM_USER = 'postgres';
 
 function toLogFns(log: DbLog | undefined): { info: (m: string) => void; warn: (m: string) => void } {
@@ -203,7 +205,42 @@ function runProcess(cmd: string, args: string[], ids: { uid: number; gid: number
   });
 }
 
-async function initCluster(bins: Binaries, pgDir: string, ids: { uid: number; gid: number } | undefined, log: { info: (m: string) => void }): Promise<void> {
+/**
+ * The cluster's password: generated when the cluster is made and kept in
+ * <dataDir>/postgres.password (0600). The cluster listens on 127.0.0.1 only; the
+ * password keeps other local users out.
+ */
+function readPassword(dataDir: string): string | undefined {
+  const file = path.join(dataDir, PASSWORD_FILE);
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : undefined;
+}
+
+function writePassword(dataDir: string, password: string): void {
+  fs.writeFileSync(path.join(dataDir, PASSWORD_FILE), `${password}\n`, { mode: 0o600 });
+}
+
+/** A cluster made with the old fixed password gets a generated one, once. */
+async function replaceLegacyPassword(port: number, dataDir: string, log: { info: (m: string) => void }): Promise<string> {
+  const password = crypto.randomBytes(24).toString('base64url');
+  const client = new pg.Client({ host: '127.0.0.1', port, user: EMBEDDED_USER, password: LEGACY_PASSWORD, database: 'postgres' });
+  await client.connect();
+  try {
+    await client.query(`ALTER ROLE ${client.escapeIdentifier(EMBEDDED_USER)} PASSWORD ${client.escapeLiteral(password)}`);
+  } finally {
+    await client.end();
+  }
+  writePassword(dataDir, password);
+  log.info(`embedded PostgreSQL: replaced the old fixed password with a generated one (${path.join(dataDir, PASSWORD_FILE)})`);
+  return password;
+}
+
+async function initCluster(
+  bins: Binaries,
+  pgDir: string,
+  password: string,
+  ids: { uid: number; gid: number } | undefined,
+  log: { info: (m: string) => void },
+): Promise<void> {
   const existing = fs.existsSync(pgDir) ? fs.readdirSync(pgDir) : [];
   if (existing.length > 0) {
     throw new Error(`${pgDir} is not empty but has no PG_VERSION: not a PostgreSQL data directory. Move it away (or set DATABASE_URL).`);
@@ -211,7 +248,7 @@ async function initCluster(bins: Binaries, pgDir: string, ids: { uid: number; gi
   fs.mkdirSync(pgDir, { recursive: true, mode: 0o700 });
   if (ids) fs.chownSync(pgDir, ids.uid, ids.gid);
   const pwFile = path.join(os.tmpdir(), `gpuaas-pg-pw-${crypto.randomBytes(6).toString('hex')}`);
-  fs.writeFileSync(pwFile, `${EMBEDDED_PASSWORD}\n`, { mode: 0o600 });
+  fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
   if (ids) fs.chownSync(pwFile, ids.uid, ids.gid);
   log.info(`initialising embedded PostgreSQL cluster in ${pgDir}`);
   try {
@@ -301,8 +338,8 @@ async function stopPostgres(pgProc: StartedPostgres): Promise<void> {
   clearTimeout(escalate);
 }
 
-async function ensureDatabase(port: number, name: string): Promise<void> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: EMBEDDED_USER, password: EMBEDDED_PASSWORD, database: 'postgres' });
+async function ensureDatabase(port: number, password: string, name: string): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: EMBEDDED_USER, password, database: 'postgres' });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -336,7 +373,11 @@ async function openEmbedded(opts: OpenDatabaseOptions, log: { info: (m: string) 
     port = already.port;
     log.info(`using embedded PostgreSQL already running on 127.0.0.1:${port} (pid ${already.pid}, data ${pgDir})`);
   } else {
-    if (!fs.existsSync(path.join(pgDir, 'PG_VERSION'))) await initCluster(bins, pgDir, ids, log);
+    if (!fs.existsSync(path.join(pgDir, 'PG_VERSION'))) {
+      const fresh = crypto.randomBytes(24).toString('base64url');
+      await initCluster(bins, pgDir, fresh, ids, log);
+      writePassword(path.dirname(pgDir), fresh);
+    }
     port = await findFreePort({ host: '127.0.0.1', preferred: opts.port ?? DEFAULT_EMBEDDED_PORT });
     pgProc = await startPostgres(bins, pgDir, port, ids, log);
     log.info(`embedded PostgreSQL started on 127.0.0.1:${port} (pid ${pgProc.child.pid}, data ${pgDir})`);
@@ -349,7 +390,7 @@ async function openEmbedded(opts: OpenDatabaseOptions, log: { info: (m: string) 
   process.once('exit', onExit);
 
   let pool: pg.Pool | undefined;
-  const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${dbName}`;
+  let url = '';
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
@@ -362,7 +403,9 @@ async function openEmbedded(opts: OpenDatabaseOptions, log: { info: (m: string) 
     })());
 
   try {
-    await ensureDatabase(port, dbName);
+    const password = readPassword(path.dirname(pgDir)) ?? (await replaceLegacyPassword(port, path.dirname(pgDir), log));
+    url = `postgres://${EMBEDDED_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${dbName}`;
+    await ensureDatabase(port, password, dbName);
     pool = newPool(url, max, log.warn);
     await pool.query('SELECT 1');
   } catch (err) {

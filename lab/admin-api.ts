@@ -1,11 +1,13 @@
 /**
- * Lab admin and fault injection (/lab/v1, no auth): inject Xids and other faults,
- * seed allocations, reset the world, read what the engine did.
+ * Lab admin and fault injection (/lab/v1): inject Xids and other faults, seed
+ * allocations, reset the world, read what the engine did. Bearer lab token on
+ * every route, as the platform API; it exists only where the lab runs.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { sendError, sendInvalid } from './http-errors';
 import { formatLine, MAX_NOISE_BYTES, RECOVERY_ACTIONS, type KernelLine, type RecoveryAction } from './kernel-log';
+import { bearerOk } from './platform-api';
 import { NodeCordonedError } from './platform-state';
 import type { LabHost, LabWorld } from './world';
 
@@ -35,7 +37,15 @@ const SeedBody = z.object({ count: z.number().int().min(1).max(64).default(1) })
 const NodeParams = z.object({ node_id: z.string() });
 const RecordsQuery = z.object({ node_id: z.string().optional() });
 
-export function registerAdminApi(app: FastifyInstance, world: LabWorld): void {
+export function registerAdminApi(app: FastifyInstance, world: LabWorld, token: string): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/lab/')) return;
+    if (!bearerOk(req, token)) {
+      reply.header('www-authenticate', 'Bearer realm="gpuaas-lab"');
+      return sendError(reply, 401, 'unauthorized', 'the lab API needs the lab token');
+    }
+  });
+
   const hostOf = (params: unknown): LabHost | undefined => world.hosts.get(NodeParams.parse(params).node_id);
   const noHost = (params: unknown) => `no host ${NodeParams.parse(params).node_id}`;
 

@@ -33,7 +33,10 @@ export interface XidInjected {
 }
 
 export class LabAdmin {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
 
   reset() {
     return this.post('/lab/v1/reset', {});
@@ -78,12 +81,12 @@ export class LabAdmin {
     return this.post(`/lab/v1/hosts/${nodeId}/kernel-noise`, { bytes }) as Promise<{ node_id: string; lines: number; bytes: number; kernel_log_lines: number }>;
   }
   async records(nodeId?: string): Promise<LabRecords> {
-    const res = await fetch(`${this.baseUrl}/lab/v1/records${nodeId ? `?node_id=${nodeId}` : ''}`);
+    const res = await fetch(`${this.baseUrl}/lab/v1/records${nodeId ? `?node_id=${nodeId}` : ''}`, { headers: this.auth() });
     if (!res.ok) throw new Error(`lab records: ${res.status} ${await res.text()}`);
     return (await res.json()) as LabRecords;
   }
   async hostState(nodeId: string): Promise<Record<string, unknown>> {
-    const res = await fetch(`${this.baseUrl}/lab/v1/hosts/${nodeId}/state`);
+    const res = await fetch(`${this.baseUrl}/lab/v1/hosts/${nodeId}/state`, { headers: this.auth() });
     return (await res.json()) as Record<string, unknown>;
   }
   /** Mutations of one kind that really took effect (idempotent replays excluded). */
@@ -96,8 +99,16 @@ export class LabAdmin {
     const r = await this.records(nodeId);
     return r.processes.filter((p) => p.command.startsWith(commandPrefix) && p.ended_at !== null && !p.killed).length;
   }
+  private auth(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}` };
+  }
+
   private async post(path: string, body: unknown): Promise<unknown> {
-    const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...this.auth() },
+      body: JSON.stringify(body),
+    });
     if (!res.ok) throw new Error(`lab ${path}: ${res.status} ${await res.text()}`);
     return res.json();
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * The lab: a simulated GPU cloud reached only through real protocols. Each host
  * is an SSH server on 127.0.0.1; the platform API and lab admin API are one HTTP
@@ -37,7 +38,7 @@ export interface LabOptions {
   timeScale?: number;
   /** A rebooting host is down this long; overrides 180 s × timeScale when given. */
   rebootDelayMs?: number;
-  /** Bearer token of the platform API (default 'lab-token'). */
+  /** Bearer token of the platform API and the lab's own /lab/v1 API (default: a random one per start). */
   platformToken?: string;
   logger?: Logger;
 }
@@ -62,7 +63,7 @@ function buildHttp(world: LabWorld, token: string, logger: Logger): FastifyInsta
   const app = fastify({ logger: false });
   installErrorHandlers(app, logger);
   registerPlatformApi(app, { platform: world.platform, records: world.records, idempotency: world.idempotency, token });
-  registerAdminApi(app, world);
+  registerAdminApi(app, world, token);
   return app;
 }
 
@@ -70,7 +71,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const bindHost = opts.bindHost ?? '127.0.0.1';
   const address = reachableAddress(bindHost);
-  const token = opts.platformToken ?? 'lab-token';
+  const token = opts.platformToken ?? randomBytes(24).toString('base64url');
   const timeScale = opts.timeScale ?? 1;
   if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new RangeError(`timeScale must be a finite number > 0, got ${timeScale}`);
   const specs = labHostSpecs(opts.extraGpuNodes ?? 0, opts.rackSize);

@@ -2,7 +2,7 @@
  * Runs the lab standalone: `tsx lab/main.ts`.
  * Env: LAB_DATA_DIR (default .data/lab), LAB_PLATFORM_PORT (default 8090),
  * LAB_EXTRA_GPU_NODES (default 0), LAB_TIME_SCALE (default 1), LAB_PLATFORM_TOKEN
- * (default lab-token), LOG_LEVEL.
+ * (default: a random one, printed), LOG_LEVEL.
  */
 import { resolve } from 'node:path';
 import pino from 'pino';
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   });
   const lines = [
     `platform API : ${lab.platformUrl}/api/v1  (Authorization: Bearer ${lab.platformToken})`,
-    `lab admin    : ${lab.platformUrl}/lab/v1`,
+    `lab admin    : ${lab.platformUrl}/lab/v1  (same bearer token)`,
     `inventory    : ${lab.inventoryPath}`,
     `client key   : ${lab.clientKeyPath}`,
     ...lab.inventory.hosts.map((h) => `  ${h.node_id.padEnd(14)} ${h.role.padEnd(17)} ssh -i ${lab.clientKeyPath} -p ${h.port} ${h.user}@${h.host}`),

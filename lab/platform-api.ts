@@ -45,7 +45,7 @@ interface Applied {
 /** apply() answered with an error itself; nothing to store or record. */
 const answered = (_reply: FastifyReply): null => null;
 
-function bearerOk(req: FastifyRequest, token: string): boolean {
+export function bearerOk(req: FastifyRequest, token: string): boolean {
   const header = req.headers.authorization ?? '';
   const expected = Buffer.from(`Bearer ${token}`);
   const got = Buffer.from(header);

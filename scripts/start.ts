@@ -68,6 +68,7 @@ async function main(): Promise<void> {
         budgets: config.budgets,
         ledgerTaskQueue: config.temporal.ledgerTaskQueue,
         faultInjectionUrl: config.drills.faultUrl ?? stack.lab?.platformUrl,
+        faultInjectionToken: config.drills.faultUrl ? config.drills.faultToken?.reveal() : stack.lab?.platformToken,
       }),
     });
     const workerDone = worker.run();
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     const auth = authenticatorsFor(config.auth);
     // Nothing runs open: the lab gets an admin token; a real fleet brings its own tokens or OIDC.
     const adminTokenFile = config.fleet.mode === 'lab' ? ensureLabAdminToken(auth.tokens, config.dataDir) : undefined;
+    if (stack.lab) fs.writeFileSync(path.join(config.dataDir, 'lab-token'), `${stack.lab.platformToken}\n`, { mode: 0o600 });
     if (!adminTokenFile && auth.tokens.list().length === 0 && !auth.oidc) {
       logger.warn(
         { tokens_file: config.auth.tokensFile },
@@ -145,11 +147,11 @@ function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof st
   ];
   if (stack.lab) {
     lines.push(
-      `  Lab platform API ${stack.lab.platformUrl}   (fault injection under /lab/v1)`,
+      `  Lab platform API ${stack.lab.platformUrl}   (fault injection under /lab/v1; bearer token in ${path.relative(process.cwd(), path.join(config.dataDir, 'lab-token'))})`,
       `  Lab inventory    ${path.relative(process.cwd(), stack.lab.inventoryPath)}`,
       '',
       'Try it:',
-      `  curl -s -XPOST ${stack.lab.platformUrl}/lab/v1/hosts/dev-gpu-1/faults/xid -H 'content-type: application/json' -d '{"gpu_index":3,"xid":48}'`,
+      `  curl -s -XPOST ${stack.lab.platformUrl}/lab/v1/hosts/dev-gpu-1/faults/xid -H "authorization: Bearer $(cat ${path.relative(process.cwd(), path.join(config.dataDir, 'lab-token'))})" -H 'content-type: application/json' -d '{"gpu_index":3,"xid":48}'`,
       `  curl -s -XPOST ${apiUrl}/api/v1/runbooks/gpu-fault-remediation/runs${auth} -H 'content-type: application/json' -d '{"node_id":"dev-gpu-1","xid":48,"gpu_index":3}'`,
       `  curl -s ${apiUrl}/api/v1/runs/gpu-fault%2Fdev-gpu-1${auth}`,
     );

@@ -21,6 +21,8 @@ export interface ActivityWiring {
   /** The task queue the disruption ledgers run on; in production the workers' own. */
   ledgerTaskQueue: string;
   faultInjectionUrl?: string;
+  /** Bearer token of the fault-injection endpoint (the lab token, or a staging hook's). */
+  faultInjectionToken?: string;
 }
 
 /** Builds the real clients and the activities on top of them. The one place they are wired. */
@@ -35,5 +37,6 @@ export function composeActivities(w: ActivityWiring): RunbookActivities {
     budgets: w.budgets,
     ledgerTaskQueue: w.ledgerTaskQueue,
     faultInjectionUrl: w.faultInjectionUrl,
+    faultInjectionToken: w.faultInjectionToken,
   });
 }

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       budgets: config.budgets,
       ledgerTaskQueue: config.temporal.ledgerTaskQueue,
       faultInjectionUrl: config.drills.faultUrl,
+      faultInjectionToken: config.drills.faultToken?.reveal(),
     }),
   });
   logger.info({ task_queue: config.temporal.taskQueue, hosts: fleet.inventory.hosts.length }, 'worker started');

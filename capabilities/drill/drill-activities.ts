@@ -12,6 +12,7 @@ export interface DrillDeps {
   pool: Pool;
   /** Where faults are injected: the lab's admin API, or a staging fleet's hook. Unset: drills cannot inject. */
   faultInjectionUrl?: string;
+  faultInjectionToken?: string;
 }
 
 /** What a drill does besides running the runbook: inject the fault, answer approvals, keep the report. */
@@ -28,7 +29,11 @@ export function createDrillActivities(deps: DrillDeps) {
       const url = `${deps.faultInjectionUrl}${fault.path.replace('{node}', encodeURIComponent(nodeId))}`;
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': idempotencyKey,
+          ...(deps.faultInjectionToken ? { authorization: `Bearer ${deps.faultInjectionToken}` } : {}),
+        },
         body: JSON.stringify(fault.body),
         signal: AbortSignal.timeout(15_000),
       });

@@ -41,7 +41,7 @@ const say = (line: string) => console.log(`[bench:budget] ${line}`);
 
 async function run(stack: Stack): Promise<void> {
   const lab = stack.lab!;
-  const admin = new LabAdmin(lab.platformUrl);
+  const admin = new LabAdmin(lab.platformUrl, lab.platformToken);
   installTemporalRuntime(logger);
   const tracing = installTracing({ serviceName: 'gpuaas-runbooks-bench-budget' });
   const temporal = await connectTemporal(stack.temporalAddress, 'default');

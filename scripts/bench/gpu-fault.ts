@@ -91,7 +91,7 @@ async function measure(stack: Stack): Promise<Samples> {
       workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflows'), logger: temporalLogger(logger) }),
       activities,
     });
-    const labAdmin = new LabAdmin(lab.platformUrl);
+    const labAdmin = new LabAdmin(lab.platformUrl, lab.platformToken);
     // runUntil shuts each worker down when the runs end or fail.
     return await worker.runUntil(() => bareWorker.runUntil(() => runAll(client, bareClient, labAdmin)));
   } finally {

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import { authenticatorsFor } from '../../api/auth/authenticate';
 import { buildApi } from '../../api/server';
 import { connectStack, testLogger, uniqueTaskQueue, type Stack } from '../support/harness';
@@ -38,7 +38,7 @@ let oidcApi: RunningApi;
 let worker: Worker;
 let workerRun: Promise<void>;
 let jwks: http.Server;
-let signingKey: CryptoKey;
+let signingKey: KeyLike;
 
 beforeAll(async () => {
   stack = await connectStack();

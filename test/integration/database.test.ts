@@ -161,6 +161,13 @@ describe('embedded PostgreSQL', () => {
       expect(fs.existsSync(path.join(dir, 'postgres', 'PG_VERSION'))).toBe(true);
       expect(db.url).toMatch(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/gpuaas_runbooks$/);
       port = Number(new URL(db.url).port);
+      // A generated password, kept beside the cluster for the owner only; the old fixed one is refused.
+      const password = decodeURIComponent(new URL(db.url).password);
+      expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(fs.readFileSync(path.join(dir, 'postgres.password'), 'utf8').trim()).toBe(password);
+      expect(fs.statSync(path.join(dir, 'postgres.password')).mode & 0o777).toBe(0o600);
+      const guess = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres' });
+      await expect(guess.connect()).rejects.toThrow(/password authentication failed/);
       expect(lines.some((l) => l.includes('initialising embedded PostgreSQL'))).toBe(true);
       await expectMigrationsIdempotent(db);
 
@@ -181,7 +188,26 @@ describe('embedded PostgreSQL', () => {
     const db = await openDatabase({ dataDir: dir, log });
     try {
       expect(lines.some((l) => l.includes('initialising'))).toBe(false);
+      expect(decodeURIComponent(new URL(db.url).password)).toBe(fs.readFileSync(path.join(dir, 'postgres.password'), 'utf8').trim());
       expect(await runMigrations(db.pool, MIGRATIONS)).toEqual({ applied: [], skipped: VERSIONS });
+      expect((await db.pool.query('SELECT idempotency_key FROM evidence')).rows).toEqual([{ idempotency_key: 'k1' }]);
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('gives a cluster made with the old fixed password a generated one', async () => {
+    const old = await openDatabase({ dataDir: dir, log });
+    await old.pool.query(`ALTER ROLE postgres PASSWORD 'postgres'`);
+    await old.stop();
+    fs.rmSync(path.join(dir, 'postgres.password'));
+    lines.length = 0;
+    const db = await openDatabase({ dataDir: dir, log });
+    try {
+      expect(lines.some((l) => l.includes('replaced the old fixed password'))).toBe(true);
+      const password = decodeURIComponent(new URL(db.url).password);
+      expect(password).not.toBe('postgres');
+      expect(fs.readFileSync(path.join(dir, 'postgres.password'), 'utf8').trim()).toBe(password);
       expect((await db.pool.query('SELECT idempotency_key FROM evidence')).rows).toEqual([{ idempotency_key: 'k1' }]);
     } finally {
       await db.stop();

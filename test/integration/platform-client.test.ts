@@ -5,7 +5,7 @@ import { testEnv } from '../support/test-env';
 
 const NODE = 'dev-gpu-4';
 const client = (token = testEnv('platformToken')) => new PlatformClient({ baseUrl: testEnv('platformUrl'), token, timeoutMs: 5000 });
-const lab = () => new LabAdmin(testEnv('platformUrl'));
+const lab = () => new LabAdmin(testEnv('platformUrl'), testEnv('platformToken'));
 
 beforeEach(async () => {
   await lab().reset();

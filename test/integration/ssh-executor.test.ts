@@ -7,7 +7,7 @@ import { applicationFailureOf as failureOf } from '../support/failures';
 import { testEnv } from '../support/test-env';
 
 const inventory = () => InventorySchema.parse(JSON.parse(fs.readFileSync(testEnv('inventoryFile'), 'utf8')));
-const lab = () => new LabAdmin(testEnv('platformUrl'));
+const lab = () => new LabAdmin(testEnv('platformUrl'), testEnv('platformToken'));
 const ssh = (outputLimitBytes = 1024 * 1024) =>
   createSshExecutor({ privateKey: fs.readFileSync(testEnv('clientKeyFile')), connectTimeoutMs: 3000, commandTimeoutMs: 5000, outputLimitBytes });
 const NODE = 'dev-gpu-4';

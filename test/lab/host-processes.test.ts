@@ -80,7 +80,7 @@ const durationOf = (p: { started_at: string; ended_at: string | null }) => Date.
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'gpuaas-lab-processes-'));
   lab = await startLab({ dataDir, timeScale: SCALE, drainDelayMs: 100 });
-  admin = new LabAdmin(lab.platformUrl);
+  admin = new LabAdmin(lab.platformUrl, lab.platformToken);
   gpu1 = findHost(lab.inventory, 'dev-gpu-1')!;
   control = findHost(lab.inventory, 'dev-control-1')!;
 });
@@ -484,7 +484,12 @@ describe('faults', () => {
     ]);
     expect(second.kernel_lines[1]).toMatch(/\+0000 dev-gpu-1 kernel: NVRM: Xid \(PCI:0000:5d:00\): 154, /);
     expect(
-      (await http(lab.platformUrl, 'POST', '/lab/v1/hosts/dev-gpu-1/faults/xid', { body: { gpu_index: 0, xid: 48, recovery_action: 'pray' } })).status,
+      (
+        await http(lab.platformUrl, 'POST', '/lab/v1/hosts/dev-gpu-1/faults/xid', {
+          body: { gpu_index: 0, xid: 48, recovery_action: 'pray' },
+          token: lab.platformToken,
+        })
+      ).status,
     ).toBe(400);
   });
 

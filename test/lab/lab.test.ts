@@ -30,7 +30,7 @@ let gpu1: InventoryHost;
 
 const api = (method: string, path: string, opts: { body?: unknown; key?: string; token?: string | null } = {}) =>
   http(lab.platformUrl, method, path, { body: opts.body, key: opts.key, token: opts.token === null ? undefined : (opts.token ?? lab.platformToken) });
-const admin = (method: string, path: string, body?: unknown) => http(lab.platformUrl, method, `/lab/v1${path}`, { body });
+const admin = (method: string, path: string, body?: unknown) => http(lab.platformUrl, method, `/lab/v1${path}`, { body, token: lab.platformToken });
 const sh = (host: InventoryHost, argv: string[]) => run(host, lab.clientKeyPath, quote(argv));
 let keySeq = 0;
 const newKey = () => `test-key-${++keySeq}-${Date.now()}`;
@@ -203,6 +203,20 @@ describe('platform API', () => {
     expect(r.status).toBe(401);
     expect(r.body).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
     expect((await api('GET', '/api/v1/nodes/dev-gpu-1', { token: 'wrong' })).status).toBe(401);
+  });
+
+  it('keeps fault injection and the records behind the same token; nothing is injected without it', async () => {
+    const before = (await admin('GET', '/hosts/dev-gpu-1/state')).body as { kernel_log_lines: number; gpus: { lost: boolean }[] };
+    for (const token of [undefined, 'wrong']) {
+      const injected = await http(lab.platformUrl, 'POST', '/lab/v1/hosts/dev-gpu-1/faults/xid', { body: { gpu_index: 0, xid: 79 }, token });
+      expect(injected.status).toBe(401);
+      expect((await http(lab.platformUrl, 'GET', '/lab/v1/records', { token })).status).toBe(401);
+      expect((await http(lab.platformUrl, 'POST', '/lab/v1/reset', { body: {}, token })).status).toBe(401);
+    }
+    expect(lab.platformToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const after = (await admin('GET', '/hosts/dev-gpu-1/state')).body as typeof before;
+    expect(after.kernel_log_lines).toBe(before.kernel_log_lines);
+    expect(after.gpus[0]!.lost).toBe(false);
   });
 
   it('returns nodes and 404 for unknown ones', async () => {

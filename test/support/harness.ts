@@ -53,7 +53,7 @@ export async function connectStack() {
   const { client, connection, nativeConnection } = temporal;
   const pool = new Pool({ connectionString: testEnv('databaseUrl'), max: 5 });
   const inventory = InventorySchema.parse(JSON.parse(fs.readFileSync(testEnv('inventoryFile'), 'utf8')));
-  const lab = new LabAdmin(testEnv('platformUrl'));
+  const lab = new LabAdmin(testEnv('platformUrl'), testEnv('platformToken'));
   // Disruption ledgers outlive any one test's worker: they run on a queue of their own,
   // polled by a workflow-only worker for as long as this file's stack is connected.
   let ledgers: { worker: Worker; running: Promise<void> } | undefined;
@@ -101,6 +101,7 @@ export async function connectStack() {
         budgets: opts.budgets ?? {},
         // The lab's fault injection is served beside its platform API.
         faultInjectionUrl: opts.fleet?.platformUrl ?? testEnv('platformUrl'),
+        faultInjectionToken: opts.fleet?.platformToken ?? testEnv('platformToken'),
         ledgerTaskQueue: LEDGER_TASK_QUEUE,
       });
       await startLedgers();

@@ -190,7 +190,7 @@ describe('50 concurrent faults in one rack of a lab of its own', () => {
     // One rack for all: relabel this lab's GPU nodes.
     const inventory = { hosts: lab.inventory.hosts.map((h) => (h.role === 'worker_compute' ? { ...h, labels: { rack: 'big' } } : h)) };
     const nodes = inventory.hosts.filter((h) => h.role === 'worker_compute').map((h) => h.node_id);
-    const admin = new LabAdmin(lab.platformUrl);
+    const admin = new LabAdmin(lab.platformUrl, lab.platformToken);
     for (const node of nodes) {
       // Same node ids as the shared lab: forget their earlier runs (the repeat gate counts them).
       await clearHistory(stack, node);

@@ -34,7 +34,7 @@ async function run<T>(body: (taskQueue: string) => Promise<T>, overrides: Worker
 async function lab(path: string, body: unknown = {}): Promise<void> {
   const res = await fetch(`${testEnv('platformUrl')}/lab/v1${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${testEnv('platformToken')}` },
     body: JSON.stringify(body),
   });
   expect(res.status).toBeLessThan(300);
