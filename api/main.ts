@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   }
   await assertPortFree(config.api.port, config.api.host, 'the HTTP API', 'Set API_PORT to use another port.');
   const { logger, tracing } = bootstrapProcess(config, 'gpuaas-runbooks-api');
-  const temporal = await connectTemporal(config.temporal.address, config.temporal.namespace);
+  const temporal = await connectTemporal(config.temporal.address, config.temporal.namespace, config.temporal.security);
   const inventory = apiInventory(config);
   // Bounded waits, so a database that hangs answers 503 instead of holding requests.
   const pool = new Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 1_500, query_timeout: 1_500 });

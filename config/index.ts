@@ -60,6 +60,12 @@ export interface InventoryFleetConfig {
   platformApiToken: Secret;
 }
 
+export interface TemporalSecurity {
+  /** undefined: plaintext. Set when TEMPORAL_TLS is on or any TLS file is given. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
+  apiKey?: Secret;
+}
+
 export interface Config {
   temporal: {
     /** host:port of an existing server; undefined → `npm start` launches the dev server. */
@@ -71,6 +77,8 @@ export interface Config {
     /** Dev server ports (used only when address is unset). */
     port: number;
     uiPort: number;
+    /** How to reach a secured cluster: TLS (server CA, client certificate for mTLS) and an API key. */
+    security: TemporalSecurity;
   };
   /** undefined → embedded PostgreSQL under dataDir. */
   databaseUrl?: string;
@@ -103,7 +111,7 @@ export interface Config {
   };
 }
 
-const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL', 'DRILL_FAULT_TOKEN']);
+const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL', 'DRILL_FAULT_TOKEN', 'TEMPORAL_API_KEY']);
 
 const port = z.coerce
   .number({ invalid_type_error: 'expected a port number' })
@@ -155,6 +163,12 @@ const VARIABLES = {
   TEMPORAL_NAMESPACE: nonEmpty.default('default'),
   TEMPORAL_TASK_QUEUE: nonEmpty.default('gpuaas-runbooks'),
   TEMPORAL_LEDGER_TASK_QUEUE: nonEmpty.optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  TEMPORAL_TLS_CA_FILE: nonEmpty.optional(),
+  TEMPORAL_TLS_CERT_FILE: nonEmpty.optional(),
+  TEMPORAL_TLS_KEY_FILE: nonEmpty.optional(),
+  TEMPORAL_TLS_SERVER_NAME: nonEmpty.optional(),
+  TEMPORAL_API_KEY: nonEmpty.optional(),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   DATABASE_URL: postgresUrl.optional(),
@@ -227,6 +241,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const n of ['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const)
       if (v[n] === undefined) problems.push(`${n}: required when any OIDC_ variable is set`);
   }
+  if (Boolean(v.TEMPORAL_TLS_CERT_FILE) !== Boolean(v.TEMPORAL_TLS_KEY_FILE)) {
+    problems.push(`${v.TEMPORAL_TLS_CERT_FILE ? 'TEMPORAL_TLS_KEY_FILE' : 'TEMPORAL_TLS_CERT_FILE'}: mTLS needs both the client certificate and its key`);
+  }
+  for (const name of ['TEMPORAL_TLS_CA_FILE', 'TEMPORAL_TLS_CERT_FILE', 'TEMPORAL_TLS_KEY_FILE'] as const) {
+    const file = v[name];
+    if (typeof file === 'string' && !fs.existsSync(file)) problems.push(`${name}: file not found: ${file}`);
+  }
   if (v.TEMPORAL_PORT !== undefined && v.TEMPORAL_PORT === v.TEMPORAL_UI_PORT) {
     problems.push(`TEMPORAL_UI_PORT: must differ from TEMPORAL_PORT (both ${v.TEMPORAL_PORT})`);
   }
@@ -251,6 +272,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ledgerTaskQueue: v.TEMPORAL_LEDGER_TASK_QUEUE ?? v.TEMPORAL_TASK_QUEUE,
       port: v.TEMPORAL_PORT,
       uiPort: v.TEMPORAL_UI_PORT,
+      security: {
+        tls:
+          v.TEMPORAL_TLS === 'true' || v.TEMPORAL_TLS_CA_FILE || v.TEMPORAL_TLS_CERT_FILE
+            ? {
+                caFile: v.TEMPORAL_TLS_CA_FILE && path.resolve(v.TEMPORAL_TLS_CA_FILE),
+                certFile: v.TEMPORAL_TLS_CERT_FILE && path.resolve(v.TEMPORAL_TLS_CERT_FILE),
+                keyFile: v.TEMPORAL_TLS_KEY_FILE && path.resolve(v.TEMPORAL_TLS_KEY_FILE),
+                serverName: v.TEMPORAL_TLS_SERVER_NAME,
+              }
+            : undefined,
+        apiKey: v.TEMPORAL_API_KEY ? new Secret(v.TEMPORAL_API_KEY) : undefined,
+      },
     },
     databaseUrl: v.DATABASE_URL,
     dataDir: path.resolve(v.DATA_DIR),

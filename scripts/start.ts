@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     for (const stop of stops.reverse()) await stop().catch((e: Error) => say(`while stopping: ${e.message}`));
   };
   try {
-    const temporal = await connectTemporal(stack.temporalAddress, config.temporal.namespace);
+    const temporal = await connectTemporal(stack.temporalAddress, config.temporal.namespace, config.temporal.address ? config.temporal.security : undefined);
     stops.push(() => temporal.close());
     const fleet = fleetWiring(config, stack.lab);
     say('bundling workflow code...');

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     ]);
   }
   const { logger, tracing } = bootstrapProcess(config, 'gpuaas-runbooks-worker');
-  const temporal = await connectTemporal(config.temporal.address, config.temporal.namespace);
+  const temporal = await connectTemporal(config.temporal.address, config.temporal.namespace, config.temporal.security);
   const pool = new Pool({ connectionString: config.databaseUrl, max: 10 });
   const fleet = fleetWiring(config, undefined);
   const worker = await createRunbookWorker({

@@ -60,7 +60,15 @@ describe('loadConfig', () => {
   it('has defaults for everything (lab mode, dev server, embedded PostgreSQL)', () => {
     const config = loadConfig({});
     expect(config).toEqual({
-      temporal: { address: undefined, namespace: 'default', taskQueue: 'gpuaas-runbooks', ledgerTaskQueue: 'gpuaas-runbooks', port: 7233, uiPort: 8233 },
+      temporal: {
+        address: undefined,
+        namespace: 'default',
+        taskQueue: 'gpuaas-runbooks',
+        ledgerTaskQueue: 'gpuaas-runbooks',
+        port: 7233,
+        uiPort: 8233,
+        security: {},
+      },
       databaseUrl: undefined,
       dataDir: path.resolve('.data'),
       api: { host: '127.0.0.1', port: 8080 },
@@ -106,6 +114,7 @@ describe('loadConfig', () => {
       ledgerTaskQueue: 'runbooks-eu',
       port: 7300,
       uiPort: 8300,
+      security: {},
     });
     expect(config.databaseUrl).toBe('postgres://u:p@db:5432/runbooks');
     expect(config.dataDir).toBe('/var/lib/gpuaas');
@@ -124,6 +133,19 @@ describe('loadConfig', () => {
         rolesClaim: 'groups',
       },
     });
+  });
+
+  it('reads the Temporal TLS files and API key; mTLS needs the certificate and its key, and the files must exist', () => {
+    const ca = write('ca.pem', 'x');
+    const cert = write('engine.pem', 'x');
+    const key = write('engine.key', 'x');
+    const config = loadConfig({ TEMPORAL_TLS_CA_FILE: ca, TEMPORAL_TLS_CERT_FILE: cert, TEMPORAL_TLS_KEY_FILE: key, TEMPORAL_API_KEY: 'k-1' });
+    expect(config.temporal.security.tls).toEqual({ caFile: ca, certFile: cert, keyFile: key, serverName: undefined });
+    expect(config.temporal.security.apiKey?.reveal()).toBe('k-1');
+    expect(JSON.stringify(config)).not.toContain('k-1');
+    expect(loadConfig({ TEMPORAL_TLS: 'true' }).temporal.security.tls).toEqual({});
+    expect(badVariables(configError(() => loadConfig({ TEMPORAL_TLS_CERT_FILE: cert })))).toEqual(['TEMPORAL_TLS_KEY_FILE']);
+    expect(badVariables(configError(() => loadConfig({ TEMPORAL_TLS_CA_FILE: '/nonexistent/ca.pem' })))).toEqual(['TEMPORAL_TLS_CA_FILE']);
   });
 
   it('needs all three OIDC variables or none', () => {
