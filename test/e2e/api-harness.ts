@@ -7,7 +7,7 @@ import type { Role } from '../../domain/principals';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, type ApiDeps } from '../../api/server';
 import { gpuFaultWorkflowId } from '../../runbooks/gpu-fault-remediation/input';
-import { eventually, testLogger, type Stack } from '../support/harness';
+import { eventually, testLogger, uniqueTaskQueue, type Stack } from '../support/harness';
 import { FAST } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 
 /** The test principals, one per role, plus a second approver and a second operator for the two-person rule. */
@@ -100,4 +100,21 @@ export function expectEnvelope(answer: ApiAnswer, status: number, code: string):
   expect({ status: answer.status, code: answer.body?.error?.code }).toEqual({ status, code });
   expect(answer.body).toEqual({ error: { code, message: expect.any(String), details: expect.anything() }, correlation_id: expect.any(String) });
   expect(answer.headers.get('x-correlation-id')).toBe(answer.body.correlation_id);
+}
+
+/** A worker on a fresh task queue and the API in front of it; `stop` shuts both down (the stack stays). */
+export async function startApiWithWorker(stack: Stack, name: string): Promise<{ api: RunningApi; taskQueue: string; stop(): Promise<void> }> {
+  const taskQueue = uniqueTaskQueue(name);
+  const worker = await stack.worker(taskQueue);
+  const running = worker.run();
+  const api = await startApi(stack, taskQueue);
+  return {
+    api,
+    taskQueue,
+    async stop() {
+      await api.close();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
+  };
 }

@@ -7,33 +7,26 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Worker } from '@temporalio/worker';
 import { clearHistory } from '../../runbooks/gpu-fault-remediation/test/scenarios';
-import { connectStack, uniqueTaskQueue, type Stack } from '../support/harness';
+import { connectStack, type Stack } from '../support/harness';
 import { testEnv } from '../support/test-env';
-import { clearAlertLedger, startApi, type RunningApi } from './api-harness';
+import { clearAlertLedger, startApiWithWorker, type RunningApi } from './api-harness';
 
 const NODE = 'dev-gpu-4';
 const ROOT = path.resolve(__dirname, '../..');
 let stack: Stack;
 let api: RunningApi;
-let worker: Worker;
-let workerRun: Promise<void>;
+let stopApi: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   stack = await connectStack();
-  const taskQueue = uniqueTaskQueue('audit');
-  worker = await stack.worker(taskQueue);
-  workerRun = worker.run();
-  api = await startApi(stack, taskQueue);
+  ({ api, stop: stopApi } = await startApiWithWorker(stack, 'audit'));
   await stack.lab.reset();
   await clearHistory(stack, NODE);
   await clearAlertLedger(stack, NODE);
 });
 afterAll(async () => {
-  await api?.close();
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
-  await workerRun;
+  await stopApi?.();
   await stack?.close();
 });
 

@@ -10,8 +10,7 @@ import { authenticatorsFor } from '../../api/auth/authenticate';
 import { buildApi } from '../../api/server';
 import { connectStack, testLogger, uniqueTaskQueue, type Stack } from '../support/harness';
 import { clearHistory } from '../../runbooks/gpu-fault-remediation/test/scenarios';
-import { clearAlertLedger, expectEnvelope, startApi, type RunningApi } from './api-harness';
-import type { Worker } from '@temporalio/worker';
+import { clearAlertLedger, expectEnvelope, startApi, startApiWithWorker, type RunningApi } from './api-harness';
 
 const NODE = 'dev-gpu-4';
 const ISSUER = 'https://login.example.test/';
@@ -35,17 +34,14 @@ const MUTATIONS: [string, string, unknown][] = [
 let stack: Stack;
 let api: RunningApi;
 let oidcApi: RunningApi;
-let worker: Worker;
-let workerRun: Promise<void>;
+let stopApi: (() => Promise<void>) | undefined;
 let jwks: http.Server;
 let signingKey: KeyLike;
 
 beforeAll(async () => {
   stack = await connectStack();
-  const taskQueue = uniqueTaskQueue('auth');
-  worker = await stack.worker(taskQueue);
-  workerRun = worker.run();
-  api = await startApi(stack, taskQueue);
+  let taskQueue: string;
+  ({ api, taskQueue, stop: stopApi } = await startApiWithWorker(stack, 'auth'));
 
   // A real JWKS endpoint, as an identity provider serves one.
   const { publicKey, privateKey } = await generateKeyPair('RS256');
@@ -62,10 +58,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await oidcApi?.close();
-  await api?.close();
+  await stopApi?.();
   await new Promise((resolve) => jwks?.close(resolve));
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
-  await workerRun;
   await stack?.close();
 });
 beforeEach(async () => {
