@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { MEMO_REQUESTED_BY } from '../domain/runbook';
+import { alertTrigger, runUserMetadata } from '../domain/run-summary';
 import { SA } from '../domain/search-attributes';
 import { AlertLedger, type AlertKey, type AlertOutcome } from './alert-ledger';
 import { ApiError } from './errors';
@@ -190,6 +191,14 @@ export class AlertRouter {
           args: [input],
           workflowIdConflictPolicy: 'FAIL',
           memo: { [MEMO_ALERT_KEY]: alert.key, [MEMO_ALERT_XID]: alert.xid ?? null, [MEMO_REQUESTED_BY]: requestedBy },
+          ...runUserMetadata({
+            runbook: entry.name,
+            runMode: String(input.run_mode),
+            nodeId,
+            trigger: alertTrigger(input),
+            requestedBy,
+            correlationId: input.correlation_id,
+          }),
           typedSearchAttributes: [
             { key: SA.Runbook, value: entry.name },
             { key: SA.RunbookPhase, value: 'trigger' },

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     inventory,
     alertCooldownMs: config.alerts.cooldownMs,
     auth: authenticatorsFor(config.auth),
+    temporalUiUrl: config.temporal.uiUrl,
   });
   await app.listen({ host: config.api.host, port: config.api.port });
   const stop = async () => {

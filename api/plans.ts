@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import type { Plan } from '../domain/plan';
 import type { RunbookDefinition } from '../domain/runbook-definition';
 import { MEMO_REQUESTED_BY } from '../domain/runbook';
+import { runUserMetadata } from '../domain/run-summary';
 import { SA } from '../domain/search-attributes';
 import { ApiError } from './errors';
 import type { TemporalBudget } from './temporal-call';
@@ -66,6 +67,14 @@ export async function startPlanRun(
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       memo: { [MEMO_REQUESTED_BY]: requestedBy },
+      ...runUserMetadata({
+        runbook: entry.name,
+        runMode: 'plan',
+        nodeId,
+        trigger: 'plan requested through the API',
+        requestedBy,
+        correlationId: input.correlation_id,
+      }),
       typedSearchAttributes: [
         { key: SA.Runbook, value: entry.name },
         { key: SA.RunbookPhase, value: 'trigger' },

@@ -16,8 +16,12 @@ import { registerBudgetRoutes } from './routes/budgets';
 import { registerDrillRoutes } from './routes/drills';
 import { registerFleetRunRoutes } from './routes/fleet-runs';
 import { registerHealthRoutes } from './routes/health';
+import { installRequestMetrics } from './metrics/request-metrics';
+import { registerMetricsRoutes } from './routes/metrics';
+import { registerOpenApiRoutes } from './routes/openapi';
 import { registerRunRoutes } from './routes/runs';
 import { registerTokenRoutes } from './routes/tokens';
+import { registerUiRoutes } from './routes/ui';
 import { PendingCalls } from './temporal-call';
 
 export interface ApiDeps {
@@ -37,6 +41,8 @@ export interface ApiDeps {
   temporalTimeoutMs?: number;
   /** Who may call: API tokens from the tokens file, and OIDC JWTs when configured. */
   auth: Authenticators;
+  /** Where the inbox links runs (default: the dev server's Web UI on localhost:8233). */
+  temporalUiUrl?: string;
 }
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,200}$/;
@@ -104,8 +110,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   installAuth(app, deps.auth);
+  // Before every route: the document is made of the routes registered after it.
+  registerOpenApiRoutes(app);
   const audit = new AuditTrail(deps.pool);
   installAudit(app, audit);
+  const metricsRegistry = installRequestMetrics(app);
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) {
@@ -144,7 +153,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   registerDrillRoutes(app, deps, pending);
   registerFleetRunRoutes(app, deps, pending);
   registerTokenRoutes(app, deps);
+  registerUiRoutes(app, deps);
   registerAuditRoutes(app, audit);
+  registerMetricsRoutes(app, deps, pending, metricsRegistry);
   return app;
 }
 

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
+import { createApprovalActivities, type ApprovalSettings } from './approvals/approval-activities';
 import { createBudgetActivities } from './budget/budget-activities';
 import { createDrillActivities } from './drill/drill-activities';
 import { createEngineActivities } from './evidence/engine-activities';
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   /** Where drills inject their faults (the lab's admin API, a staging hook); unset: no drills. */
   faultInjectionUrl?: string;
   faultInjectionToken?: string;
+  /** Approval rules this worker's runs apply: minimums, signal checks, escalation webhooks. */
+  approvals: ApprovalSettings;
 }
 
 /**
@@ -44,6 +47,7 @@ export function createActivities(deps: ActivityDeps) {
   const jobs = new HostJobs({ hosts, evidence, logger: deps.logger });
   return {
     ...createEngineActivities({ evidence, plans: new PlanStore(deps.pool) }),
+    ...createApprovalActivities(deps.approvals),
     ...createInventoryActivities({ inventory: deps.inventory }),
     ...createGpuActivities({ hosts, jobs }),
     ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { APPROVAL_KINDS } from '../domain/approvals';
 import { BudgetConfigSchema, type BudgetConfig } from '../domain/disruption';
 import { DurationSchema } from '../domain/durations';
 import { InventorySchema, type Inventory } from '../domain/inventory';
@@ -77,6 +78,8 @@ export interface Config {
     /** Dev server ports (used only when address is unset). */
     port: number;
     uiPort: number;
+    /** The Web UI operators open (the inbox links runs there): TEMPORAL_UI_URL, else the dev server's on uiPort. */
+    uiUrl: string;
     /** How to reach a secured cluster: TLS (server CA, client certificate for mTLS) and an API key. */
     security: TemporalSecurity;
   };
@@ -96,6 +99,8 @@ export interface Config {
   ssh: { connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number };
   /** How long a stopping worker lets in-flight activities finish before it cancels them (they are retried elsewhere). */
   worker: { shutdownGraceMs: number };
+  /** Approval rules: whether signal decisions count, approvers needed per kind, escalation webhooks by group. */
+  approvals: { signals: boolean; minApprovals: Record<string, number>; escalationWebhooks: Record<string, string> };
   /** Disruption caps by inventory label (rack, pool, ...); every node is also leased on its own. */
   budgets: BudgetConfig;
   /** Where drills inject faults on a real fleet (a staging hook); in lab mode the lab's own API. */
@@ -111,7 +116,7 @@ export interface Config {
   };
 }
 
-const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL', 'DRILL_FAULT_TOKEN', 'TEMPORAL_API_KEY']);
+const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL', 'DRILL_FAULT_TOKEN', 'TEMPORAL_API_KEY', 'ESCALATION_WEBHOOKS']);
 
 const port = z.coerce
   .number({ invalid_type_error: 'expected a port number' })
@@ -154,6 +159,39 @@ const budgets = z
   })
   .pipe(BudgetConfigSchema);
 
+/** `name=value` pairs separated by commas, each value checked by `value`. */
+function keyValueList<T extends z.ZodTypeAny>(key: z.ZodType<string>, value: T, example: string) {
+  return z.string().transform((raw, ctx) => {
+    const out: Record<string, z.output<T>> = {};
+    for (const item of raw
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const eq = item.indexOf('=');
+      const k = key.safeParse(item.slice(0, eq).trim());
+      const v = value.safeParse(item.slice(eq + 1).trim());
+      if (eq < 1 || !k.success || !v.success) {
+        // Only the name is echoed: a value may be a secret (a webhook URL with its token).
+        const name = eq < 1 ? '(no name)' : JSON.stringify(item.slice(0, Math.min(eq, 60)));
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `cannot read the entry named ${name}: expected e.g. ${example}` });
+        return z.NEVER;
+      }
+      out[k.data] = v.data;
+    }
+    return out;
+  });
+}
+
+/** `rma=2,gpu-fault-remediation/force_evict=2`: approvers needed by approval kind, or by runbook and kind. */
+const minApprovals = keyValueList(
+  z.string().regex(new RegExp(`^([a-z0-9-]+/)?(${APPROVAL_KINDS.join('|')})$`)),
+  z.coerce.number().int().min(1).max(10),
+  `rma=2,gpu-fault-remediation/force_evict=2 (kinds: ${APPROVAL_KINDS.join(', ')})`,
+);
+
+/** `hw-oncall=https://hooks.example.com/...`: escalation group → webhook. */
+const escalationWebhooks = keyValueList(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), httpUrl, 'hw-oncall=https://hooks.example.com/escalate');
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel = z.enum(LOG_LEVELS, { errorMap: () => ({ message: `expected one of ${LOG_LEVELS.join(', ')}` }) });
 
@@ -171,6 +209,7 @@ const VARIABLES = {
   TEMPORAL_API_KEY: nonEmpty.optional(),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_UI_URL: httpUrl.optional(),
   DATABASE_URL: postgresUrl.optional(),
   DATA_DIR: nonEmpty.default('.data'),
   API_HOST: nonEmpty.default('127.0.0.1'),
@@ -190,6 +229,9 @@ const VARIABLES = {
   WORKER_SHUTDOWN_GRACE: duration.default('30s'),
   DRILL_FAULT_URL: httpUrl.optional(),
   DRILL_FAULT_TOKEN: nonEmpty.optional(),
+  APPROVAL_SIGNALS: z.enum(['on', 'off']).default('on'),
+  MIN_APPROVALS: minApprovals.default(''),
+  ESCALATION_WEBHOOKS: escalationWebhooks.default(''),
   DISRUPTION_BUDGETS: budgets.default('{"rack":{"max":1},"pool":{"max_percent":10}}'),
   PLATFORM_API_URL: httpUrl.optional(),
   PLATFORM_API_TOKEN: nonEmpty.optional(),
@@ -272,6 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ledgerTaskQueue: v.TEMPORAL_LEDGER_TASK_QUEUE ?? v.TEMPORAL_TASK_QUEUE,
       port: v.TEMPORAL_PORT,
       uiPort: v.TEMPORAL_UI_PORT,
+      uiUrl: (v.TEMPORAL_UI_URL ?? `http://localhost:${v.TEMPORAL_UI_PORT}`).replace(/\/+$/, ''),
       security: {
         tls:
           v.TEMPORAL_TLS === 'true' || v.TEMPORAL_TLS_CA_FILE || v.TEMPORAL_TLS_CERT_FILE
@@ -310,6 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     worker: { shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE },
     budgets: v.DISRUPTION_BUDGETS,
+    approvals: { signals: v.APPROVAL_SIGNALS === 'on', minApprovals: v.MIN_APPROVALS, escalationWebhooks: v.ESCALATION_WEBHOOKS },
     drills: { faultUrl: v.DRILL_FAULT_URL, faultToken: v.DRILL_FAULT_TOKEN ? new Secret(v.DRILL_FAULT_TOKEN) : undefined },
     logLevel: v.LOG_LEVEL,
     otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT },

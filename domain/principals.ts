@@ -34,3 +34,9 @@ export function hasRole(principal: Principal, needed: Role): boolean {
   if (needed === 'viewer') return principal.roles.length > 0;
   return principal.roles.includes(needed);
 }
+
+/** Principals the engine knows by name (the tokens file): what a signal's actor is checked against. */
+export interface KnownPrincipals {
+  /** Every role the principal's tokens carry; undefined for a name no token belongs to. */
+  rolesOf(principal: string): Role[] | undefined;
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ApprovalKind, ApprovalState, ApprovalVote } from './approvals';
 import type { HostRole } from './host-roles';
 import type { PlanSummary } from './plan';
 import { safeText } from './text';
@@ -33,6 +34,7 @@ export interface StepRecord {
 export interface ApprovalRequest {
   id: string;
   step: string;
+  kind: ApprovalKind;
   question: string;
   requested_at: string;
   timeout_at: string;
@@ -40,6 +42,21 @@ export interface ApprovalRequest {
   context: Record<string, unknown>;
   /** The plan the run follows, when it was started from one: the approval is given on that plan. */
   plan_hash?: string;
+  /** What approving will disrupt, in one line. */
+  disruption?: string;
+  /** Distinct approvers needed; `approvals` are those who decided so far. */
+  min_approvals: number;
+  approvals: ApprovalVote[];
+  /** Who may not decide it: the run's requester (two-person rule). */
+  forbidden_approvers: string[];
+  /** A drill answers its own approvals: the only requester allowed to, and only in a drill run. */
+  scripted_answerer?: string;
+  /** Hash of what the approver is shown (question, evidence, plan, disruption); each decision records it. */
+  shown_hash: string;
+  /** Who is notified, and when, if nobody decides in time. */
+  escalation?: { group: string; escalate_at: string; notified_at: string | null };
+  /** Runs started before the approval rules: one decision by signal, no update. */
+  legacy?: true;
 }
 
 export const APPROVAL_DECISIONS = ['approve', 'reject'] as const;
@@ -50,15 +67,29 @@ export const ApprovalDecisionSchema = z
     reason: safeText(2000, { multiline: true }),
     /** When set, must match the pending request; stops a stale approval landing on a newer request. */
     approval_id: z.string().min(1).max(200).optional(),
+    /** When set, must match the pending request's `shown_hash`: the approver decided on what is pending now. */
+    shown_hash: z.string().min(1).max(200).optional(),
   })
   .strict();
 export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
 
 export interface ApprovalRecord extends ApprovalRequest {
   decision: 'approve' | 'reject' | 'timeout';
+  /** Who decided (every approver, comma-separated, when it took several). */
   actor?: string;
   reason?: string;
   decided_at: string;
+}
+
+/** What the API's approval update answers: the decision recorded and the approval as it now stands. */
+export interface ApprovalAnswer {
+  approval_id: string;
+  decision: 'approve' | 'reject';
+  actor: string;
+  recorded_at: string;
+  state: ApprovalState;
+  min_approvals: number;
+  approvals: ApprovalVote[];
 }
 
 export const CancelRequestSchema = z

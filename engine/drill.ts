@@ -2,6 +2,7 @@ import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@t
 import type { DrillActivities } from '../capabilities/drill/drill-activities';
 import { expectedText, type DrillInput, type DrillReport } from '../domain/drills';
 import { MEMO_REQUESTED_BY, type RunReport } from '../domain/runbook';
+import { runUserMetadata } from '../domain/run-summary';
 import { ActivityOptionSets } from './activity-options';
 import { failureOf } from './failures';
 
@@ -30,6 +31,13 @@ export async function runbookDrill(input: DrillInput): Promise<DrillReport> {
     args: [{ ...scenario.input, node_id: input.node_id, run_mode: 'drill', source: `drill:${input.drill_id}`, correlation_id: `${workflowId}/${runId}` }],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     memo: { [MEMO_REQUESTED_BY]: `drill:${input.drill_id}` },
+    ...runUserMetadata({
+      runbook: input.runbook,
+      runMode: 'drill',
+      nodeId: input.node_id,
+      trigger: `drill ${input.drill_id}: scenario ${scenario.name}`,
+      requestedBy: `drill:${input.drill_id}`,
+    }),
   });
   const answering = watcher.answerDrillApprovals(child.workflowId, child.firstExecutionRunId, scenario.approvals ?? {}, `drill:${input.drill_id}`, POLL_MS);
   let outcome: string;

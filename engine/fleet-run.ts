@@ -20,6 +20,7 @@ import {
   type TargetProgress,
 } from '../domain/fleet-run';
 import { MEMO_REQUESTED_BY } from '../domain/runbook';
+import { runUserMetadata } from '../domain/run-summary';
 import { SA } from '../domain/search-attributes';
 import { failureOf } from './failures';
 
@@ -69,6 +70,13 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunReport> {
         workflowId: target.workflow_id,
         args: [target.input],
         ...(input.requested_by ? { memo: { [MEMO_REQUESTED_BY]: input.requested_by } } : {}),
+        ...runUserMetadata({
+          runbook: input.runbook,
+          runMode: 'live',
+          nodeId: target.node_id,
+          trigger: `fleet run ${workflowInfo().workflowId} (${i + 1} of ${input.targets.length})`,
+          requestedBy: input.requested_by,
+        }),
         // A target's run finishes its own work even if this run is cancelled or continues as new.
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { buildApi } from '../api/server';
 import { authenticatorsFor } from '../api/auth/authenticate';
-import type { TokenFile } from '../api/auth/token-file';
+import { TokenFile } from '../api/auth/token-file';
 import { bootstrapProcess, connectTemporal } from '../runtime/bootstrap';
 import { fleetWiring } from '../workers/fleet';
 import { composeActivities } from '../workers/compose';
@@ -69,6 +69,8 @@ async function main(): Promise<void> {
         ledgerTaskQueue: config.temporal.ledgerTaskQueue,
         faultInjectionUrl: config.drills.faultUrl ?? stack.lab?.platformUrl,
         faultInjectionToken: config.drills.faultUrl ? config.drills.faultToken?.reveal() : stack.lab?.platformToken,
+        // A signal's actor is checked against the same tokens the API authenticates with.
+        approvals: { ...config.approvals, principals: new TokenFile(config.auth.tokensFile) },
       }),
     });
     const workerDone = worker.run();
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
       inventory: fleet.inventory,
       alertCooldownMs: config.alerts.cooldownMs,
       auth,
+      temporalUiUrl: config.temporal.address ? config.temporal.uiUrl : (stack.temporalUiUrl ?? config.temporal.uiUrl),
     });
     await api.listen({ host: config.api.host, port: config.api.port });
     stops.push(() => api.close());

@@ -4,6 +4,7 @@ import { createActivities, type RunbookActivities } from '../capabilities';
 import { PlatformClient } from '../capabilities/platform/platform-client';
 import { createSshExecutor } from '../capabilities/host/ssh-executor';
 import type { Client } from '@temporalio/client';
+import type { ApprovalSettings } from '../capabilities/approvals/approval-activities';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
 
@@ -23,7 +24,11 @@ export interface ActivityWiring {
   faultInjectionUrl?: string;
   /** Bearer token of the fault-injection endpoint (the lab token, or a staging hook's). */
   faultInjectionToken?: string;
+  /** Default: signals on, checked against no one (so refused), the built-in minimums, no escalation webhooks. */
+  approvals?: ApprovalSettings;
 }
+
+const NO_APPROVAL_SETTINGS: ApprovalSettings = { signals: true, minApprovals: {}, escalationWebhooks: {} };
 
 /** Builds the real clients and the activities on top of them. The one place they are wired. */
 export function composeActivities(w: ActivityWiring): RunbookActivities {
@@ -38,5 +43,6 @@ export function composeActivities(w: ActivityWiring): RunbookActivities {
     ledgerTaskQueue: w.ledgerTaskQueue,
     faultInjectionUrl: w.faultInjectionUrl,
     faultInjectionToken: w.faultInjectionToken,
+    approvals: w.approvals ?? NO_APPROVAL_SETTINGS,
   });
 }

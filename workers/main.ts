@@ -5,6 +5,7 @@
  * PLATFORM_API_URL, PLATFORM_API_TOKEN (npm start prints the values for its lab).
  */
 import { Pool } from 'pg';
+import { TokenFile } from '../api/auth/token-file';
 import { ConfigError, loadConfig } from '../config';
 import { bootstrapProcess, connectTemporal } from '../runtime/bootstrap';
 import { fleetWiring } from './fleet';
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
       ledgerTaskQueue: config.temporal.ledgerTaskQueue,
       faultInjectionUrl: config.drills.faultUrl,
       faultInjectionToken: config.drills.faultToken?.reveal(),
+      // A signal's actor is checked against the API's tokens file (mount the same file on workers).
+      approvals: { ...config.approvals, principals: new TokenFile(config.auth.tokensFile) },
     }),
   });
   logger.info({ task_queue: config.temporal.taskQueue, hosts: fleet.inventory.hosts.length }, 'worker started');

@@ -9,10 +9,15 @@ import type { Tracing } from '../runtime/tracing';
 
 export const WORKFLOWS_PATH = require.resolve('../runbooks/registry');
 const OTEL_WORKFLOW_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+/** Names each activity in the Temporal UI after the runbook step that called it. */
+const ACTIVITY_SUMMARIES = require.resolve('../engine/activity-summaries');
 
 /** Bundles the registry's workflows with the tracing interceptors (and any others given); done once per process. */
 export function bundleWorkflows(extraInterceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS, ...extraInterceptorModules] });
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS, ACTIVITY_SUMMARIES, ...extraInterceptorModules],
+  });
 }
 
 export interface RunbookWorkerOptions {

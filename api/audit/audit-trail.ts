@@ -31,6 +31,14 @@ export interface ChainCheck {
 }
 
 const GENESIS = '0'.repeat(64);
+/** Entries written in one transaction at most (12 parameters each, well under PostgreSQL's 65,535). */
+const MAX_BATCH = 500;
+
+interface Waiting {
+  entry: AuditEntry;
+  resolve: (row: AuditRow) => void;
+  reject: (err: unknown) => void;
+}
 /** Serializes appends across API processes, so each row links to the one before it. */
 const APPEND_LOCK = 0x61756469; // "audi"
 
@@ -44,20 +52,58 @@ function rowHash(prevHash: string, row: Omit<AuditRow, 'hash' | 'prev_hash'>): s
  * in order, changes refused by a trigger, and a check that recomputes the chain.
  */
 export class AuditTrail {
+  private readonly queue: Waiting[] = [];
+  private writing = false;
+
   constructor(private readonly pool: Pool) {}
 
-  async append(entry: AuditEntry): Promise<AuditRow> {
+  /**
+   * Appends the entry and resolves once it is committed. Entries that arrive while a
+   * write is in flight go out together in the next one: one lock and one round of
+   * statements per batch instead of per request, so a burst of requests (an alert
+   * storm) does not queue behind the lock one by one.
+   */
+  append(entry: AuditEntry): Promise<AuditRow> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          const rows = await this.write(batch.map((w) => w.entry));
+          batch.forEach((w, i) => w.resolve(rows[i]!));
+        } catch (err) {
+          for (const w of batch) w.reject(err);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async write(entries: AuditEntry[]): Promise<AuditRow[]> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
       const last = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-      const prevHash = last.rows[0]?.hash ?? GENESIS;
-      const body = { ...entry, seq: Number(last.rows[0]?.seq ?? 0) + 1, at: new Date().toISOString() };
-      const row: AuditRow = { ...body, prev_hash: prevHash, hash: rowHash(prevHash, body) };
-      await insert(client, row);
+      let prevHash = last.rows[0]?.hash ?? GENESIS;
+      let seq = Number(last.rows[0]?.seq ?? 0);
+      const rows = entries.map((entry) => {
+        const body = { ...entry, seq: ++seq, at: new Date().toISOString() };
+        const row: AuditRow = { ...body, prev_hash: prevHash, hash: rowHash(prevHash, body) };
+        prevHash = row.hash;
+        return row;
+      });
+      await insert(client, rows);
       await client.query('COMMIT');
-      return row;
+      return rows;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -98,25 +144,12 @@ export class AuditTrail {
   }
 }
 
-function insert(client: PoolClient, row: AuditRow) {
-  return client.query(
-    `INSERT INTO audit_log (seq, at, principal, via, token_id, action, target, status, correlation_id, detail, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    [
-      row.seq,
-      row.at,
-      row.principal,
-      row.via,
-      row.token_id,
-      row.action,
-      row.target,
-      row.status,
-      row.correlation_id,
-      JSON.stringify(row.detail),
-      row.prev_hash,
-      row.hash,
-    ],
-  );
+const COLUMNS = ['seq', 'at', 'principal', 'via', 'token_id', 'action', 'target', 'status', 'correlation_id', 'detail', 'prev_hash', 'hash'] as const;
+
+function insert(client: PoolClient, rows: AuditRow[]) {
+  const values = rows.map((_, r) => `(${COLUMNS.map((_c, c) => `$${r * COLUMNS.length + c + 1}`).join(', ')})`);
+  const params = rows.flatMap((row) => COLUMNS.map((c) => (c === 'detail' ? JSON.stringify(row.detail) : row[c])));
+  return client.query(`INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES ${values.join(', ')}`, params);
 }
 
 function fromDb(r: Record<string, unknown>): AuditRow {

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { PrincipalNameSchema, RoleSchema, type Principal, type Role } from '../../domain/principals';
+import { PrincipalNameSchema, RoleSchema, type KnownPrincipals, type Principal, type Role } from '../../domain/principals';
 
 /**
  * Bearer API tokens, kept in a JSON file as sha256 hashes: the token itself is
@@ -27,7 +27,7 @@ const TokenFileSchema = z.object({ tokens: z.array(TokenRecordSchema) }).strict(
 const TOKEN_PATTERN = /^gpuaas_([a-f0-9]{12})_([A-Za-z0-9_-]{43})$/;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-export class TokenFile {
+export class TokenFile implements KnownPrincipals {
   private cached: { key: string; tokens: TokenRecord[] } | undefined;
 
   constructor(readonly file: string) {}
@@ -42,6 +42,13 @@ export class TokenFile {
     const stored = Buffer.from(record.sha256, 'hex');
     if (!timingSafeEqual(given, stored)) return undefined;
     return { name: record.principal, roles: record.roles, via: 'token', token_id: record.id };
+  }
+
+  rolesOf(principal: string): Role[] | undefined {
+    const roles = this.list()
+      .filter((t) => t.principal === principal)
+      .flatMap((t) => t.roles);
+    return roles.length ? [...new Set(roles)] : undefined;
   }
 
   list(): TokenRecord[] {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PrincipalNameSchema } from '../../domain/principals';
 import type { AuditTrail } from '../audit/audit-trail';
+import { routeApis } from '../openapi/route-api';
 import { invalidInput } from '../errors';
 
 const AuditQuerySchema = z
@@ -13,9 +14,20 @@ const AuditQuerySchema = z
   })
   .strict();
 
+/** The routes' entries in /openapi.json. */
+const API = routeApis({
+  list: {
+    summary: 'The audit trail, oldest first from `after` (a seq)',
+    description: 'Every authenticated request that tried to change something: who, by which credential, what, and how it was answered.',
+    query: AuditQuerySchema,
+    responses: { 200: '`entries`, and `next_after` to pass as `after` for the next page (null on the last)' },
+  },
+  verify: { summary: "Check the audit trail's hash chain", responses: { 200: '`ok`, the `rows` checked, and where the chain is `broken` if it is' } },
+});
+
 /** The audit trail, oldest first from `after` (a seq), and a check of its hash chain. */
 export function registerAuditRoutes(app: FastifyInstance, trail: AuditTrail): void {
-  app.get('/api/v1/audit', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/api/v1/audit', { config: { role: 'viewer', api: API.list } }, async (req) => {
     const parsed = AuditQuerySchema.safeParse(req.query);
     if (!parsed.success) throw invalidInput(parsed.error, 'query');
     const q = parsed.data;
@@ -23,5 +35,5 @@ export function registerAuditRoutes(app: FastifyInstance, trail: AuditTrail): vo
     return { entries, next_after: entries.length === q.limit ? entries[entries.length - 1]!.seq : null };
   });
 
-  app.get('/api/v1/audit/verify', { config: { role: 'viewer' } }, async () => trail.verify());
+  app.get('/api/v1/audit/verify', { config: { role: 'viewer', api: API.verify } }, async () => trail.verify());
 }

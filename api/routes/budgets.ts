@@ -6,6 +6,7 @@ import { ledgerStateQuery, slotReleaseSignal } from '../../domain/disruption-mes
 import { NodeIdSchema } from '../../domain/inventory';
 import { safeText } from '../../domain/text';
 import { ApiError, invalidInput } from '../errors';
+import { routeApis } from '../openapi/route-api';
 import type { ApiDeps } from '../server';
 import { requestBudgets, type PendingCalls } from '../temporal-call';
 
@@ -32,12 +33,31 @@ function view(state: LedgerState) {
   };
 }
 
+/** The routes' entries in /openapi.json. */
+const API = routeApis({
+  list: {
+    summary: "Every scope's disruption budget",
+    description: 'Per scope (rack, node, ...): its size and cap, how many nodes are unavailable, the runs holding a slot and those waiting for one.',
+    responses: { 200: '`scopes`, sorted by name' },
+  },
+  release: {
+    summary: 'Release a slot a node holds, by hand',
+    description: 'For a slot whose run can no longer release it. The actor is the authenticated principal.',
+    body: ReleaseSchema,
+    responses: {
+      202: 'the release was sent to the ledger',
+      404: 'scope_not_found: no disruption ledger for the scope',
+      409: 'not_held: the node holds no slot of the scope',
+    },
+  },
+});
+
 /** The fleet-wide disruption budget: every scope's caps, holders and waiters, and a person's release of a held slot. */
 export function registerBudgetRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const { client } = deps;
   const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
-  app.get('/api/v1/budgets', { config: { role: 'viewer' } }, async () => {
+  app.get('/api/v1/budgets', { config: { role: 'viewer', api: API.list } }, async () => {
     const temporal = budget();
     const scopes = await temporal.call(
       'budgets',
@@ -53,7 +73,7 @@ export function registerBudgetRoutes(app: FastifyInstance, deps: ApiDeps, pendin
     return { scopes };
   });
 
-  app.post('/api/v1/budgets/release', { config: { role: 'admin' } }, async (req, reply) => {
+  app.post('/api/v1/budgets/release', { config: { role: 'admin', api: API.release } }, async (req, reply) => {
     const parsed = ReleaseSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'release');
     const { scope, node_id, reason } = parsed.data;

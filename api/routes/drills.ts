@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DrillSpecSchema, expectedText, type DrillInput } from '../../domain/drills';
 import { ApiError, invalidInput } from '../errors';
+import { routeApis } from '../openapi/route-api';
 import { findRunbook } from '../runbook-registry';
 import { targetProblem } from '../target-check';
 import type { ApiDeps } from '../server';
@@ -35,6 +36,31 @@ function view(d: ScheduleDescription) {
   };
 }
 
+/** The routes' entries in /openapi.json. */
+const API = routeApis({
+  create: {
+    summary: "Schedule a drill: a runbook's scenario against a drillable host",
+    description: 'Runs on `cron` or `every`, never two at once; a run missed during an outage still starts within `catchup_window`.',
+    body: DrillSpecSchema,
+    responses: {
+      201: 'the drill as scheduled',
+      404: "unknown_runbook, unknown_scenario (details.known lists the runbook's drills) or node_not_found",
+      409: 'drill_exists',
+      422: 'host_role_violation or not_drillable: the node is not a host this drill may act on',
+    },
+  },
+  list: { summary: 'Every drill, with its next and recent runs', responses: { 200: '`drills`' } },
+  get: { summary: 'One drill', params: DrillIdSchema, responses: { 200: 'the drill', 404: 'drill_not_found' } },
+  delete: { summary: 'Delete a drill (its reports stay)', params: DrillIdSchema, responses: { 204: 'deleted', 404: 'drill_not_found' } },
+  act: {
+    summary: 'Pause, unpause or trigger a drill now',
+    description: 'A triggered drill follows its overlap policy: it does not start beside a running one.',
+    params: DrillIdSchema.extend({ action: z.enum(ACTIONS) }),
+    responses: { 202: 'done', 404: 'drill_not_found or unknown_action' },
+  },
+  reports: { summary: "A drill's last 100 reports, newest first", params: DrillIdSchema, responses: { 200: '`drill_id` and `reports`' } },
+});
+
 /**
  * Drills as Temporal Schedules: each runs engine/drill.ts on its runbook's
  * scenario against a drillable host, never two at once (overlap SKIP), with a
@@ -53,7 +79,7 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     }
   };
 
-  app.post('/api/v1/drills', { config: { role: 'admin' } }, async (req, reply) => {
+  app.post('/api/v1/drills', { config: { role: 'admin', api: API.create } }, async (req, reply) => {
     const parsed = DrillSpecSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'drill');
     const spec = parsed.data;
@@ -94,7 +120,7 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     return reply.status(201).send(view(await describe(spec.id)));
   });
 
-  app.get('/api/v1/drills', { config: { role: 'viewer' } }, async () => {
+  app.get('/api/v1/drills', { config: { role: 'viewer', api: API.list } }, async () => {
     const ids = await budget().call('list schedules', async () => {
       const found: string[] = [];
       for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(SCHEDULE_PREFIX)) found.push(s.scheduleId.slice(SCHEDULE_PREFIX.length));
@@ -103,16 +129,18 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     return { drills: await Promise.all(ids.map(async (id) => view(await describe(id)))) };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/drills/:id', { config: { role: 'viewer' } }, async (req) => view(await describe(drillIdOf(req.params))));
+  app.get<{ Params: { id: string } }>('/api/v1/drills/:id', { config: { role: 'viewer', api: API.get } }, async (req) =>
+    view(await describe(drillIdOf(req.params))),
+  );
 
-  app.delete<{ Params: { id: string } }>('/api/v1/drills/:id', { config: { role: 'admin' } }, async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/api/v1/drills/:id', { config: { role: 'admin', api: API.delete } }, async (req, reply) => {
     const id = drillIdOf(req.params);
     await describe(id);
     await budget().call('delete schedule', () => handleOf(id).delete());
     return reply.status(204).send();
   });
 
-  app.post<{ Params: { id: string; action: string } }>('/api/v1/drills/:id/:action', { config: { role: 'admin' } }, async (req, reply) => {
+  app.post<{ Params: { id: string; action: string } }>('/api/v1/drills/:id/:action', { config: { role: 'admin', api: API.act } }, async (req, reply) => {
     const id = drillIdOf({ id: req.params.id });
     const action = req.params.action as (typeof ACTIONS)[number];
     if (!ACTIONS.includes(action)) throw new ApiError(404, 'unknown_action', `no drill action ${req.params.action}`, { known: ACTIONS });
@@ -123,7 +151,7 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     return reply.status(202).send({ id, [action === 'trigger' ? 'triggered' : 'paused']: action === 'trigger' ? true : action === 'pause' });
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/drills/:id/reports', { config: { role: 'viewer' } }, async (req) => {
+  app.get<{ Params: { id: string } }>('/api/v1/drills/:id/reports', { config: { role: 'viewer', api: API.reports } }, async (req) => {
     const id = drillIdOf(req.params);
     const { rows } = await deps.pool.query(
       `SELECT workflow_id, run_id, runbook, scenario, node_id, expected, outcome, passed, time_to_detect_ms, time_to_recover_ms, started_at, ended_at

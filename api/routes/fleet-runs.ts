@@ -6,6 +6,7 @@ import { NodeIdSchema } from '../../domain/inventory';
 import { MEMO_REQUESTED_BY } from '../../domain/runbook';
 import { SA } from '../../domain/search-attributes';
 import { ApiError, invalidInput } from '../errors';
+import { runbookPathParams, routeApis } from '../openapi/route-api';
 import { findRunbook, runbookNames } from '../runbook-registry';
 import { targetProblem } from '../target-check';
 import type { ApiDeps } from '../server';
@@ -26,12 +27,35 @@ const FleetRunRequestSchema = z
 
 const fleetRunUrl = (id: string) => `/api/v1/fleet-runs/${encodeURIComponent(id)}`;
 
+/** The routes' entries in /openapi.json. */
+const API = routeApis({
+  start: {
+    summary: 'Run a runbook over many nodes',
+    description:
+      'Targets are `node_ids`, or every inventory node carrying `label`. Every target is checked as a single run would be before anything starts; ' +
+      'at most `max_concurrency` run at once, and the fleet run stops starting new ones past `max_errors`.',
+    tag: 'fleet-runs',
+    params: runbookPathParams(),
+    body: FleetRunRequestSchema,
+    responses: {
+      201: 'the fleet run started: `workflow_id`, `targets` and `status_url`',
+      400: 'invalid_input, or unsupported_run_mode (fleet runs are live or drill)',
+      404: 'unknown_runbook, or no_targets (no node carries the label)',
+      422: 'invalid_targets: details.targets says why each refused node cannot run it',
+    },
+  },
+  get: {
+    summary: "A fleet run's per-target progress",
+    responses: { 200: '`execution_status` and `status`, per target', 404: 'run_not_found' },
+  },
+});
+
 /** One runbook over many targets (engine/fleet-run.ts): start it, and read its per-target progress. */
 export function registerFleetRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const { client } = deps;
   const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
-  app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/fleet-runs', { config: { role: 'operator' } }, async (req, reply) => {
+  app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/fleet-runs', { config: { role: 'operator', api: API.start } }, async (req, reply) => {
     const entry = findRunbook(req.params.runbook);
     if (!entry) throw new ApiError(404, 'unknown_runbook', `no runbook named ${JSON.stringify(req.params.runbook)}`, { known: runbookNames() });
     const parsed = FleetRunRequestSchema.safeParse(req.body ?? {});
@@ -79,7 +103,7 @@ export function registerFleetRunRoutes(app: FastifyInstance, deps: ApiDeps, pend
       .send({ workflow_id: workflowId, run_id: handle.firstExecutionRunId, runbook: entry.name, targets: targets.length, status_url: fleetRunUrl(workflowId) });
   });
 
-  app.get<{ Params: { workflowId: string } }>('/api/v1/fleet-runs/:workflowId', { config: { role: 'viewer' } }, async (req) => {
+  app.get<{ Params: { workflowId: string } }>('/api/v1/fleet-runs/:workflowId', { config: { role: 'viewer', api: API.get } }, async (req) => {
     const id = req.params.workflowId;
     if (!id.startsWith('fleet/')) throw new ApiError(404, 'run_not_found', `no fleet run ${id}`);
     try {

@@ -1,11 +1,22 @@
 import type { FastifyInstance } from 'fastify';
+import type { RouteApi } from '../openapi/route-api';
 import type { ApiDeps } from '../server';
 import { DEFAULT_TEMPORAL_TIMEOUT_MS, TemporalBudget, type PendingCalls } from '../temporal-call';
+
+/** The route's entry in /openapi.json. */
+const API: RouteApi = {
+  summary: 'Whether Temporal and PostgreSQL answer',
+  tag: 'service',
+  responses: {
+    200: { description: '`status` ok, and `temporal` and `database` each "ok"' },
+    503: { description: '`status` degraded: `temporal` or `database` says "error: <why>"' },
+  },
+};
 
 /** GET /healthz: 200 when Temporal and the database both answer, 503 naming the part that does not. */
 export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const timeoutMs = deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS;
-  app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
+  app.get('/healthz', { config: { public: true, api: API } }, async (_req, reply) => {
     const temporalBudget = new TemporalBudget(deps.client, timeoutMs, pending);
     const [temporal, database] = await Promise.all([
       check(() => temporalBudget.call('getSystemInfo', () => deps.client.workflowService.getSystemInfo({})), timeoutMs),

@@ -1,13 +1,16 @@
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { APPROVAL_REFUSALS, type ApprovalRefusalCode } from '../../domain/approvals';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { approvalSignal, cancelRequestSignal, statusQuery } from '../../domain/messages';
-import { ApprovalDecisionSchema, CancelRequestSchema, type RunStatus } from '../../domain/runbook';
+import { approvalSignal, approvalUpdate, cancelRequestSignal, statusQuery } from '../../domain/messages';
+import { ApprovalDecisionSchema, CancelRequestSchema, type ApprovalAnswer, type RunStatus } from '../../domain/runbook';
 import { SA } from '../../domain/search-attributes';
 import { textProblem } from '../../domain/text';
 import { AlertLedger } from '../alert-ledger';
 import { AlertRouter, DEFAULT_ALERT_KEY_CAP, DEFAULT_RECHECK_MS, STALE_CLAIM_MS } from '../alert-router';
 import { ApiError, invalidInput } from '../errors';
+import { codesAnswering, runbookInputSchemas, runbookPathParams, routeApis } from '../openapi/route-api';
 import { findRunbook, runbookNames } from '../runbook-registry';
 import { targetProblem } from '../target-check';
 import { checkPlanReference, findPlan, startPlanRun } from '../plans';
@@ -24,6 +27,9 @@ const EXECUTION_STATUSES = {
   timed_out: 'TimedOut',
   continued_as_new: 'ContinuedAsNew',
 } as const;
+
+/** An approval update waits for a worker to validate and record it. */
+const APPROVAL_UPDATE_TIMEOUT_MS = 10_000;
 
 const KEYWORD = /^[A-Za-z0-9._:\/-]{1,200}$/;
 const ListQuerySchema = z
@@ -54,6 +60,68 @@ function workflowIdOf(params: unknown): string {
   return parsed.data.workflowId;
 }
 
+/** What an approval or cancel body may hold: the actor is the authenticated principal, never a field. */
+const ApprovalBodySchema = ApprovalDecisionSchema.omit({ actor: true }).strict();
+const CancelBodySchema = CancelRequestSchema.omit({ actor: true }).strict();
+
+/** The routes' entries in /openapi.json. */
+const API = routeApis({
+  start: {
+    summary: 'Trigger a runbook on a node (or plan it, or drill it)',
+    description:
+      'The body is the input of the runbook named in the path. An alert for a node that already has an open run joins that run instead of starting another. ' +
+      'run_mode plan records a plan and changes nothing; a live run with `plan_hash` follows that plan and refuses when the plan it makes now differs.',
+    tag: 'runs',
+    params: runbookPathParams(),
+    body: runbookInputSchemas(),
+    responses: {
+      201: 'a run started: `workflow_id`, `run_id`, `status_url`',
+      200: 'the alert joined the open run of the node (`deduplicated`: true)',
+      400: 'invalid_input, or unsupported_run_mode (details.supported)',
+      404: 'unknown_runbook (details.known) or node_not_found (not in the inventory)',
+      422: 'host_role_violation or not_drillable (the node is not a host this runbook may act on), unknown_plan or plan_mismatch',
+    },
+  },
+  plan: {
+    summary: 'A recorded plan, by its hash',
+    tag: 'runs',
+    params: z.object({ planHash: PlanHashSchema }),
+    responses: { 200: 'the plan', 404: 'plan_not_found' },
+  },
+  get: {
+    summary: "A run's execution and its status: phase, steps, pending approval, outcome",
+    description: 'The workflow id contains "/": URL-encode it (%2F).',
+    params: WorkflowIdParamSchema,
+    responses: { 200: 'the execution, `alerts` counts and `status`', 404: 'run_not_found (also for a workflow that is not a runbook run)' },
+  },
+  list: {
+    summary: 'Runbook runs, newest first, filtered',
+    query: ListQuerySchema,
+    responses: { 200: '`query` (the Temporal visibility query it ran) and `runs`' },
+  },
+  approve: {
+    summary: 'Decide the pending approval of a run',
+    description: 'The actor is the authenticated principal: the body cannot name one. Without `approval_id` the decision answers the approval pending now.',
+    params: WorkflowIdParamSchema,
+    body: ApprovalBodySchema,
+    responses: {
+      200: 'the decision recorded, and the approval as it now stands (`state`, `approvals`, `min_approvals`)',
+      202: 'a run from before the approval rules: the decision was sent by signal',
+      400: `invalid_input, ${codesAnswering(APPROVAL_REFUSALS, 400)}`,
+      403: `forbidden (the principal lacks the approver role), ${codesAnswering(APPROVAL_REFUSALS, 403)}`,
+      404: 'run_not_found',
+      409: codesAnswering(APPROVAL_REFUSALS, 409),
+    },
+  },
+  cancel: {
+    summary: 'Cancel a running run',
+    description: 'The actor is the authenticated principal; the run records who and why before it unwinds (and rolls back what it must).',
+    params: WorkflowIdParamSchema,
+    body: CancelBodySchema,
+    responses: { 202: 'cancellation requested', 404: 'run_not_found', 409: 'not_running: the run has already closed' },
+  },
+});
+
 export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: PendingCalls): void {
   const { client } = deps;
   const ledger = new AlertLedger(deps.pool, { recheckMs: deps.alertRecheckMs ?? DEFAULT_RECHECK_MS, staleClaimMs: STALE_CLAIM_MS });
@@ -66,7 +134,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
   });
   const budget = requestBudgets(client, deps.temporalTimeoutMs, pending);
 
-  app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/runs', { config: { role: 'operator' } }, async (req, reply) => {
+  app.post<{ Params: { runbook: string } }>('/api/v1/runbooks/:runbook/runs', { config: { role: 'operator', api: API.start } }, async (req, reply) => {
     const entry = findRunbook(req.params.runbook);
     if (!entry) throw new ApiError(404, 'unknown_runbook', `no runbook named ${JSON.stringify(req.params.runbook)}`, { known: runbookNames() });
     const parsed = entry.schema.safeParse(req.body ?? {});
@@ -122,7 +190,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     });
   });
 
-  app.get<{ Params: { planHash: string } }>('/api/v1/plans/:planHash', { config: { role: 'viewer' } }, async (req) => {
+  app.get<{ Params: { planHash: string } }>('/api/v1/plans/:planHash', { config: { role: 'viewer', api: API.plan } }, async (req) => {
     const parsed = PlanHashSchema.safeParse(req.params.planHash);
     if (!parsed.success) throw invalidInput(parsed.error, 'plan hash');
     const plan = await findPlan(deps.pool, parsed.data);
@@ -130,14 +198,14 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     return plan;
   });
 
-  app.get<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId', { config: { role: 'viewer' } }, async (req) => {
+  app.get<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId', { config: { role: 'viewer', api: API.get } }, async (req) => {
     const workflowId = workflowIdOf(req.params);
     const { description, status } = await describeRun(budget(), client, workflowId);
     const alerts = await ledger.counts(description.workflowId, description.runId);
     return { ...toExecution(description), alerts, status };
   });
 
-  app.get('/api/v1/runs', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/api/v1/runs', { config: { role: 'viewer', api: API.list } }, async (req) => {
     const parsed = ListQuerySchema.safeParse(req.query);
     if (!parsed.success) throw invalidInput(parsed.error, 'query');
     const q = parsed.data;
@@ -176,36 +244,50 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     return { query, runs };
   });
 
-  app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/approvals', { config: { role: 'approver' } }, async (req, reply) => {
+  app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/approvals', { config: { role: 'approver', api: API.approve } }, async (req, reply) => {
     const workflowId = workflowIdOf(req.params);
     // The actor is the authenticated principal; a body cannot name someone else.
-    const parsed = ApprovalDecisionSchema.omit({ approval_id: true, actor: true })
-      .strict()
-      .safeParse(req.body ?? {});
+    const parsed = ApprovalBodySchema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'approval');
     const temporal = budget();
     // Check the execution first: a closed run needs no query to answer 409.
     const { description } = await describeRun(temporal, client, workflowId, false);
-    const pending = description.status.name === 'RUNNING' ? (await queryStatus(temporal, client, description)).pending_approval : null;
-    if (!pending) {
+    const waiting = description.status.name === 'RUNNING' ? (await queryStatus(temporal, client, description)).pending_approval : null;
+    if (!waiting) {
       throw new ApiError(409, 'no_pending_approval', `run ${workflowId} is not waiting for an approval`, {
         execution_status: description.status.name,
       });
     }
-    // The approval names the request it answers, so it cannot land on a later one.
     const actor = req.principal!.name;
-    await temporal.call('signal', () =>
-      client.workflow.getHandle(workflowId, description.runId).signal(approvalSignal, { ...parsed.data, actor, approval_id: pending.id }),
-    );
-    req.log.info({ workflow_id: workflowId, approval_id: pending.id, decision: parsed.data.decision, actor }, 'approval sent');
-    return reply.status(202).send({ workflow_id: workflowId, run_id: description.runId, approval_id: pending.id, decision: parsed.data.decision });
+    const handle = client.workflow.getHandle(workflowId, description.runId);
+    // The decision names the request it answers (the pending one unless the caller said which), so it cannot land on a later one.
+    const decision = { ...parsed.data, actor, approval_id: parsed.data.approval_id ?? waiting.id };
+    if (waiting.legacy) {
+      // A run from before the approval rules takes one decision, by signal only.
+      await temporal.call('signal', () => handle.signal(approvalSignal, decision));
+      return reply.status(202).send({ workflow_id: workflowId, run_id: description.runId, approval_id: decision.approval_id, decision: decision.decision });
+    }
+    // The update is validated by the workflow before it is accepted, and answers with what it recorded.
+    // A retry that carries the same Idempotency-Key gets the first answer back instead of a 409.
+    const updates = new TemporalBudget(client, deps.temporalTimeoutMs ?? APPROVAL_UPDATE_TIMEOUT_MS, pending);
+    let answer: ApprovalAnswer;
+    try {
+      answer = await updates.call(
+        'approval update',
+        () =>
+          handle.executeUpdate(approvalUpdate, { args: [decision], updateId: approvalUpdateId(decision.approval_id, actor, req.headers['idempotency-key']) }),
+        'worker_unavailable',
+      );
+    } catch (err) {
+      throw approvalRefused(err, workflowId) ?? err;
+    }
+    req.log.info({ workflow_id: workflowId, approval_id: answer.approval_id, decision: answer.decision, actor, state: answer.state }, 'approval recorded');
+    return { workflow_id: workflowId, run_id: description.runId, ...answer };
   });
 
-  app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/cancel', { config: { role: 'operator' } }, async (req, reply) => {
+  app.post<{ Params: { workflowId: string } }>('/api/v1/runs/:workflowId/cancel', { config: { role: 'operator', api: API.cancel } }, async (req, reply) => {
     const workflowId = workflowIdOf(req.params);
-    const parsed = CancelRequestSchema.omit({ actor: true })
-      .strict()
-      .safeParse(req.body ?? {});
+    const parsed = CancelBodySchema.safeParse(req.body ?? {});
     if (!parsed.success) throw invalidInput(parsed.error, 'cancel request');
     const temporal = budget();
     const { description } = await describeRun(temporal, client, workflowId, false);
@@ -220,6 +302,20 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps, pending: 
     req.log.warn({ workflow_id: workflowId, actor, reason: parsed.data.reason }, 'cancel requested');
     return reply.status(202).send({ workflow_id: workflowId, run_id: description.runId, cancel_requested: true });
   });
+}
+
+function approvalUpdateId(approvalId: string, actor: string, idempotencyKey: string | string[] | undefined): string {
+  const key = typeof idempotencyKey === 'string' && KEYWORD.test(idempotencyKey) ? idempotencyKey : randomUUID();
+  return `${approvalId}/${actor}/${key}`;
+}
+
+/** The workflow's refusal of an approval update, as the API's 4xx; undefined for any other failure. */
+function approvalRefused(err: unknown, workflowId: string): ApiError | undefined {
+  if (err instanceof WorkflowNotFoundError) return new ApiError(409, 'no_pending_approval', `run ${workflowId} closed before the decision arrived`, {});
+  if (!(err instanceof WorkflowUpdateFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  const code = err.cause.type as ApprovalRefusalCode | undefined;
+  if (!code || !(code in APPROVAL_REFUSALS)) return undefined;
+  return new ApiError(APPROVAL_REFUSALS[code], code, err.cause.message, {});
 }
 
 async function describeRun(

@@ -1,10 +1,10 @@
 import { heartbeat, sleep } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { DrillReport, DrillScenario } from '../../domain/drills';
 import { ErrorType } from '../../domain/errors';
-import { approvalSignal, statusQuery } from '../../domain/messages';
+import { approvalSignal, approvalUpdate, statusQuery } from '../../domain/messages';
 import { pgSafeJson } from '../evidence/evidence-store';
 
 export interface DrillDeps {
@@ -69,7 +69,15 @@ export function createDrillActivities(deps: DrillDeps) {
         const pending = (await handle.query(statusQuery)).pending_approval;
         const decision = pending ? answers[pending.step] : undefined;
         if (pending && decision && !answered.includes(pending.id)) {
-          await handle.signal(approvalSignal, { decision, actor, reason: `drill answers ${decision}`, approval_id: pending.id });
+          // The drill is the run's requester; a drill run lets exactly that actor answer (domain/approvals.ts).
+          const answer = { decision, actor, reason: `drill answers ${decision}`, approval_id: pending.id, shown_hash: pending.shown_hash };
+          try {
+            await handle.executeUpdate(approvalUpdate, { args: [answer], updateId: `${pending.id}/${actor}` });
+          } catch (err) {
+            // Refused (the run moved on, or predates the rules): the drill's outcome shows what happened.
+            if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+            if (pending.legacy) await handle.signal(approvalSignal, answer);
+          }
           answered.push(pending.id);
         }
         await sleep(pollMs);

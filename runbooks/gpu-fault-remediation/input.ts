@@ -25,6 +25,14 @@ export const GpuFaultInputSchema = z
     reboot_timeout: boundedDuration('15m', '1s', '2h'),
     poll_interval: boundedDuration('10s', '50ms', '10m'),
     diag_level: z.number().int().min(1).max(4).default(2),
+    /** Notify this group's webhook (ESCALATION_WEBHOOKS) when an approval is still open after `after`. */
+    approval_escalation: z
+      .object({
+        after: boundedDuration('30m', '1s', '30d'),
+        group: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a group is lower-case letters, digits, - and _'),
+      })
+      .strict()
+      .optional(),
     /** A live run started from a plan: it refuses, with a diff, when the plan it makes now differs. */
     plan_hash: PlanHashSchema.optional(),
   })

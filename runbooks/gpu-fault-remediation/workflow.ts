@@ -28,7 +28,7 @@ import type { DiagSummary, GpuRow } from '../../domain/gpu-observations';
 import type { RunReport } from '../../domain/runbook';
 import { gpuFaultRemediationV1 } from './workflow-v1';
 import { failureOf } from '../../engine/failures';
-import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner';
+import { RunbookRun, runRunbook, type ApprovalOptions, type RunbookResult } from '../../engine/runner';
 import { planCheckpoint } from '../../engine/plan-checkpoint';
 import { planRemediation } from './plan';
 
@@ -87,6 +87,12 @@ class GpuFaultRun {
     this.acts = activitiesFor(input);
   }
 
+  /** Who hears about an approval nobody decided in time, when the caller named a group. */
+  private get escalation(): ApprovalOptions['escalation'] {
+    const e = this.input.approval_escalation;
+    return e ? { after_ms: e.after, group: e.group } : undefined;
+  }
+
   async remediate(): Promise<RunbookResult> {
     const { run, input, acts } = this;
 
@@ -143,6 +149,7 @@ class GpuFaultRun {
         `${host.hostname} was already remediated ${previous} times in ${REPEAT_REMEDIATION_WINDOW_DAYS} days. Remediate again?`,
         { node_id: input.node_id, earlier_remediations: previous, classification: classification.decisive, alerts: this.alerts },
         input.approval_timeout,
+        { kind: 'repeat_remediation', disruption: `${host.hostname} is cordoned and drained again`, escalation: this.escalation },
       );
       if (decision.decision !== 'approve') return this.done('held_for_operator', `repeat remediation not approved (${decision.decision}); nothing was touched`);
     }
@@ -171,6 +178,7 @@ class GpuFaultRun {
         `${drain.remaining} allocation(s) on ${host.hostname} did not drain in time. Force-evict them?`,
         { node_id: input.node_id, remaining: drain.remaining },
         input.approval_timeout,
+        { kind: 'force_evict', disruption: `${drain.remaining} running allocation(s) on ${host.hostname} are evicted`, escalation: this.escalation },
       );
       if (force.decision !== 'approve')
         return this.done('held_for_operator', `drain did not finish and force-evict was not approved (${force.decision}); node stays cordoned`);
@@ -238,6 +246,7 @@ class GpuFaultRun {
       `${host.hostname}: ${why}. Open an RMA ticket?`,
       { node_id: input.node_id, classification: classification.decisive, diags: diags.map(diagBrief) },
       input.approval_timeout,
+      { kind: 'rma', disruption: `${host.hostname} stays out of service until its GPU is replaced`, escalation: this.escalation },
     );
     if (rma.decision !== 'approve') return this.handled('held_for_operator', `RMA not approved (${rma.decision}); node stays cordoned`);
     const failedUuid = observed.table.gpus.find((g) => failedGpus.includes(g.index))?.uuid ?? classification.affected_gpus[0]?.uuid;

@@ -153,7 +153,7 @@ test('12,000 triggers for a run waiting on an approval: at most 20 signals, then
   expect(waiting.body.status.pending_approval.step).toBe('approve_force_drain');
 
   const approved = await api.as('alice', 'POST', `${first.body.status_url}/approvals`, { decision: 'approve', reason: 'evict after the storm' });
-  expect(approved.status).toBe(202);
+  expect(approved.body).toMatchObject({ state: 'approved', actor: 'alice', min_approvals: 1 });
   const proceeded = await api.waitForRun(
     first.body.status_url,
     (r) => r.status.steps.some((s: { name: string; status: string }) => s.name === 'evict_allocations' && s.status === 'completed'),

@@ -3,23 +3,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { TokenFile } from '../../api/auth/token-file';
-import type { Role } from '../../domain/principals';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, type ApiDeps } from '../../api/server';
 import { gpuFaultWorkflowId } from '../../runbooks/gpu-fault-remediation/input';
-import { eventually, testLogger, uniqueTaskQueue, type Stack } from '../support/harness';
+import { eventually, testLogger, uniqueTaskQueue, type Stack, type WorkerOverrides } from '../support/harness';
 import { FAST } from '../../runbooks/gpu-fault-remediation/test/scenarios';
+import { TEST_PRINCIPALS, type TestPrincipal } from '../support/principals';
 
-/** The test principals, one per role, plus a second approver and a second operator for the two-person rule. */
-export const TEST_PRINCIPALS = {
-  admin: ['admin'],
-  olga: ['operator'],
-  oscar: ['operator'],
-  alice: ['approver'],
-  bob: ['approver'],
-  vic: ['viewer'],
-} as const satisfies Record<string, readonly Role[]>;
-export type TestPrincipal = keyof typeof TEST_PRINCIPALS;
+export { TEST_PRINCIPALS, type TestPrincipal } from '../support/principals';
 
 export interface RunningApi {
   app: FastifyInstance;
@@ -103,9 +94,13 @@ export function expectEnvelope(answer: ApiAnswer, status: number, code: string):
 }
 
 /** A worker on a fresh task queue and the API in front of it; `stop` shuts both down (the stack stays). */
-export async function startApiWithWorker(stack: Stack, name: string): Promise<{ api: RunningApi; taskQueue: string; stop(): Promise<void> }> {
+export async function startApiWithWorker(
+  stack: Stack,
+  name: string,
+  workerOptions: WorkerOverrides = {},
+): Promise<{ api: RunningApi; taskQueue: string; stop(): Promise<void> }> {
   const taskQueue = uniqueTaskQueue(name);
-  const worker = await stack.worker(taskQueue);
+  const worker = await stack.worker(taskQueue, workerOptions);
   const running = worker.run();
   const api = await startApi(stack, taskQueue);
   return {

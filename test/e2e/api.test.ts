@@ -155,16 +155,20 @@ test('approval over HTTP: pending run is listed, approved, then a second approva
     correlation_id: 'corr-e2e-approval',
   });
 
-  const approved = await api.as('alice', 'POST', `${started.body.status_url}/approvals`, {
+  // An RMA needs two approvers: the first answer says so, the second opens it.
+  const first = await api.as('alice', 'POST', `${started.body.status_url}/approvals`, {
     decision: 'approve',
     reason: 'diag failed twice; replace GPU 7',
   });
-  expect(approved.status).toBe(202);
+  expect(first.status).toBe(200);
+  expect(first.body).toMatchObject({ approval_id: waiting.status.pending_approval.id, actor: 'alice', state: 'pending', min_approvals: 2 });
+  const second = await api.as('bob', 'POST', `${started.body.status_url}/approvals`, { decision: 'approve', reason: 'agreed' });
+  expect(second.body).toMatchObject({ actor: 'bob', state: 'approved', approvals: [{ actor: 'alice' }, { actor: 'bob' }] });
   const done = await waitForRun(started.body.status_url, (r) => r.execution_status === 'COMPLETED', 'completion');
   expect(done.status.outcome).toBe('rma_opened');
-  expect(done.status.approvals[0]).toMatchObject({ decision: 'approve', actor: 'alice' });
+  expect(done.status.approvals[0]).toMatchObject({ decision: 'approve', actor: 'alice, bob' });
 
-  const again = await api.as('bob', 'POST', `${started.body.status_url}/approvals`, { decision: 'approve', reason: 'late' });
+  const again = await api.as('alice', 'POST', `${started.body.status_url}/approvals`, { decision: 'approve', reason: 'late' });
   expect(again.status).toBe(409);
   expect(again.body.error.code).toBe('no_pending_approval');
 

@@ -32,6 +32,7 @@ export default async function globalSetup(): Promise<void> {
     [TEST_ENV_KEYS.clientKeyFile]: lab.clientKeyPath,
     [TEST_ENV_KEYS.platformUrl]: lab.platformUrl,
     [TEST_ENV_KEYS.platformToken]: lab.platformToken,
+    [TEST_ENV_KEYS.temporalUiUrl]: stack.temporalUiUrl ?? '',
   });
   (globalThis as Record<string, unknown>).__gpuaasTestStack = { stack, dir };
 }

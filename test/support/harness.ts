@@ -9,6 +9,8 @@ import { installTracing } from '../../runtime/tracing';
 import { bundleWorkflows, createRunbookWorker } from '../../workers/worker';
 import { composeActivities } from '../../workers/compose';
 import { testEnv } from './test-env';
+import { testDirectory } from './principals';
+import type { ApprovalSettings } from '../../capabilities/approvals/approval-activities';
 import { LabAdmin } from '../../lab/admin-client';
 
 export { LabAdmin, type LabRecords } from '../../lab/admin-client';
@@ -29,6 +31,8 @@ export interface WorkerOverrides {
   budgets?: BudgetConfig;
   /** 0: no workflow cache, so every task and query replays the history from the start. */
   maxCachedWorkflows?: number;
+  /** Approval rules (default: signals checked against the test principals, built-in minimums, no webhooks). */
+  approvals?: Partial<ApprovalSettings>;
   /** Another fleet than the shared lab (a test that starts a lab of its own). */
   fleet?: { inventory: Inventory; platformUrl: string; platformToken: string; sshPrivateKey: Buffer };
 }
@@ -103,6 +107,7 @@ export async function connectStack() {
         faultInjectionUrl: opts.fleet?.platformUrl ?? testEnv('platformUrl'),
         faultInjectionToken: opts.fleet?.platformToken ?? testEnv('platformToken'),
         ledgerTaskQueue: LEDGER_TASK_QUEUE,
+        approvals: { signals: true, minApprovals: {}, escalationWebhooks: {}, principals: testDirectory, ...opts.approvals },
       });
       await startLedgers();
       return createRunbookWorker({

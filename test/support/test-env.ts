@@ -6,6 +6,7 @@ export const TEST_ENV_KEYS = {
   clientKeyFile: 'GPUAAS_TEST_CLIENT_KEY_FILE',
   platformUrl: 'GPUAAS_TEST_PLATFORM_URL',
   platformToken: 'GPUAAS_TEST_PLATFORM_TOKEN',
+  temporalUiUrl: 'GPUAAS_TEST_TEMPORAL_UI_URL',
 } as const;
 
 export function testEnv(key: keyof typeof TEST_ENV_KEYS): string {

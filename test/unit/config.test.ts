@@ -56,6 +56,22 @@ describe('DISRUPTION_BUDGETS and TEMPORAL_LEDGER_TASK_QUEUE', () => {
   });
 });
 
+describe('approval settings', () => {
+  it.each([
+    ['MIN_APPROVALS', 'rma=0'],
+    ['MIN_APPROVALS', 'coffee=2'],
+    ['MIN_APPROVALS', 'rma'],
+    ['ESCALATION_WEBHOOKS', 'hw-oncall=ftp://x'],
+    ['APPROVAL_SIGNALS', 'maybe'],
+  ])('refuses %s=%s', (name, raw) => {
+    expect(badVariables(configError(() => loadConfig({ [name]: raw })))).toEqual([name]);
+  });
+
+  it('never echoes a webhook URL (it may carry a secret)', () => {
+    expect(configError(() => loadConfig({ ESCALATION_WEBHOOKS: 'oncall=ftp://hooks.example.com/T0KEN' })).message).not.toContain('T0KEN');
+  });
+});
+
 describe('loadConfig', () => {
   it('has defaults for everything (lab mode, dev server, embedded PostgreSQL)', () => {
     const config = loadConfig({});
@@ -67,6 +83,7 @@ describe('loadConfig', () => {
         ledgerTaskQueue: 'gpuaas-runbooks',
         port: 7233,
         uiPort: 8233,
+        uiUrl: 'http://localhost:8233',
         security: {},
       },
       databaseUrl: undefined,
@@ -77,6 +94,7 @@ describe('loadConfig', () => {
       ssh: { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, outputLimitBytes: 1024 * 1024 },
       worker: { shutdownGraceMs: 30_000 },
       budgets: { rack: { max: 1 }, pool: { max_percent: 10 } },
+      approvals: { signals: true, minApprovals: {}, escalationWebhooks: {} },
       drills: { faultUrl: undefined },
       alerts: { cooldownMs: 60_000 },
       lab: { timeScale: 1, extraGpuNodes: 0 },
@@ -106,6 +124,15 @@ describe('loadConfig', () => {
       OIDC_AUDIENCE: 'gpuaas-runbooks',
       OIDC_JWKS_URL: 'https://login.example.com/jwks.json',
       OIDC_ROLES_CLAIM: 'groups',
+      TEMPORAL_UI_URL: 'https://temporal.example.com/',
+      APPROVAL_SIGNALS: 'off',
+      MIN_APPROVALS: 'rma=3, gpu-fault-remediation/force_evict=2',
+      ESCALATION_WEBHOOKS: 'hw-oncall=https://hooks.example.com/escalate',
+    });
+    expect(config.approvals).toEqual({
+      signals: false,
+      minApprovals: { rma: 3, 'gpu-fault-remediation/force_evict': 2 },
+      escalationWebhooks: { 'hw-oncall': 'https://hooks.example.com/escalate' },
     });
     expect(config.temporal).toEqual({
       address: 'temporal.internal:7233',
@@ -114,6 +141,7 @@ describe('loadConfig', () => {
       ledgerTaskQueue: 'runbooks-eu',
       port: 7300,
       uiPort: 8300,
+      uiUrl: 'https://temporal.example.com',
       security: {},
     });
     expect(config.databaseUrl).toBe('postgres://u:p@db:5432/runbooks');

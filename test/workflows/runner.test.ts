@@ -15,6 +15,8 @@ import {
 } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createEngineActivities } from '../../capabilities/evidence/engine-activities';
+import { createApprovalActivities } from '../../capabilities/approvals/approval-activities';
+import { testDirectory } from '../support/principals';
 import { EvidenceStore } from '../../capabilities/evidence/evidence-store';
 import { PlanStore } from '../../capabilities/evidence/plan-store';
 import { approvalSignal, cancelRequestSignal, statusQuery } from '../../domain/messages';
@@ -53,7 +55,11 @@ async function withWorker<T>(name: string, body: (taskQueue: string) => Promise<
     namespace: 'default',
     taskQueue,
     workflowBundle: bundle,
-    activities: { ...createEngineActivities({ evidence: new EvidenceStore(stack.pool), plans: new PlanStore(stack.pool) }), ...createFixtureActivities(calls) },
+    activities: {
+      ...createEngineActivities({ evidence: new EvidenceStore(stack.pool), plans: new PlanStore(stack.pool) }),
+      ...createApprovalActivities({ signals: true, minApprovals: {}, escalationWebhooks: {}, principals: testDirectory }),
+      ...createFixtureActivities(calls),
+    },
     interceptors: {
       activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
     },
@@ -362,7 +368,7 @@ test('approval by signal: decision, actor and reason in status.approvals and in 
   expect((await stepRows(wid)).find((r) => r.name === APPROVAL)).toMatchObject({ status: 'completed', detail: 'approve by sre-oncall: looks right' });
 });
 
-test('approval signals with nothing pending, or for another approval_id, are ignored', async () => {
+test('approval signals with nothing pending, or for another approval_id, change nothing and are recorded as refused', async () => {
   const input: Partial<ApprovalInput> = { timeout_ms: 10 * 60_000, gate_before: true };
   const { handle, report, beforeGate, afterEarly, afterGo, afterBogus, signals } = await withWorker('ignored', async (tq) => {
     const handle = await start(tq, 'runnerApproval', 'ignored', input);
@@ -406,7 +412,11 @@ test('approval signals with nothing pending, or for another approval_id, are ign
   expect(report.approvals).toEqual([expect.objectContaining({ decision: 'reject', actor: 'sre-reject', reason: 'not now' })]);
   expect(callsOf(handle.workflowId)).toEqual(['touch:prepare@prepare', 'touch:after-reject@after_approval']);
   const evidence = await decisionEvidence(handle.workflowId);
-  expect(evidence.map((e) => e.data.actor)).toEqual(['sre-reject']);
+  expect(evidence.filter((e) => !e.data.refused).map((e) => e.data.actor)).toEqual(['sre-reject']);
+  expect(evidence.filter((e) => e.data.refused).map((e) => [(e.data.signal as { actor: string }).actor, (e.data.refused as { code: string }).code])).toEqual([
+    ['early-bird', 'no_pending_approval'],
+    ['stale', 'stale_approval'],
+  ]);
 });
 
 test('approval timeout: decision "timeout" recorded after the timeout', async () => {
@@ -426,7 +436,7 @@ test('approval timeout: decision "timeout" recorded after the timeout', async ()
   expect(await timersInHistory(handle)).toEqual([1_000]);
   expect(Date.parse(a.timeout_at) - Date.parse(a.requested_at)).toBe(1_000);
   expect(Date.parse(a.decided_at)).toBeGreaterThanOrEqual(Date.parse(a.timeout_at));
-  expect(report.steps.find((s) => s.name === APPROVAL)).toMatchObject({ status: 'completed', detail: 'no decision before the timeout' });
+  expect(report.steps.find((s) => s.name === APPROVAL)).toMatchObject({ status: 'completed', detail: 'no decision before the timeout (0 of 1)' });
   expect(callsOf(wid)).toEqual(['touch:prepare@prepare', 'touch:after-timeout@after_approval']);
 
   const evidence = await decisionEvidence(wid);

@@ -3,6 +3,7 @@ import { gpuFaultWorkflowId, type GpuFaultRequest } from '../input';
 import { approvalSignal, statusQuery } from '../../../domain/messages';
 import type { RunReport, RunStatus } from '../../../domain/runbook';
 import { eventually, type Stack } from '../../../test/support/harness';
+import { SIGNAL_APPROVERS } from '../../../test/support/principals';
 
 /** Short waits so the real workflow code runs in seconds. */
 export const FAST = {
@@ -53,9 +54,11 @@ export async function waitForApproval(handle: WorkflowHandle, step: string): Pro
   }, `approval ${step}`);
 }
 
+/** Decides an approval by signal: one rejection, or as many distinct on-call approvers as it needs. */
 export async function decide(handle: WorkflowHandle, step: string, decision: 'approve' | 'reject'): Promise<void> {
-  const status = await waitForApproval(handle, step);
-  await handle.signal(approvalSignal, { decision, actor: 'sre-oncall', reason: `test ${decision}`, approval_id: status.pending_approval!.id });
+  const pending = (await waitForApproval(handle, step)).pending_approval!;
+  const signers = decision === 'reject' ? SIGNAL_APPROVERS.slice(0, 1) : SIGNAL_APPROVERS.slice(0, pending.min_approvals);
+  for (const actor of signers) await handle.signal(approvalSignal, { decision, actor, reason: `test ${decision}`, approval_id: pending.id });
 }
 
 export function stepNames(report: RunReport): string[] {
