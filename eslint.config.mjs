@@ -4,7 +4,7 @@
 //   (the entrypoints and start-up code may).
 import tseslint from 'typescript-eslint';
 
-const FOLDERS = ['domain', 'config', 'engine', 'runbooks', 'capabilities', 'runtime', 'infra', 'workers', 'api', 'lab', 'scripts', 'test'];
+const FOLDERS = ['domain', 'config', 'engine', 'runbooks', 'capabilities', 'runtime', 'infra', 'workers', 'api', 'lab', 'scripts', 'test', 'cli'];
 
 /** A relative import that reaches the top-level folder `name`, from anywhere below the repository root. */
 const into = (name) => `^(\\.{1,2}/)+${name}(/|$)`;
@@ -59,6 +59,8 @@ export default tseslint.config(
     ignores: ['api/main.ts'],
     rules: rule(mayNotImport('api', { never: others('api', 'domain', 'config', 'runbooks', 'runtime') })),
   },
+  // The CLI talks to the API over HTTP only: it shares types with domain/, nothing else.
+  { files: ['cli/**/*.ts'], rules: rule(mayNotImport('cli', { never: others('cli', 'domain') })) },
   // Entrypoints may also use infra/ (free ports, start-up), never the lab or the scripts.
   { files: ['workers/main.ts', 'api/main.ts'], rules: rule(mayNotImport('an entrypoint', { never: ['lab', 'scripts', 'test'] })) },
   {
