@@ -423,51 +423,55 @@
     return stuck;
   }
 
+  /** A table of runs: a header row, then the given rows. */
+  function runsTable(headers, rows) {
+    return el(
+      'table',
+      { class: 'runs' },
+      el(
+        'thead',
+        null,
+        el(
+          'tr',
+          null,
+          headers.map((h) => el('th', { scope: 'col' }, h)),
+        ),
+      ),
+      el('tbody', null, rows),
+    );
+  }
+
   function renderStuck(runs) {
     byId('stuck-hint').textContent =
       `Running runs not waiting on a human whose current phase started over ${STUCK_MINUTES} minutes ago, or that wait for a disruption budget (change with ?stuck_minutes=).`;
     if (runs.length === 0) return byId('stuck-list').replaceChildren(el('p', { class: 'empty' }, 'No run is stuck.'));
     byId('stuck-list').replaceChildren(
-      el(
-        'table',
-        { class: 'runs' },
-        el(
-          'thead',
-          null,
-          el(
-            'tr',
-            null,
-            ['Run', 'Node', 'Phase / step', 'In phase for', 'Why listed', ''].map((h) => el('th', { scope: 'col' }, h)),
-          ),
-        ),
-        el(
-          'tbody',
-          null,
-          runs.map((r) => {
-            if (r.error)
-              return el(
-                'tr',
-                { dataset: { workflowId: r.row.workflow_id } },
-                el('td', null, r.row.workflow_id),
-                el('td', { colspan: 5, class: 'error' }, r.error),
-              );
-            const s = r.detail.status;
-            const b = s.blocked_on;
-            const why = b
-              ? `blocked on budget ${b.scope}: cap ${b.cap}, held by ${(b.holders || []).join(', ') || 'nobody'}, ${b.waiting} waiting, since ${formatTime(b.since)}`
-              : `no progress in phase ${s.phase} for over ${STUCK_MINUTES} minutes`;
+      runsTable(
+        ['Run', 'Node', 'Phase / step', 'In phase for', 'Why listed', ''],
+        runs.map((r) => {
+          if (r.error)
             return el(
               'tr',
               { dataset: { workflowId: r.row.workflow_id } },
-              el('td', null, el('div', null, s.runbook || r.row.runbook), el('div', { class: 'muted' }, r.row.workflow_id)),
-              el('td', null, (s.target && s.target.node_id) || r.row.node_id || '—'),
-              el('td', null, `${s.phase}${s.current_step ? ` / ${s.current_step}` : ''}`),
-              el('td', null, formatDuration(Date.now() - r.since)),
-              el('td', null, why),
-              el('td', null, temporalLink(r.row.workflow_id, r.detail.run_id)),
+              el('td', null, r.row.workflow_id),
+              el('td', { colspan: 5, class: 'error' }, r.error),
             );
-          }),
-        ),
+          const s = r.detail.status;
+          const b = s.blocked_on;
+          const why = b
+            ? `blocked on budget ${b.scope}: cap ${b.cap}, held by ${(b.holders || []).join(', ') || 'nobody'}, ${b.waiting} waiting, since ${formatTime(b.since)}`
+            : `no progress in phase ${s.phase} for over ${STUCK_MINUTES} minutes`;
+          return el(
+            'tr',
+            { dataset: { workflowId: r.row.workflow_id } },
+            el('td', null, el('div', null, s.runbook || r.row.runbook), el('div', { class: 'muted' }, r.row.workflow_id)),
+            el('td', null, (s.target && s.target.node_id) || r.row.node_id || '—'),
+            el('td', null, `${s.phase}${s.current_step ? ` / ${s.current_step}` : ''}`),
+            el('td', null, formatDuration(Date.now() - r.since)),
+            el('td', null, why),
+            el('td', null, temporalLink(r.row.workflow_id, r.detail.run_id)),
+          );
+        }),
       ),
     );
   }
@@ -495,36 +499,22 @@
   function renderRecent(closed) {
     if (closed.length === 0) return byId('recent-list').replaceChildren(el('p', { class: 'empty' }, 'No run has closed yet.'));
     byId('recent-list').replaceChildren(
-      el(
-        'table',
-        { class: 'runs' },
-        el(
-          'thead',
-          null,
-          el(
+      runsTable(
+        ['Closed', 'Run', 'Node', 'Execution', 'Outcome', 'Requested by', ''],
+        closed.map((row) => {
+          const known = closedOutcomes.get(row.run_id);
+          return el(
             'tr',
-            null,
-            ['Closed', 'Run', 'Node', 'Execution', 'Outcome', 'Requested by', ''].map((h) => el('th', { scope: 'col' }, h)),
-          ),
-        ),
-        el(
-          'tbody',
-          null,
-          closed.map((row) => {
-            const known = closedOutcomes.get(row.run_id);
-            return el(
-              'tr',
-              { dataset: { workflowId: row.workflow_id, runId: row.run_id } },
-              el('td', null, row.closed_at ? formatTime(row.closed_at) : '—'),
-              el('td', null, el('div', null, row.runbook || '—'), el('div', { class: 'muted' }, row.workflow_id)),
-              el('td', null, row.node_id || '—'),
-              el('td', null, String(row.execution_status || '').toLowerCase()),
-              el('td', { class: 'outcome' }, known ? known.outcome || '—' : 'unknown (a later run has this workflow id, or no answer yet)'),
-              el('td', null, known && known.status ? known.status.requested_by || '—' : '—'),
-              el('td', null, temporalLink(row.workflow_id, row.run_id)),
-            );
-          }),
-        ),
+            { dataset: { workflowId: row.workflow_id, runId: row.run_id } },
+            el('td', null, row.closed_at ? formatTime(row.closed_at) : '—'),
+            el('td', null, el('div', null, row.runbook || '—'), el('div', { class: 'muted' }, row.workflow_id)),
+            el('td', null, row.node_id || '—'),
+            el('td', null, String(row.execution_status || '').toLowerCase()),
+            el('td', { class: 'outcome' }, known ? known.outcome || '—' : 'unknown (a later run has this workflow id, or no answer yet)'),
+            el('td', null, known && known.status ? known.status.requested_by || '—' : '—'),
+            el('td', null, temporalLink(row.workflow_id, row.run_id)),
+          );
+        }),
       ),
     );
   }
