@@ -192,3 +192,25 @@ test('decisions sent straight to Temporal meet the same rules: no actor, an unkn
   ]);
   expect(escalations).toHaveLength(1);
 });
+
+test('with APPROVAL_SIGNALS=off a signal from a known approver changes nothing; the API still decides', async () => {
+  const closed = await startApiWithWorker(stack, 'approvals-no-signals', { approvals: { signals: false } });
+  try {
+    await stack.lab.injectXid(NODE, 6, 48, true);
+    const started = await closed.api.trigger({ node_id: NODE, xid: 48, gpu_index: 6 });
+    const pending = (await closed.api.waitForRun(runUrl, (r) => r.status.pending_approval?.step === 'approve_rma', 'RMA approval')).status.pending_approval;
+    const handle = stack.client.workflow.getHandle(`gpu-fault/${NODE}`, started.body.run_id);
+    await handle.signal(approvalSignal, { decision: 'approve', actor: 'sre-oncall', reason: 'from the Temporal UI', approval_id: pending.id });
+    expect(await eventually(async () => (await refusedSignalEvidence(started.body.run_id))[0], 'the refused signal')).toBe(
+      'refused approval signal from sre-oncall: approval signals are turned off on this worker (APPROVAL_SIGNALS=off); decide through the API',
+    );
+    expect((await handle.query(statusQuery)).pending_approval?.approvals).toEqual([]);
+
+    for (const who of ['alice', 'bob'] as const) {
+      expect((await closed.api.as(who, 'POST', `${runUrl}/approvals`, { decision: 'approve', reason: 'via the API' })).status).toBe(200);
+    }
+    expect((await closed.api.waitForRun(runUrl, (r) => r.execution_status === 'COMPLETED', 'RMA opened')).status.outcome).toBe('rma_opened');
+  } finally {
+    await closed.stop();
+  }
+});
