@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { canonicalJson } from '../../domain/canonical-json';
+import { pgSafeJson } from '../../domain/pg-safe-json';
 
 /** One change made through the API, as the audit trail keeps it. */
 export interface AuditEntry {
@@ -64,8 +65,10 @@ export class AuditTrail {
    * storm) does not queue behind the lock one by one.
    */
   append(entry: AuditEntry): Promise<AuditRow> {
+    // What is hashed is what is stored: text PostgreSQL cannot hold (a NUL, half a surrogate pair) made visible first.
+    const storable = JSON.parse(pgSafeJson(entry)) as AuditEntry;
     return new Promise((resolve, reject) => {
-      this.queue.push({ entry, resolve, reject });
+      this.queue.push({ entry: storable, resolve, reject });
       if (!this.writing) void this.drain();
     });
   }
@@ -79,7 +82,9 @@ export class AuditTrail {
           const rows = await this.write(batch.map((w) => w.entry));
           batch.forEach((w, i) => w.resolve(rows[i]!));
         } catch (err) {
-          for (const w of batch) w.reject(err);
+          if (batch.length === 1) batch[0]!.reject(err);
+          // One entry the database refuses must not take the others with it: one at a time.
+          else for (const w of batch) await this.write([w.entry]).then(([row]) => w.resolve(row!), w.reject);
         }
       }
     } finally {

@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { DrillReport, DrillScenario } from '../../domain/drills';
 import { ErrorType } from '../../domain/errors';
 import { approvalSignal, approvalUpdate, statusQuery } from '../../domain/messages';
-import { pgSafeJson } from '../evidence/evidence-store';
+import { pgSafeJson } from '../../domain/pg-safe-json';
 
 export interface DrillDeps {
   temporal: Client;

@@ -1,3 +1,4 @@
+import { pgSafeJson } from '../../domain/pg-safe-json';
 import type { Pool } from 'pg';
 import type { RunReport, StepRecord } from '../../domain/runbook';
 import type { StepContext } from '../../domain/step-context';
@@ -16,11 +17,6 @@ export interface EvidenceInput {
  * PostgreSQL text and jsonb cannot hold U+0000. Host output and operator text
  * may carry it; a record must never fail for that, so it is made visible instead.
  */
-export function pgSafeJson(value: unknown): string {
-  // An escape is real only after an even run of backslashes ("\\u0000" is the text \u0000).
-  return JSON.stringify(value ?? null).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\u2400');
-}
-
 function pgSafeText(value: string): string {
   return value.replace(/\u0000/g, '\u2400');
 }

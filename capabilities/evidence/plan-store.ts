@@ -3,7 +3,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { Pool } from 'pg';
 import { canonicalJson } from '../../domain/canonical-json';
 import { countMutations, renderPlan, type Plan, type PlanSummary } from '../../domain/plan';
-import { pgSafeJson } from './evidence-store';
+import { pgSafeJson } from '../../domain/pg-safe-json';
 
 export function summarizePlan(plan: Plan): PlanSummary {
   return {

@@ -73,6 +73,19 @@ test('changes are recorded with who, what, on what and how it ended; the table r
   expect(refused.status).toBe(403);
   const token = await api.call('POST', '/api/v1/tokens', { principal: 'dora', roles: ['viewer'] }, { 'x-correlation-id': 'audit-token' });
   expect(token.status).toBe(201);
+  // A body PostgreSQL cannot store as JSON (a lone surrogate, a NUL) is refused, and audited all the same,
+  // as are the requests that arrived with it.
+  const hostile = await Promise.all([
+    api.as(
+      'olga',
+      'POST',
+      '/api/v1/runbooks/gpu-fault-remediation/runs',
+      { node_id: NODE, source: 'alice\ud800\u0000' },
+      { 'x-correlation-id': 'audit-hostile' },
+    ),
+    api.as('vic', 'POST', '/api/v1/budgets/release', { scope: 'rack/rack-1', node_id: NODE, reason: 'x' }, { 'x-correlation-id': 'audit-beside' }),
+  ]);
+  expect(hostile.map((r) => r.status)).toEqual([400, 403]);
 
   // Every entry, page by page (other suites share the database).
   const entries: { seq: number; correlation_id: string; action: string }[] = [];
@@ -82,7 +95,9 @@ test('changes are recorded with who, what, on what and how it ended; the table r
     if (page.next_after === null) break;
     after = page.next_after;
   }
-  const mine = ['audit-start', 'audit-refused', 'audit-token'].map((id) => entries.find((e) => e.correlation_id === id) as any);
+  const mine = ['audit-start', 'audit-refused', 'audit-token', 'audit-hostile', 'audit-beside'].map(
+    (id) => entries.find((e) => e.correlation_id === id) as any,
+  );
   expect(mine).toEqual([
     expect.objectContaining({
       principal: 'olga',
@@ -103,6 +118,12 @@ test('changes are recorded with who, what, on what and how it ended; the table r
       detail: expect.objectContaining({ answer: { error: 'forbidden' } }),
     }),
     expect.objectContaining({ principal: 'admin', action: 'POST /api/v1/tokens', status: 201 }),
+    expect.objectContaining({
+      principal: 'olga',
+      status: 400,
+      detail: expect.objectContaining({ body: expect.objectContaining({ source: 'alice\ufffd\u2400' }) }),
+    }),
+    expect.objectContaining({ principal: 'vic', action: 'POST /api/v1/budgets/release', status: 403 }),
   ]);
   // The token made is never in the trail.
   expect(JSON.stringify(entries)).not.toContain(token.body.token);

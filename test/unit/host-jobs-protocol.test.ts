@@ -1,6 +1,6 @@
 import { isAlreadyLoaded, parseUnitState, startUnitCommand, unitNameFor } from '../../capabilities/host/systemd-unit';
 import { journalTimestampMicros, newerThan, newestTimestamp, sinceArgument } from '../../capabilities/gpu/kernel-log-window';
-import { pgSafeJson } from '../../capabilities/evidence/evidence-store';
+import { pgSafeJson } from '../../domain/pg-safe-json';
 import { parseKernelXids } from '../../capabilities/gpu/parse-kernel-xids';
 
 describe('systemd unit protocol', () => {
@@ -92,5 +92,10 @@ describe('evidence JSON', () => {
     const text = pgSafeJson({ actor: 'ev\u0000il', note: 'the text \\u0000 stays text', nested: ['\u0000'] });
     expect(text).not.toMatch(/(?<!\\)(\\\\)*\\u0000/);
     expect(JSON.parse(text)).toEqual({ actor: 'ev\u2400il', note: 'the text \\u0000 stays text', nested: ['\u2400'] });
+  });
+
+  test('a lone surrogate (half an emoji) becomes U+FFFD; a whole emoji and escaped text are kept', () => {
+    const text = pgSafeJson({ source: 'alice\ud800', low: '\udc00x', whole: 'gpu 🔥', note: 'the text \\ud800 stays text' });
+    expect(JSON.parse(text)).toEqual({ source: 'alice\ufffd', low: '\ufffdx', whole: 'gpu 🔥', note: 'the text \\ud800 stays text' });
   });
 });

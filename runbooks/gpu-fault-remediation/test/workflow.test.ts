@@ -71,12 +71,15 @@ test('persistent fault → diag fails → RMA approved → rma_opened, node stay
     return handle.result();
   });
   expect(report.outcome).toBe('rma_opened');
-  expect(report.approvals).toEqual([expect.objectContaining({ step: 'approve_rma', decision: 'approve', actor: 'sre-oncall' })]);
+  // An RMA takes two distinct approvers.
+  expect(report.approvals).toEqual([
+    expect.objectContaining({ step: 'approve_rma', kind: 'rma', min_approvals: 2, decision: 'approve', actor: 'sre-oncall, sre-second' }),
+  ]);
   const kinds = await mutationKinds();
   expect(kinds.filter((k) => k === 'rma_ticket')).toHaveLength(1);
   expect(kinds).not.toContain('uncordon');
   const decision = await stack.pool.query(`SELECT data FROM evidence WHERE kind = 'decision' AND node_id = $1 ORDER BY id DESC LIMIT 1`, [NODE]);
-  expect(decision.rows[0].data).toMatchObject({ decision: 'approve', actor: 'sre-oncall', reason: 'test approve' });
+  expect(decision.rows[0].data).toMatchObject({ decision: 'approve', actor: 'sre-oncall, sre-second', reason: 'test approve; test approve' });
 });
 
 test('RMA rejected → held_for_operator, no ticket, still cordoned', async () => {
