@@ -16,6 +16,12 @@ export const ACTION_ALLOWED_ROLES = {
   run_gpu_diag: ['worker_compute'],
   set_persistence_mode: ['worker_compute'],
   read_boot_id: ['worker_compute', 'app_control', 'platform_control'],
+  // Platform-app control components (the Slurm controller) live on app_control only (seed 002).
+  read_app_controller: ['app_control'],
+  manage_app_controller: ['app_control'],
+  // The node-agent is a worker's own service: its repair never moves onto a control host.
+  read_node_agent: ['worker_compute'],
+  repair_node_agent: ['worker_compute'],
 } as const satisfies Record<string, readonly HostRole[]>;
 
 export type HostAction = keyof typeof ACTION_ALLOWED_ROLES;
