@@ -15,7 +15,11 @@ export const appRuntimeRequests = {
     mutates: true,
   }),
   getAppInstance: (projectId: string, appInstanceId: string): PlatformRequest => ({ method: 'GET', path: instance(projectId, appInstanceId), mutates: false }),
-  listMembers: (projectId: string, appInstanceId: string): PlatformRequest => ({ method: 'GET', path: `${instance(projectId, appInstanceId)}/members`, mutates: false }),
+  listMembers: (projectId: string, appInstanceId: string): PlatformRequest => ({
+    method: 'GET',
+    path: `${instance(projectId, appInstanceId)}/members`,
+    mutates: false,
+  }),
   listMemberOperations: (projectId: string, appInstanceId: string): PlatformRequest => ({
     method: 'GET',
     path: `${instance(projectId, appInstanceId)}/member-operations`,
@@ -39,5 +43,9 @@ export const appRuntimeRequests = {
     path: `/api/v1/admin/nodes/${encodeURIComponent(nodeId)}/enrollment-token`,
     mutates: true,
   }),
-  getAllocation: (allocationId: string): PlatformRequest => ({ method: 'GET', path: `/api/v1/allocations/${encodeURIComponent(allocationId)}`, mutates: false }),
+  getAllocation: (allocationId: string): PlatformRequest => ({
+    method: 'GET',
+    path: `/api/v1/allocations/${encodeURIComponent(allocationId)}`,
+    mutates: false,
+  }),
 };
