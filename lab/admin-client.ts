@@ -32,6 +32,31 @@ export interface XidInjected {
   kernel_lines: string[];
 }
 
+/** Seed 001's failure modes (the lab's /lab/v1/app-runtime faults); node_id defaults to dev-gpu-1. */
+export type AppRuntimeFault =
+  | { fault: 'no_controller'; mode?: 'not_installed' | 'stopped' }
+  | { fault: 'hostname_build'; build?: '1.4.0' | '1.4.2' }
+  | { fault: 'node_api_unreachable'; node_id?: string; mode?: 'no_route' | 'no_such_host' }
+  | { fault: 'agent_cert_expired'; node_id?: string; not_after?: string }
+  | { fault: 'stale_enrollment_token'; node_id?: string }
+  | { fault: 'agent_stopped'; node_id?: string };
+
+export interface DeployingInstance {
+  instance: {
+    id: string;
+    project_id: string;
+    app_slug: string;
+    name: string;
+    status: string;
+    controller_allocation_id: string;
+    created_at: string;
+    updated_at: string;
+  };
+  allocation: { id: string; node_id: string; state: string; bound: boolean; ssh_user: string };
+  members: { id: string; role: string; node_id: string; allocation_id: string; state: string; adapter_detail: Record<string, unknown> }[];
+  faults: Record<string, unknown>[];
+}
+
 export class LabAdmin {
   constructor(
     private readonly baseUrl: string,
@@ -80,6 +105,51 @@ export class LabAdmin {
   kernelNoise(nodeId: string, bytes: number): Promise<{ node_id: string; lines: number; bytes: number; kernel_log_lines: number }> {
     return this.post(`/lab/v1/hosts/${nodeId}/kernel-noise`, { bytes }) as Promise<{ node_id: string; lines: number; bytes: number; kernel_log_lines: number }>;
   }
+  // -- platform-app runtime (seed 001) -----------------------------------------------------------
+
+  /** Applies several app-runtime faults in order (a chain such as node_api_unreachable → agent_cert_expired → stale_enrollment_token). */
+  appFaults(faults: AppRuntimeFault[]): Promise<{ applied: Record<string, unknown>[] }> {
+    return this.post('/lab/v1/app-runtime/faults', { faults }) as Promise<{ applied: Record<string, unknown>[] }>;
+  }
+  /** No slurm-reference-controller in the environment: not installed (default) or installed but stopped. */
+  noController(mode?: 'not_installed' | 'stopped') {
+    return this.appFaults([{ fault: 'no_controller', ...(mode ? { mode } : {}) }]);
+  }
+  /** The controller runs a build that dials connection.hostname (the MAAS name) instead of connection.host. */
+  hostnameBuild(build?: '1.4.0' | '1.4.2') {
+    return this.appFaults([{ fault: 'hostname_build', ...(build ? { build } : {}) }]);
+  }
+  /** The node's hosts entry for the node API is gone; DNS answers an unroutable address (no_route) or nothing (no_such_host). */
+  nodeApiUnreachable(nodeId = 'dev-gpu-1', mode?: 'no_route' | 'no_such_host') {
+    return this.appFaults([{ fault: 'node_api_unreachable', node_id: nodeId, ...(mode ? { mode } : {}) }]);
+  }
+  /** The node-agent's certificate expired (at `notAfter`, default yesterday 10:00 UTC). */
+  agentCertExpired(nodeId = 'dev-gpu-1', notAfter?: string) {
+    return this.appFaults([{ fault: 'agent_cert_expired', node_id: nodeId, ...(notAfter ? { not_after: notAfter } : {}) }]);
+  }
+  /** The token in /etc/gpuaas/node-agent.env was superseded; alone, the agent's identity is gone so it must enroll (401). */
+  staleEnrollmentToken(nodeId = 'dev-gpu-1') {
+    return this.appFaults([{ fault: 'stale_enrollment_token', node_id: nodeId }]);
+  }
+  /** gpuaas-node-agent stopped: node tasks for the node stay queued. */
+  stopNodeAgent(nodeId = 'dev-gpu-1') {
+    return this.appFaults([{ fault: 'agent_stopped', node_id: nodeId }]);
+  }
+  /** A slurm-reference instance in `deploying`, its controller allocation bound, with `faults` applied first. */
+  createDeployingInstance(opts: { projectId?: string; name?: string; controllerNodeId?: string; faults?: AppRuntimeFault[] } = {}): Promise<DeployingInstance> {
+    return this.post('/lab/v1/app-runtime/instances', {
+      ...(opts.projectId ? { project_id: opts.projectId } : {}),
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.controllerNodeId ? { controller_node_id: opts.controllerNodeId } : {}),
+      faults: opts.faults ?? [],
+    }) as Promise<DeployingInstance>;
+  }
+  async appRuntimeState(): Promise<Record<string, unknown>> {
+    const res = await fetch(`${this.baseUrl}/lab/v1/app-runtime/state`, { headers: this.auth() });
+    if (!res.ok) throw new Error(`lab app-runtime state: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown>;
+  }
+
   async records(nodeId?: string): Promise<LabRecords> {
     const res = await fetch(`${this.baseUrl}/lab/v1/records${nodeId ? `?node_id=${nodeId}` : ''}`, { headers: this.auth() });
     if (!res.ok) throw new Error(`lab records: ${res.status} ${await res.text()}`);

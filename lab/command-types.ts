@@ -1,5 +1,7 @@
 /** What a simulated command is: how long it runs, what it holds, what it does at exit. */
-export type SshMutationKind = 'reset_gpu' | 'reboot' | 'persistence_mode';
+import type { AppSshMutationKind } from './app-runtime/mutation-kinds';
+
+export type SshMutationKind = 'reset_gpu' | 'reboot' | 'persistence_mode' | AppSshMutationKind;
 
 export interface CommandResult {
   stdout: string;

@@ -8,6 +8,7 @@
  * reboot or a lab reset kills every process (no effects) and drops every unit.
  */
 import type { Logger } from 'pino';
+import type { HostCommandExtension } from './command-extension';
 import { answer, DURATIONS, fail, type CommandContext, type CommandPlan, type CommandResult } from './command-types';
 import type { SimHostState } from './gpu-host-state';
 import { planCommand, programExists } from './host-commands';
@@ -24,6 +25,8 @@ export interface HostRuntimeOptions {
   platform(): Pick<CommandContext, 'allocatedGpus' | 'allocationsRunning'>;
   /** A `systemctl reboot` finished: the host must go down. */
   reboot(): void;
+  /** Programs another part of the lab installs on this host (asked before the built-in ones). */
+  commands?: HostCommandExtension;
   logger?: Logger;
 }
 
@@ -80,9 +83,10 @@ export class HostRuntime {
 
   /**
    * Starts the command line as a process. `exited` gets its result when it exits,
-   * unless it is killed first.
+   * unless it is killed first. `stdin` is what the client sent up to EOF, for a
+   * program that reads it (see stdin.ts); never recorded.
    */
-  exec(command: string, exited: (result: CommandResult) => void): ExecHandle {
+  exec(command: string, exited: (result: CommandResult) => void, stdin: string | null = null): ExecHandle {
     const { records, state } = this.opts;
     const rec = records.command({ node_id: state.nodeId, host_name: state.hostname, command });
     const done = (result: CommandResult) => {
@@ -104,7 +108,7 @@ export class HostRuntime {
       plan = answer(DURATIONS.small, started.result);
       program = started.program ?? argv;
     } else {
-      plan = this.plan(argv);
+      plan = this.plan(argv, stdin);
     }
     this.spawn(argv, plan, null, done);
     return { dropConnection: this.takeDropFault(argv, program) };
@@ -155,7 +159,9 @@ export class HostRuntime {
   }
 
   /** The plan of one program run (systemd-run aside). */
-  private plan(argv: readonly string[]): CommandPlan {
+  private plan(argv: readonly string[], stdin: string | null = null): CommandPlan {
+    const extra = this.opts.commands?.plan(argv, { stdin, transientUnit: (id) => (this.units.has(id) ? this.view(id) : undefined) });
+    if (extra) return extra;
     const name = programName(argv[0] ?? '');
     const resolved = [name, ...argv.slice(1)];
     if (name === 'systemctl' && programExists(this.state, name)) {
@@ -239,7 +245,7 @@ export class HostRuntime {
     const program = req.command;
     const name = programName(program[0] ?? '');
     // systemd-run resolves the executable itself before asking systemd for the unit.
-    if (!programExists(this.state, name)) {
+    if (!programExists(this.state, name) && !this.opts.commands?.has(program[0] ?? '')) {
       return { result: fail(1, `Failed to find executable ${program[0] ?? ''}: No such file or directory\n`) };
     }
     this.startUnit(id, req);

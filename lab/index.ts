@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Inventory } from '../domain/inventory';
 import { registerAdminApi } from './admin-api';
+import { AppRuntime, appPrograms, registerAppRuntimeApi } from './app-runtime';
 import { DURATIONS } from './command-types';
 import { SimHostState } from './gpu-host-state';
 import { HostRuntime } from './host-runtime';
@@ -58,12 +59,13 @@ function reachableAddress(bindHost: string): string {
   return bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
 }
 
-function buildHttp(world: LabWorld, token: string, logger: Logger): FastifyInstance {
+function buildHttp(world: LabWorld, apps: AppRuntime, token: string, logger: Logger): FastifyInstance {
   // Fastify's own request logging stays off; errors are logged by the error handler.
   const app = fastify({ logger: false });
   installErrorHandlers(app, logger);
   registerPlatformApi(app, { platform: world.platform, records: world.records, idempotency: world.idempotency, token });
   registerAdminApi(app, world, token);
+  registerAppRuntimeApi(app, { runtime: apps, platform: world.platform, records: world.records, idempotency: world.idempotency });
   return app;
 }
 
@@ -85,6 +87,8 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const now = new Date();
   const hosts: LabHost[] = specs.map((spec) => ({ spec, state: new SimHostState(spec.node_id, spec.hostname, spec.role, now) }));
   const world = new LabWorld(hosts, opts.drainDelayMs ?? 300);
+  const apps = new AppRuntime({ hosts, timeScale });
+  world.parts.push(apps);
   for (const h of hosts) {
     const { node_id, hostname } = h.spec;
     const hostKey = keys.hosts.get(node_id);
@@ -96,6 +100,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
       records: world.records,
       platform: () => world.allocationFacts(node_id),
       reboot: () => h.ssh?.rebootSoon(),
+      commands: appPrograms(apps, node_id),
       logger: hostLogger,
     });
     h.runtime = runtime;
@@ -113,13 +118,14 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
         wentDown: () => {
           if (world.platform.has(node_id)) world.platform.evict(node_id);
           runtime.killAll();
+          apps.hostWentDown(node_id);
         },
       },
     });
   }
 
   const sshHosts = hosts.map((h) => h.ssh).filter((s): s is SshHost => s !== undefined);
-  const app = buildHttp(world, token, logger.child({ component: 'lab-http' }));
+  const app = buildHttp(world, apps, token, logger.child({ component: 'lab-http' }));
   const stop = async () => {
     world.stop();
     await Promise.all(sshHosts.map((s) => s.close()));

@@ -1,5 +1,8 @@
 /** Everything the engine did to the lab: every SSH exec, every process it started, every mutation. */
-export type MutationKind = 'cordon' | 'uncordon' | 'evict' | 'rma_ticket' | 'reset_gpu' | 'reboot' | 'persistence_mode';
+import type { AppHttpMutationKind, AppSshMutationKind } from './app-runtime/mutation-kinds';
+
+export type MutationKind =
+  'cordon' | 'uncordon' | 'evict' | 'rma_ticket' | 'reset_gpu' | 'reboot' | 'persistence_mode' | AppSshMutationKind | AppHttpMutationKind;
 
 export interface CommandRecord {
   seq: number;

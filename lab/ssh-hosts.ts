@@ -12,6 +12,7 @@ import type { CommandResult } from './command-types';
 import type { SimHostState } from './gpu-host-state';
 import type { HostRuntime } from './host-runtime';
 import type { KeyPair } from './keys';
+import { MAX_STDIN_BYTES, readsStdin } from './stdin';
 
 /** sshd itself is gone this long after `systemctl reboot` returned, at the least. */
 const MIN_REBOOT_GRACE_MS = 50;
@@ -189,22 +190,46 @@ export class SshHost {
   }
 
   private exec(stream: ServerChannel, command: string, socket: Socket | undefined): void {
+    if (!readsStdin(command)) return this.start(stream, command, socket, null, true);
+    // The program reads stdin to EOF before it does anything: start it with what the client sent.
+    // A client that goes away without EOF closes the pipe, which the program also reads as EOF.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let started = false;
+    const go = (open: boolean) => {
+      if (started || this.down) return;
+      started = true;
+      this.start(stream, command, socket, Buffer.concat(chunks).toString('utf8'), open);
+    };
+    stream.on('data', (d: Buffer) => {
+      if (size + d.length <= MAX_STDIN_BYTES) chunks.push(d);
+      size += d.length;
+    });
+    stream.on('end', () => go(true));
+    stream.on('close', () => go(false));
+  }
+
+  private start(stream: ServerChannel, command: string, socket: Socket | undefined, stdin: string | null, channelOpen: boolean): void {
     const { runtime, logger } = this.opts;
     // Output is written only at exit (no pty): a channel closed by then gets nothing.
-    let open = true;
+    let open = channelOpen;
     stream.on('close', () => (open = false));
-    const handle = runtime.exec(command, (result: CommandResult) => {
-      logger.debug({ node_id: this.nodeId, command, exit_code: result.exitCode, delivered: open }, 'ssh exec');
-      if (!open) return;
-      try {
-        if (result.stdout) stream.write(result.stdout);
-        if (result.stderr) stream.stderr.write(result.stderr);
-        stream.exit(result.exitCode);
-        stream.end();
-      } catch (err) {
-        logger.debug({ node_id: this.nodeId, command, err: (err as Error).message }, 'channel went away while answering');
-      }
-    });
+    const handle = runtime.exec(
+      command,
+      (result: CommandResult) => {
+        logger.debug({ node_id: this.nodeId, command, exit_code: result.exitCode, delivered: open }, 'ssh exec');
+        if (!open) return;
+        try {
+          if (result.stdout) stream.write(result.stdout);
+          if (result.stderr) stream.stderr.write(result.stderr);
+          stream.exit(result.exitCode);
+          stream.end();
+        } catch (err) {
+          logger.debug({ node_id: this.nodeId, command, err: (err as Error).message }, 'channel went away while answering');
+        }
+      },
+      stdin,
+    );
     if (handle.dropConnection) {
       // The process is already running; the client just loses the connection.
       open = false;

@@ -14,8 +14,16 @@ export interface LabHost {
   ssh?: SshHost;
 }
 
+/** A part of the simulation with its own state and timers (the platform-app runtime). */
+export interface LabPart {
+  /** Back to its initial state; runs after the hosts' own reset. */
+  reset(now: Date): void;
+  stop(): void;
+}
+
 export class LabWorld {
   readonly hosts = new Map<string, LabHost>();
+  readonly parts: LabPart[] = [];
   readonly platform: PlatformState;
   readonly records = new Records();
   readonly idempotency = new IdempotencyStore();
@@ -48,10 +56,12 @@ export class LabWorld {
     this.records.clear();
     this.idempotency.clear();
     this.platform.reset(now);
+    for (const p of this.parts) p.reset(now);
   }
 
   stop(): void {
     for (const h of this.hosts.values()) h.runtime?.stop();
     this.platform.stop();
+    for (const p of this.parts) p.stop();
   }
 }

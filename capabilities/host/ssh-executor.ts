@@ -30,6 +30,11 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Treat a dropped connection as the command's own effect (e.g. reboot) rather than an error. */
   expectDisconnect?: boolean;
+  /**
+   * Sent to the command's stdin, then EOF (for `install -m 0600 /dev/stdin PATH`), so a secret
+   * travels outside argv. Never logged, recorded or put in an error message.
+   */
+  stdin?: string;
 }
 
 export interface SshExecutor {
@@ -105,6 +110,7 @@ export function createSshExecutor(settings: SshSettings): SshExecutor {
               exitCode = code ?? null;
             });
             stream.on('close', () => finish());
+            if (opts.stdin !== undefined) stream.end(opts.stdin);
           });
         });
         client.on('error', (e) => {
