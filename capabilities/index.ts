@@ -3,6 +3,10 @@ import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
+import { AppPlatformClient } from './app-runtime/app-platform-client';
+import { createAppPlatformActivities } from './app-runtime/app-platform-activities';
+import { createControllerActivities } from './app-runtime/controller-activities';
+import { createNodeAgentActivities } from './app-runtime/node-agent-activities';
 import { createApprovalActivities, type ApprovalSettings } from './approvals/approval-activities';
 import { createBudgetActivities } from './budget/budget-activities';
 import { createDrillActivities } from './drill/drill-activities';
@@ -45,12 +49,16 @@ export function createActivities(deps: ActivityDeps) {
   const evidence = new EvidenceStore(deps.pool);
   const hosts = new HostAccess({ inventory: deps.inventory, ssh: deps.ssh, evidence, logger: deps.logger });
   const jobs = new HostJobs({ hosts, evidence, logger: deps.logger });
+  const appPlatform = new AppPlatformClient(deps.platform);
   return {
     ...createEngineActivities({ evidence, plans: new PlanStore(deps.pool) }),
     ...createApprovalActivities(deps.approvals),
     ...createInventoryActivities({ inventory: deps.inventory }),
     ...createGpuActivities({ hosts, jobs }),
     ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),
+    ...createAppPlatformActivities({ appPlatform, evidence }),
+    ...createControllerActivities({ hosts }),
+    ...createNodeAgentActivities({ hosts, appPlatform }),
     ...createBudgetActivities({
       inventory: deps.inventory,
       budgets: deps.budgets,

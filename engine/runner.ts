@@ -155,7 +155,8 @@ export class RunbookRun {
       correlation_id: this.id.correlationId,
       step,
       idempotency_key: `${info.workflowId}/${info.runId}/${seq}-${step}`,
-      node_id: this.id.nodeId,
+      // The target, once a pre-check resolved it (a run may learn its node from the platform).
+      node_id: this.status.target?.node_id ?? this.id.nodeId,
       host_name: this.status.target?.host_name,
       host_role: this.status.target?.host_role,
     };

@@ -7,6 +7,7 @@
  * and the tests derive their runbook lists from RUNBOOKS.
  */
 import type { RunbookDefinition } from '../domain/runbook-definition';
+import { appInstanceDeployRunbook } from './app-instance-deploy/definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 
@@ -15,7 +16,8 @@ export { disruptionLedger } from '../engine/disruption-ledger';
 export { fleetRun } from '../engine/fleet-run';
 export { runbookDrill } from '../engine/drill';
 
+export { appInstanceDeploy } from './app-instance-deploy/workflow';
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 
-export const RUNBOOKS: readonly RunbookDefinition[] = [gpuFaultRemediationRunbook, gpuHealthCheckRunbook];
+export const RUNBOOKS: readonly RunbookDefinition[] = [gpuFaultRemediationRunbook, gpuHealthCheckRunbook, appInstanceDeployRunbook];

@@ -8,7 +8,7 @@ const instance = (projectId: string, appInstanceId: string) =>
   `/api/v1/projects/${encodeURIComponent(projectId)}/app-instances/${encodeURIComponent(appInstanceId)}`;
 
 export const appRuntimeRequests = {
-  createAppInstance: (projectId: string, body: { app_slug: string; name: string; controller_node_id: string }): PlatformRequest => ({
+  createAppInstance: (projectId: string, body: { id?: string; app_slug: string; name: string; controller_node_id: string }): PlatformRequest => ({
     method: 'POST',
     path: `/api/v1/projects/${encodeURIComponent(projectId)}/app-instances`,
     body,

@@ -20,6 +20,12 @@ export function createInventoryActivities(deps: { inventory: Inventory }) {
       }
       return { node_id: host.node_id, hostname: host.hostname, role: host.role, gpu_count: host.gpu_count };
     },
+    /** Every inventoried host of a role (e.g. the app_control host that runs platform-app controllers). */
+    async hostsWithRole(role: HostRole): Promise<HostDescription[]> {
+      return deps.inventory.hosts
+        .filter((h) => h.role === role)
+        .map((h) => ({ node_id: h.node_id, hostname: h.hostname, role: h.role, gpu_count: h.gpu_count }));
+    },
   };
 }
 

@@ -83,7 +83,8 @@ export class PlatformClient {
     return this.send(platformRequests.openRmaTicket(req), RmaTicketSchema, idempotencyKey);
   }
 
-  private send<T>(req: PlatformRequest, schema: z.ZodType<T>, idempotencyKey?: string): Promise<T> {
+  /** Sends one of the requests tables (platform, app runtime); its answer must match `schema`. */
+  send<T>(req: PlatformRequest, schema: z.ZodType<T>, idempotencyKey?: string): Promise<T> {
     if (req.mutates && !idempotencyKey) throw new Error(`${req.method} ${req.path} changes something and needs an idempotency key`);
     return this.request(req.method, req.path, schema, req.body, idempotencyKey);
   }
