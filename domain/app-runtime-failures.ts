@@ -25,6 +25,8 @@ interface ModeFacts {
   /** The host role that owns the fix: controller work on app_control, node-agent work on worker_compute. */
   boundary: HostRole;
   fix: Fix;
+  /** The runbook step that applies the fix (its name in the status, the report and the page). */
+  step: string;
   /** A person approves the fix first: it changes what runs on a shared control host. */
   needsApproval: boolean;
   /** The durable follow-up the page asks to track once the incident is over. */
@@ -36,6 +38,7 @@ export const FAILURE_MODE_FACTS: Record<FailureMode, ModeFacts> = {
     title: 'no slurm-reference-controller is deployed in the environment',
     boundary: 'app_control',
     fix: 'bring_up_controller',
+    step: 'bring_up_controller',
     needsApproval: true,
     followUp: 'durable platform-control deployment wiring for slurm-reference-controller',
   },
@@ -43,6 +46,7 @@ export const FAILURE_MODE_FACTS: Record<FailureMode, ModeFacts> = {
     title: 'the controller uses connection.hostname for SSH transport instead of connection.host',
     boundary: 'app_control',
     fix: 'upgrade_controller',
+    step: 'upgrade_controller',
     needsApproval: true,
     followUp: 'SSH target semantics: host for transport, hostname for identity/display',
   },
@@ -50,6 +54,7 @@ export const FAILURE_MODE_FACTS: Record<FailureMode, ModeFacts> = {
     title: 'the bound node cannot resolve or reach the node API name',
     boundary: 'worker_compute',
     fix: 'restore_node_api_mapping',
+    step: 'restore_node_api_mapping',
     needsApproval: false,
     followUp: 'node-api host mapping/bootstrap expectations for MAAS-managed nodes',
   },
@@ -57,6 +62,7 @@ export const FAILURE_MODE_FACTS: Record<FailureMode, ModeFacts> = {
     title: 'the node-agent local certificate is expired',
     boundary: 'worker_compute',
     fix: 'rotate_agent_certificate',
+    step: 'rotate_agent_certificate',
     needsApproval: false,
     followUp: 'node-agent certificate/token recovery documentation',
   },
@@ -64,6 +70,7 @@ export const FAILURE_MODE_FACTS: Record<FailureMode, ModeFacts> = {
     title: 'the node-agent enrollment token in /etc/gpuaas/node-agent.env is stale',
     boundary: 'worker_compute',
     fix: 'reenroll_agent',
+    step: 'reenroll_node_agent',
     needsApproval: false,
     followUp: 'node-agent certificate/token recovery documentation',
   },
@@ -71,6 +78,7 @@ export const FAILURE_MODE_FACTS: Record<FailureMode, ModeFacts> = {
     title: 'bootstrap SSH reconcile node tasks stay queued until node-agent connectivity is restored',
     boundary: 'worker_compute',
     fix: 'reconcile_bootstrap_ssh',
+    step: 'reconcile_bootstrap_ssh',
     needsApproval: false,
     followUp: 'node-agent certificate/token recovery documentation',
   },

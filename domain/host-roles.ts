@@ -22,6 +22,8 @@ export const ACTION_ALLOWED_ROLES = {
   // The node-agent is a worker's own service: its repair never moves onto a control host.
   read_node_agent: ['worker_compute'],
   repair_node_agent: ['worker_compute'],
+  // An allocation's bootstrap SSH trust lives in its user's authorized_keys on the worker.
+  read_allocation_keys: ['worker_compute'],
 } as const satisfies Record<string, readonly HostRole[]>;
 
 export type HostAction = keyof typeof ACTION_ALLOWED_ROLES;

@@ -8,6 +8,7 @@
  */
 import type { RunbookDefinition } from '../domain/runbook-definition';
 import { appInstanceDeployRunbook } from './app-instance-deploy/definition';
+import { bootstrapSshReconcileRunbook } from './bootstrap-ssh-reconcile/definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 
@@ -17,7 +18,13 @@ export { fleetRun } from '../engine/fleet-run';
 export { runbookDrill } from '../engine/drill';
 
 export { appInstanceDeploy } from './app-instance-deploy/workflow';
+export { bootstrapSshReconcile } from './bootstrap-ssh-reconcile/workflow';
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 
-export const RUNBOOKS: readonly RunbookDefinition[] = [gpuFaultRemediationRunbook, gpuHealthCheckRunbook, appInstanceDeployRunbook];
+export const RUNBOOKS: readonly RunbookDefinition[] = [
+  gpuFaultRemediationRunbook,
+  gpuHealthCheckRunbook,
+  appInstanceDeployRunbook,
+  bootstrapSshReconcileRunbook,
+];

@@ -29,3 +29,6 @@ export const moveAsideCommand = (path: string, tag: string): string[] => ['mv', 
 export const writeFileCommand = (path: string, mode: string): string[] => ['install', '-m', mode, '/dev/stdin', path];
 export const sinfoNodesCommand = (): string[] => ['sinfo', '-h', '-N', '-o', '%N %T %G'];
 export const scontrolShowNodeCommand = (node: string): string[] => ['scontrol', 'show', 'node', node];
+
+/** The allocation user's authorized_keys (the user name is checked by the caller: a plain Linux login). */
+export const authorizedKeysPath = (user: string): string => `/home/${user}/.ssh/authorized_keys`;

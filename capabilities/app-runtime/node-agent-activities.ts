@@ -11,6 +11,7 @@ import {
   AGENT_ENV,
   AGENT_KEY,
   AGENT_UNIT,
+  authorizedKeysPath,
   certEndDateCommand,
   HOSTS_FILE,
   moveAsideCommand,
@@ -87,6 +88,15 @@ export function createNodeAgentActivities(deps: { hosts: HostAccess; appPlatform
   return {
     async readAgentState(ctx: StepContext, nodeApiName: string): Promise<AgentState> {
       return readState(ctx, nodeApiName, 'agent');
+    },
+
+    /** The allocation user's authorized_keys, line by line (empty when the file does not exist yet). */
+    async readAuthorizedKeys(ctx: StepContext, user: string): Promise<string[]> {
+      if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) throw ApplicationFailure.nonRetryable(`not a Linux login: ${JSON.stringify(user)}`, ErrorType.InvalidInput);
+      const res = await hosts.run(ctx, 'read_allocation_keys', readFileCommand(authorizedKeysPath(user)), { evidenceSuffix: 'authorized_keys' });
+      if (res.exit_code !== 0 && /No such file/.test(res.stderr)) return [];
+      mustSucceed(res, `reading ${authorizedKeysPath(user)}`);
+      return res.stdout.split('\n').filter((l) => l.trim() !== '');
     },
 
     /** Restarts the agent (a stopped one starts): what a stuck queue of its node tasks needs first. */

@@ -5,18 +5,16 @@ import { NodeIdSchema } from '../../domain/inventory';
 import { PLAN_OUTCOMES } from '../../domain/plan';
 import { RunModeSchema } from '../../domain/runbook';
 import { safeText } from '../../domain/text';
+import { HostNameSchema, Ipv4Schema, PlatformIdSchema } from '../../domain/platform-names';
 
 export const RUNBOOK_APP_INSTANCE_DEPLOY = 'app-instance-deploy';
 
-const PlatformId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-", at most 63 characters');
 const Build = z.string().regex(/^\d+(\.\d+){1,3}$/, 'a build like 1.5.0');
-const HostName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a DNS name');
-const Ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'an IPv4 address');
 
 export const AppInstanceDeployInputSchema = z
   .object({
-    project_id: PlatformId,
-    app_instance_id: PlatformId,
+    project_id: PlatformIdSchema,
+    app_instance_id: PlatformIdSchema,
     /** A new deploy: create the instance (if it does not exist yet) with its controller allocation on this worker. */
     create: z
       .object({ name: safeText(100), controller_node_id: NodeIdSchema })
@@ -27,8 +25,8 @@ export const AppInstanceDeployInputSchema = z
     /** The first controller build known to dial connection.host; older builds are upgraded to it (with an approval). */
     controller_build: Build.default('1.5.0'),
     /** The node API name the node-agent dials, and the control-plane address it must resolve to (seed 001's mapping). */
-    node_api_name: HostName.default('node-api.100-90-157-34.sslip.io'),
-    control_plane_address: Ipv4.default('10.176.46.104'),
+    node_api_name: HostNameSchema.default('node-api.100-90-157-34.sslip.io'),
+    control_plane_address: Ipv4Schema.default('10.176.46.104'),
     source: safeText(200).default('api'),
     correlation_id: safeText(200).optional(),
     run_mode: RunModeSchema.default('live'),

@@ -1,7 +1,6 @@
 import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { AppPlatformActivities, DeployState } from '../../capabilities/app-runtime/app-platform-activities';
 import type { ControllerActivities } from '../../capabilities/app-runtime/controller-activities';
-import type { NodeAgentActivities } from '../../capabilities/app-runtime/node-agent-activities';
 import type { HostDescription, InventoryActivities } from '../../capabilities/inventory/inventory-activities';
 import { diagnoseDeploy, type FailureFinding, type FailureMode } from '../../domain/app-runtime-failures';
 import type { RunReport } from '../../domain/runbook';
@@ -19,20 +18,20 @@ import {
   type AppInstanceDeployRequest,
 } from './input';
 import { appRuntimeRequests } from '../../capabilities/app-runtime/requests';
+import { NodeAgentRepair } from '../node-agent-repair';
 import { planDeploy } from './plan';
 import { escalationText, fixQuestion, fixStep, followUps } from './policies/fixes';
 
 const acts = {
   platform: proxyActivities<AppPlatformActivities>(ActivityOptionSets.platformCall),
   controller: proxyActivities<ControllerActivities>(ActivityOptionSets.hostRead),
-  agent: proxyActivities<NodeAgentActivities>(ActivityOptionSets.hostRead),
   inventory: proxyActivities<InventoryActivities>(ActivityOptionSets.lookup),
 };
 
 /** Waits bounded by the run's converge_timeout, heartbeating every poll. */
 function waitsFor(input: AppInstanceDeployInput) {
   const options = ActivityOptionSets.boundedWait(input.converge_timeout, input.poll_interval);
-  return { platform: proxyActivities<AppPlatformActivities>(options), agent: proxyActivities<NodeAgentActivities>(options) };
+  return { platform: proxyActivities<AppPlatformActivities>(options) };
 }
 
 /** More rounds than failure modes: each mode is fixed at most once, so the loop always ends. */
@@ -62,6 +61,7 @@ export async function appInstanceDeploy(request: AppInstanceDeployRequest): Prom
 
 class DeployRun {
   private readonly waits: ReturnType<typeof waitsFor>;
+  private readonly agent: NodeAgentRepair;
   /** Failure modes found and fixed, in the order they were. */
   private readonly fixed: FailureMode[] = [];
   private controlHost!: HostDescription;
@@ -73,6 +73,7 @@ class DeployRun {
     private readonly input: AppInstanceDeployInput,
   ) {
     this.waits = waitsFor(input);
+    this.agent = new NodeAgentRepair(run, input);
   }
 
   async deploy(): Promise<RunbookResult> {
@@ -169,7 +170,7 @@ class DeployRun {
         `first failing boundary: app_control — the instance did not reach running (${converged.instance?.status ?? 'gone'}, controller ${ready?.state ?? 'missing'}, phase ${detail?.phase ?? '-'}, slurmctld ${detail?.slurmctld_state ?? '-'}, slurmd ${detail?.slurmd_state ?? '-'}${detail?.last_error ? `, last error: ${detail.last_error}` : ''}) within ${input.converge_timeout} ms of the last fix`,
       );
     }
-    const reconciled = await this.reconcileBootstrap('verify_bootstrap_ssh');
+    const reconciled = await this.agent.reconcile('verify_bootstrap_ssh');
     if (reconciled !== 'completed') {
       return this.end('escalated', `first failing boundary: worker_compute — a new bootstrap SSH reconcile ended ${reconciled} on ${this.boundNode.hostname}`);
     }
@@ -216,13 +217,8 @@ class DeployRun {
       describe: (c) => (c.installed ? `build ${c.build ?? '?'}, ${c.running ? 'active' : 'not active'}` : 'not installed'),
     });
     this.controllerInstalled = controller.installed;
-    const agent = await run.step('read_node_agent_state', (ctx) => acts.agent.readAgentState(ctx, input.node_api_name), {
-      describe: (a) =>
-        `${a.running ? 'active' : 'not active'}; ${input.node_api_name} → ${a.resolvedTo ?? 'nothing'}; cert until ${a.certNotAfter ?? 'none'}; journal: ${a.journal?.sign ?? 'quiet'}`,
-    });
-    const queued = await run.step('read_queued_bootstrap_tasks', (ctx) => acts.platform.queuedReconcileTasks(ctx, this.boundNode.node_id), {
-      describe: (t) => `${t.length} queued`,
-    });
+    const agent = await this.agent.readAgent();
+    const queued = await this.agent.queuedTasks(this.boundNode.node_id);
     const state = await this.readState('read_members');
     const member = state.members.find((m) => m.role === 'controller');
     const findings = diagnoseDeploy({
@@ -231,7 +227,7 @@ class DeployRun {
       knownGoodBuild: input.controller_build,
       member: member ? { hostname: member.adapter_detail.hostname, last_error: member.adapter_detail.last_error } : null,
       agent: { ...agent, nodeApiName: input.node_api_name, controlPlaneAddress: input.control_plane_address },
-      queuedTasks: queued.length,
+      queuedTasks: queued,
     });
     await run.step(
       'diagnose',
@@ -271,50 +267,16 @@ class DeployRun {
           describe: (c) => `build ${c.build}, ${c.running ? 'active' : 'not active'}`,
         });
         return undefined;
-      case 'restore_node_api_mapping':
-        await run.step(step, (ctx) => acts.agent.restoreNodeApiMapping(ctx, input.node_api_name, input.control_plane_address), {
-          describe: (r) => (r.changed ? `${input.node_api_name} → ${input.control_plane_address} in /etc/hosts; agent restarted` : 'already mapped'),
-        });
-        return this.waitForAgent('wait_for_node_agent', ['connected', 'enrolled', 'cert_expired', 'token_invalid']);
-      case 'rotate_agent_certificate':
-        await run.step(step, (ctx) => acts.agent.rotateAgentCertificate(ctx, workflowInfo().runId.slice(0, 8)), {
-          describe: (r) => `moved aside: ${r.moved.join(', ') || 'nothing (already done)'}; agent restarted`,
-        });
-        return this.waitForAgent('wait_for_node_agent', ['connected', 'enrolled', 'token_invalid']);
-      case 'reenroll_agent':
-        await run.step(step, (ctx) => acts.agent.reenrollAgent(ctx), {
-          describe: (r) => `fresh enrollment token (expires ${r.expires_at}) written; agent restarted`,
-        });
-        return this.waitForAgent('confirm_enrollment', ['enrolled', 'connected', 'token_invalid']);
       case 'reconcile_bootstrap_ssh': {
-        const agent = await run.step('read_node_agent_state', (ctx) => acts.agent.readAgentState(ctx, input.node_api_name));
-        if (!agent.running) await run.step('restart_node_agent', (ctx) => acts.agent.restartAgent(ctx));
-        const ended = await this.reconcileBootstrap(step);
+        await this.agent.repair(f, step);
+        const ended = await this.agent.reconcile(step);
         return ended === 'completed' ? undefined : this.escalate(f, `the reconcile task ended ${ended}`);
       }
+      default:
+        // Modes 3-5: the node-agent's own repairs, on the bound worker.
+        await this.agent.repair(f, step);
+        return undefined;
     }
-  }
-
-  /** Follows the agent's journal after a repair until it says one of `signs`. */
-  private async waitForAgent(step: string, signs: ('connected' | 'enrolled' | 'cert_expired' | 'token_invalid')[]): Promise<undefined> {
-    await this.run.step(step, (ctx) => this.waits.agent.waitForAgentSign(ctx, signs, this.input.converge_timeout, this.input.poll_interval), {
-      describe: (s) => (s ? `journal: ${s.line}` : 'the journal said nothing new'),
-    });
-    return undefined;
-  }
-
-  /** Requests a bootstrap SSH reconcile and follows its node task; returns how it ended. */
-  private async reconcileBootstrap(step: string): Promise<string> {
-    const { run, input } = this;
-    const requested = await run.step(step, (ctx) => acts.platform.requestBootstrapReconcile(ctx, input.project_id, input.app_instance_id), {
-      describe: (r) => `node task ${r.node_task_id} on ${r.node_id}`,
-    });
-    const task = await run.step(
-      `${step}_task`,
-      (ctx) => this.waits.platform.waitForNodeTask(ctx, requested.node_task_id, input.converge_timeout, input.poll_interval),
-      { describe: (t) => `${t.id} ${t.state}${t.error ? `: ${t.error}` : ''}` },
-    );
-    return task.state;
   }
 
   private escalate(f: FailureFinding, why: string): Promise<RunbookResult> {

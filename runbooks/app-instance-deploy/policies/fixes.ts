@@ -1,18 +1,8 @@
 import { FAILURE_MODE_FACTS, type FailureFinding, type FailureMode } from '../../../domain/app-runtime-failures';
 import type { AppInstanceDeployInput } from '../input';
 
-/** The runbook step that fixes each failure mode (its name in the status, the report and the page). */
-const FIX_STEPS: Record<FailureMode, string> = {
-  no_controller: 'bring_up_controller',
-  controller_dials_hostname: 'upgrade_controller',
-  node_api_unreachable: 'restore_node_api_mapping',
-  agent_cert_expired: 'rotate_agent_certificate',
-  enrollment_token_stale: 'reenroll_node_agent',
-  bootstrap_tasks_queued: 'reconcile_bootstrap_ssh',
-};
-
 export function fixStep(mode: FailureMode): string {
-  return FIX_STEPS[mode];
+  return FAILURE_MODE_FACTS[mode].step;
 }
 
 /** What the approver of a controller fix is asked. */
@@ -25,7 +15,7 @@ export function fixQuestion(f: FailureFinding, input: AppInstanceDeployInput, co
 /** What a person must do when a fix did not take or was not approved: the first failing boundary and the step. */
 export function escalationText(f: FailureFinding, why: string): string {
   const facts = FAILURE_MODE_FACTS[f.mode];
-  return `first failing boundary: ${f.boundary} — ${facts.title}; ${why}. Evidence: ${f.evidence}. Fix by hand: ${FIX_STEPS[f.mode].replace(/_/g, ' ')}`;
+  return `first failing boundary: ${f.boundary} — ${facts.title}; ${why}. Evidence: ${f.evidence}. Fix by hand: ${facts.step.replace(/_/g, ' ')}`;
 }
 
 /** The durable follow-ups the page asks to track, one per failure mode found. */
