@@ -153,13 +153,16 @@ export interface DrillReport {
 
 export interface BudgetScope {
   scope: string;
-  size: number;
-  cap: number;
-  unavailable: number;
-  tripped: boolean;
-  holders: { holder: string; node_id: string; runbook: string; requested_at: string; granted_at: string }[];
-  waiters: { holder: string; node_id: string; runbook: string; requested_at: string }[];
-  unavailable_elsewhere: string[];
+  /** False when the scope's ledger did not answer in time: then only `scope` and `error` are set. */
+  available?: boolean;
+  error?: string;
+  size?: number;
+  cap?: number;
+  unavailable?: number;
+  tripped?: boolean;
+  holders?: { holder: string; node_id: string; runbook: string; requested_at: string; granted_at: string }[];
+  waiters?: { holder: string; node_id: string; runbook: string; requested_at: string }[];
+  unavailable_elsewhere?: string[];
 }
 
 export interface TokenRecord {

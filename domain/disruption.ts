@@ -71,6 +71,11 @@ export function ledgerWorkflowId(scope: string): string {
   return `disruption-ledger/${scope}`;
 }
 
+/** The scope a ledger's workflow id stands for. */
+export function ledgerScope(workflowId: string): string {
+  return workflowId.replace(/^disruption-ledger\//, '');
+}
+
 /** One run's request for a slot of one scope. */
 export interface SlotRequest {
   /** The scope's cap and size as the requester's configuration and inventory say (the latest wins). */

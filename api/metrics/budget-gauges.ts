@@ -3,7 +3,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { unavailableNodes, type LedgerState } from '../../domain/disruption';
 import { ledgerStateQuery } from '../../domain/disruption-messages';
 import type { TemporalBudget } from '../temporal-call';
-import { mapConcurrently } from './map-concurrently';
+import { mapConcurrently } from '../map-concurrently';
 
 /** The same ledgers GET /api/v1/budgets lists. */
 const LEDGERS_QUERY = `WorkflowType = 'disruptionLedger' AND ExecutionStatus = 'Running'`;

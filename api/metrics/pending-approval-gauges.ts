@@ -3,7 +3,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { statusQuery } from '../../domain/messages';
 import { SA } from '../../domain/search-attributes';
 import type { TemporalBudget } from '../temporal-call';
-import { mapConcurrently } from './map-concurrently';
+import { mapConcurrently } from '../map-concurrently';
 
 /** The runs that wait on a person now (the runner sets AwaitingApproval while a request is open). */
 const WAITING_QUERY = `ExecutionStatus = 'Running' AND ${SA.AwaitingApproval.name} = true`;

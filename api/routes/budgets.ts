@@ -1,14 +1,17 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ledgerWorkflowId, unavailableNodes, type LedgerState } from '../../domain/disruption';
+import { ledgerScope, ledgerWorkflowId, unavailableNodes, type LedgerState } from '../../domain/disruption';
 import { ledgerStateQuery, slotReleaseSignal } from '../../domain/disruption-messages';
 import { NodeIdSchema } from '../../domain/inventory';
 import { safeText } from '../../domain/text';
 import { ApiError, invalidInput } from '../errors';
 import { routeApis } from '../openapi/route-api';
 import type { ApiDeps } from '../server';
+import { mapConcurrently } from '../map-concurrently';
 import { requestBudgets, type PendingCalls } from '../temporal-call';
+
+const LEDGER_QUERY_CONCURRENCY = 16;
 
 const ReleaseSchema = z
   .object({
@@ -23,6 +26,7 @@ const ReleaseSchema = z
 function view(state: LedgerState) {
   return {
     scope: state.scope,
+    available: true as const,
     size: state.size,
     cap: state.cap,
     unavailable: unavailableNodes(state).size,
@@ -38,7 +42,7 @@ const API = routeApis({
   list: {
     summary: "Every scope's disruption budget",
     description: 'Per scope (rack, node, ...): its size and cap, how many nodes are unavailable, the runs holding a slot and those waiting for one.',
-    responses: { 200: '`scopes`, sorted by name' },
+    responses: { 200: '`scopes`, sorted by name; a scope whose ledger did not answer in time has `available: false`' },
   },
   release: {
     summary: 'Release a slot a node holds, by hand',
@@ -59,17 +63,25 @@ export function registerBudgetRoutes(app: FastifyInstance, deps: ApiDeps, pendin
 
   app.get('/api/v1/budgets', { config: { role: 'viewer', api: API.list } }, async () => {
     const temporal = budget();
-    const scopes = await temporal.call(
+    const ids = await temporal.call(
       'budgets',
       async () => {
-        const found = [];
-        for await (const wf of client.workflow.list({ query: `WorkflowType = 'disruptionLedger' AND ExecutionStatus = 'Running'` })) {
-          found.push(view(await client.workflow.getHandle(wf.workflowId).query(ledgerStateQuery)));
-        }
-        return found.sort((a, b) => a.scope.localeCompare(b.scope));
+        const found: string[] = [];
+        for await (const wf of client.workflow.list({ query: `WorkflowType = 'disruptionLedger' AND ExecutionStatus = 'Running'` })) found.push(wf.workflowId);
+        return found;
       },
       'worker_unavailable',
     );
+    // Each ledger answers for itself: one whose worker is gone is shown as such, not a 503 for every scope.
+    const states = await mapConcurrently(ids, LEDGER_QUERY_CONCURRENCY, (id) =>
+      temporal.call('ledger query', () => client.workflow.getHandle(id).query(ledgerStateQuery), 'worker_unavailable'),
+    );
+    const scopes = ids
+      .map((id, i) => {
+        const state = states[i];
+        return state ? view(state) : { scope: ledgerScope(id), available: false as const, error: 'its ledger did not answer in time' };
+      })
+      .sort((a, b) => a.scope.localeCompare(b.scope));
     return { scopes };
   });
 

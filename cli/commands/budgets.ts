@@ -15,13 +15,13 @@ export function budgetsCommand(): Command {
       if (out.json) return out.printJson(answer);
       out.table(answer.scopes, [
         { header: 'SCOPE', value: (s) => s.scope },
-        { header: 'SIZE', value: (s) => s.size },
-        { header: 'CAP', value: (s) => s.cap },
-        { header: 'OUT', value: (s) => s.unavailable },
-        { header: 'TRIPPED', value: (s) => (s.tripped ? 'yes' : 'no') },
-        { header: 'HOLDERS', value: (s) => s.holders.map((h) => `${h.node_id} (${h.holder})`) },
-        { header: 'WAITING', value: (s) => s.waiters.map((w) => w.node_id) },
-        { header: 'OUT ELSEWHERE', value: (s) => s.unavailable_elsewhere },
+        { header: 'SIZE', value: (s) => s.size ?? '-' },
+        { header: 'CAP', value: (s) => s.cap ?? '-' },
+        { header: 'OUT', value: (s) => s.unavailable ?? '-' },
+        { header: 'TRIPPED', value: (s) => (s.available === false ? `unknown: ${s.error}` : s.tripped ? 'yes' : 'no') },
+        { header: 'HOLDERS', value: (s) => (s.holders ?? []).map((h) => `${h.node_id} (${h.holder})`) },
+        { header: 'WAITING', value: (s) => (s.waiters ?? []).map((w) => w.node_id) },
+        { header: 'OUT ELSEWHERE', value: (s) => s.unavailable_elsewhere ?? [] },
       ]);
     });
 
