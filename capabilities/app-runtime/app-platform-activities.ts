@@ -1,4 +1,6 @@
 import { heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../../domain/errors';
 import type { StepContext } from '../../domain/step-context';
 import type { EvidenceStore } from '../evidence/evidence-store';
 import {
@@ -54,6 +56,29 @@ export function createAppPlatformActivities(deps: { appPlatform: AppPlatformClie
         const allocation = await appPlatform.allocation(allocationId);
         heartbeat({ state: allocation.state, bound: allocation.bound });
         if ((allocation.state === 'active' && allocation.bound) || Date.now() >= deadline) return allocation;
+        await sleep(pollMs);
+      }
+    },
+
+    /** Asks the platform to add or remove a worker member; the operation then runs on its own. */
+    async requestMemberOperation(
+      ctx: StepContext,
+      projectId: string,
+      appInstanceId: string,
+      kind: 'worker_add' | 'worker_remove',
+      nodeId: string,
+    ): Promise<MemberOperation> {
+      return appPlatform.createOperation(projectId, appInstanceId, { kind, node_id: nodeId }, `${ctx.idempotency_key}/operation`);
+    },
+
+    /** Follows a member operation (accepted → running → succeeded / failed) until it ends or the timeout, heartbeating. */
+    async waitForMemberOperation(_ctx: StepContext, projectId: string, appInstanceId: string, operationId: string, timeoutMs: number, pollMs: number): Promise<MemberOperation> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const op = (await appPlatform.operations(projectId, appInstanceId)).find((o) => o.id === operationId);
+        if (!op) throw ApplicationFailure.nonRetryable(`member operation ${operationId} is gone from ${appInstanceId}`, ErrorType.NotFound);
+        heartbeat({ state: op.state });
+        if (op.state === 'succeeded' || op.state === 'failed' || Date.now() >= deadline) return op;
         await sleep(pollMs);
       }
     },

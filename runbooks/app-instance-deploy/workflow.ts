@@ -1,10 +1,9 @@
 import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { AppPlatformActivities, DeployState } from '../../capabilities/app-runtime/app-platform-activities';
 import type { ControllerActivities } from '../../capabilities/app-runtime/controller-activities';
-import type { HostDescription, InventoryActivities } from '../../capabilities/inventory/inventory-activities';
+import type { HostDescription } from '../../capabilities/inventory/inventory-activities';
 import { diagnoseDeploy, type FailureFinding, type FailureMode } from '../../domain/app-runtime-failures';
 import type { RunReport } from '../../domain/runbook';
-import type { StepContext } from '../../domain/step-context';
 import { SA } from '../../domain/search-attributes';
 import { ActivityOptionSets } from '../../engine/activity-options';
 import { planCheckpoint } from '../../engine/plan-checkpoint';
@@ -18,6 +17,7 @@ import {
   type AppInstanceDeployRequest,
 } from './input';
 import { appRuntimeRequests } from '../../capabilities/app-runtime/requests';
+import { findAppControlHost, onHost } from '../app-control-host';
 import { NodeAgentRepair } from '../node-agent-repair';
 import { planDeploy } from './plan';
 import { escalationText, fixQuestion, fixStep, followUps } from './policies/fixes';
@@ -25,7 +25,6 @@ import { escalationText, fixQuestion, fixStep, followUps } from './policies/fixe
 const acts = {
   platform: proxyActivities<AppPlatformActivities>(ActivityOptionSets.platformCall),
   controller: proxyActivities<ControllerActivities>(ActivityOptionSets.hostRead),
-  inventory: proxyActivities<InventoryActivities>(ActivityOptionSets.lookup),
 };
 
 /** Waits bounded by the run's converge_timeout, heartbeating every poll. */
@@ -125,7 +124,7 @@ class DeployRun {
       { allocation, instance },
     );
 
-    this.controlHost = await this.findControlHost();
+    this.controlHost = await findAppControlHost(run, input.app_control_node_id);
     this.boundNode = await resolveTarget(run, allocation.node_id, 'read_node_agent', 'node-agent work');
     let findings = await this.diagnose();
 
@@ -184,36 +183,10 @@ class DeployRun {
     });
   }
 
-  /** The app_control host: the one named, or the inventory's only one. */
-  private async findControlHost(): Promise<HostDescription> {
-    const named = this.input.app_control_node_id;
-    return this.run.step(
-      'find_app_control_host',
-      async () => {
-        const candidates = named ? [await acts.inventory.describeHost(named)] : await acts.inventory.hostsWithRole('app_control');
-        const hosts = candidates.filter((h) => h.role === 'app_control');
-        if (hosts.length !== 1) {
-          throw new Error(
-            named
-              ? `${named} is ${candidates[0]?.role}, not app_control: the controller runs on app_control hosts only`
-              : `the inventory has ${hosts.length} app_control hosts; name one with app_control_node_id`,
-          );
-        }
-        return hosts[0]!;
-      },
-      { describe: (h) => `${h.hostname} (app_control)` },
-    );
-  }
-
-  /** A step context aimed at another host than the run's target (the controller's). */
-  private on(ctx: StepContext, host: HostDescription): StepContext {
-    return { ...ctx, node_id: host.node_id, host_name: host.hostname, host_role: host.role };
-  }
-
   /** Reads the controller, the node-agent and the queued tasks, and says which failure modes hold. */
   private async diagnose(): Promise<FailureFinding[]> {
     const { run, input } = this;
-    const controller = await run.step('read_controller_state', (ctx) => acts.controller.readControllerState(this.on(ctx, this.controlHost)), {
+    const controller = await run.step('read_controller_state', (ctx) => acts.controller.readControllerState(onHost(ctx, this.controlHost)), {
       describe: (c) => (c.installed ? `build ${c.build ?? '?'}, ${c.running ? 'active' : 'not active'}` : 'not installed'),
     });
     this.controllerInstalled = controller.installed;
@@ -258,12 +231,12 @@ class DeployRun {
     }
     switch (f.fix) {
       case 'bring_up_controller':
-        await run.step(step, (ctx) => acts.controller.bringUpController(this.on(ctx, this.controlHost), input.controller_build), {
+        await run.step(step, (ctx) => acts.controller.bringUpController(onHost(ctx, this.controlHost), input.controller_build), {
           describe: (c) => `build ${c.build}, ${c.running ? 'active' : 'not active'}`,
         });
         return undefined;
       case 'upgrade_controller':
-        await run.step(step, (ctx) => acts.controller.installControllerBuild(this.on(ctx, this.controlHost), input.controller_build), {
+        await run.step(step, (ctx) => acts.controller.installControllerBuild(onHost(ctx, this.controlHost), input.controller_build), {
           describe: (c) => `build ${c.build}, ${c.running ? 'active' : 'not active'}`,
         });
         return undefined;
