@@ -72,7 +72,14 @@ export function createAppPlatformActivities(deps: { appPlatform: AppPlatformClie
     },
 
     /** Follows a member operation (accepted → running → succeeded / failed) until it ends or the timeout, heartbeating. */
-    async waitForMemberOperation(_ctx: StepContext, projectId: string, appInstanceId: string, operationId: string, timeoutMs: number, pollMs: number): Promise<MemberOperation> {
+    async waitForMemberOperation(
+      _ctx: StepContext,
+      projectId: string,
+      appInstanceId: string,
+      operationId: string,
+      timeoutMs: number,
+      pollMs: number,
+    ): Promise<MemberOperation> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const op = (await appPlatform.operations(projectId, appInstanceId)).find((o) => o.id === operationId);

@@ -84,7 +84,12 @@ export class AppPlatformClient {
     ).operations;
   }
 
-  createOperation(projectId: string, appInstanceId: string, body: { kind: 'worker_add' | 'worker_remove'; node_id: string }, key: string): Promise<MemberOperation> {
+  createOperation(
+    projectId: string,
+    appInstanceId: string,
+    body: { kind: 'worker_add' | 'worker_remove'; node_id: string },
+    key: string,
+  ): Promise<MemberOperation> {
     return this.platform.send(appRuntimeRequests.createMemberOperation(projectId, appInstanceId, body), MemberOperationSchema, key);
   }
 
