@@ -36,6 +36,32 @@ export interface Recording {
 export async function recordHistories({ out, version, scenarios, worker: workerOptions }: Recording, only: string[] = process.argv.slice(2)): Promise<void> {
   const unknown = only.filter((n) => !(n in scenarios));
   if (unknown.length) throw new Error(`no scenario named ${unknown.join(', ')}; known: ${Object.keys(scenarios).join(', ')}`);
+  const cli = await resolveTemporalCli();
+  await withLabStack(workerOptions, async (s, taskQueue, temporalAddress) => {
+    fs.mkdirSync(out, { recursive: true });
+    for (const [name, drive] of Object.entries(scenarios)) {
+      if (only.length && !only.includes(name)) continue;
+      const driven = await drive(s, taskQueue);
+      const handle = 'open' in driven ? driven.open : driven;
+      const outcome = 'open' in driven ? 'still open' : ((await handle.result()) as { outcome?: string }).outcome;
+      const file = path.join(out, `${version}-${name}.json`);
+      // The CLI writes the same JSON as a Web UI export, which replay accepts as is.
+      const json = execFileSync(cli.path, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', temporalAddress]);
+      fs.writeFileSync(file, json);
+      process.stderr.write(`[record] ${name}: ${outcome} → ${path.relative(process.cwd(), file)}\n`);
+    }
+  });
+}
+
+/**
+ * A fresh stack (dev server, PostgreSQL, the lab at the tests' time scale) and a worker
+ * on it for the length of `body`; everything is stopped and removed afterwards. For
+ * scripts that drive real runs outside jest (recording histories, timing the lab).
+ */
+export async function withLabStack(
+  workerOptions: WorkerOverrides | undefined,
+  body: (s: Stack, taskQueue: string, temporalAddress: string) => Promise<void>,
+): Promise<void> {
   const dir = path.resolve(__dirname, '../../.data', `record-${process.pid}`);
   const stack = await startStack({
     dataDir: dir,
@@ -53,25 +79,11 @@ export async function recordHistories({ out, version, scenarios, worker: workerO
     [TEST_ENV_KEYS.platformUrl]: stack.lab!.platformUrl,
     [TEST_ENV_KEYS.platformToken]: stack.lab!.platformToken,
   });
-  const cli = await resolveTemporalCli();
   const s = await connectStack();
   const taskQueue = uniqueTaskQueue('record');
   const worker = await s.worker(taskQueue, workerOptions);
   try {
-    await worker.runUntil(async () => {
-      fs.mkdirSync(out, { recursive: true });
-      for (const [name, drive] of Object.entries(scenarios)) {
-        if (only.length && !only.includes(name)) continue;
-        const driven = await drive(s, taskQueue);
-        const handle = 'open' in driven ? driven.open : driven;
-        const outcome = 'open' in driven ? 'still open' : ((await handle.result()) as { outcome?: string }).outcome;
-        const file = path.join(out, `${version}-${name}.json`);
-        // The CLI writes the same JSON as a Web UI export, which replay accepts as is.
-        const json = execFileSync(cli.path, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', stack.temporalAddress]);
-        fs.writeFileSync(file, json);
-        process.stderr.write(`[record] ${name}: ${outcome} → ${path.relative(process.cwd(), file)}\n`);
-      }
-    });
+    await worker.runUntil(body(s, taskQueue, stack.temporalAddress));
   } finally {
     await s.close();
     await stack.stop();
