@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import { statusQuery } from '../../domain/messages';
+import { appInstanceDeployWorkflowId } from '../../runbooks/app-instance-deploy/input';
 import type { RunReport } from '../../domain/runbook';
 import { connectStack, eventually, LEDGER_TASK_QUEUE, uniqueTaskQueue, type Stack } from '../support/harness';
 import { testEnv } from '../support/test-env';
@@ -103,18 +105,24 @@ test('worker SIGKILLed mid-drain and restarted → run completes with exactly on
 
 /** Starts a worker, runs `during` while the run is in `step`, stops the worker with `signal`, then finishes on a second worker. */
 async function interruptDuring(
-  step: string,
+  step: string | string[],
   signal: NodeJS.Signals,
-  start: (taskQueue: string) => ReturnType<typeof startGpuFault>,
+  start: (taskQueue: string) => Promise<WorkflowHandle>,
   env: Record<string, string> = {},
 ): Promise<RunReport> {
+  const steps = Array.isArray(step) ? step : [step];
   const taskQueue = uniqueTaskQueue('interrupt');
   const first = spawnWorker(taskQueue, env);
   let second: ReturnType<typeof spawnWorker> | undefined;
   try {
     await first.ready;
     const handle = await start(taskQueue);
-    await eventually(async () => ((await handle.query(statusQuery)).current_step === step ? true : undefined), `step ${step}`, 60_000, 20);
+    await eventually(
+      async () => (steps.includes((await handle.query(statusQuery)).current_step ?? '') ? true : undefined),
+      `step ${steps.join(' or ')}`,
+      60_000,
+      20,
+    );
     first.child.kill(signal);
     await exited(first.child);
     second = spawnWorker(taskQueue, env);
@@ -152,4 +160,26 @@ test('SIGTERM during a GPU reset is not a failed reset: no reboot, the run compl
   expect(report.steps.find((s) => s.name === 'reset_gpu2')?.status).toBe('completed');
   expect(await stack.lab.applied(NODE, 'reset_gpu')).toBe(1);
   expect(await stack.lab.applied(NODE, 'reboot')).toBe(0);
+});
+
+test('worker SIGKILLed mid-recovery of the 3 → 4 → 5 chain → the next worker finishes it; each host change and the token mint happen once', async () => {
+  await stack.lab.reset();
+  const { instance } = await stack.lab.createDeployingInstance({
+    projectId: 'proj-crash',
+    controllerNodeId: 'dev-gpu-1',
+    faults: [{ fault: 'node_api_unreachable' }, { fault: 'agent_cert_expired' }, { fault: 'stale_enrollment_token' }],
+  });
+  const report = await interruptDuring(['wait_for_node_agent', 'confirm_enrollment', 'wait_for_running'], 'SIGKILL', (tq) =>
+    stack.client.workflow.start('appInstanceDeploy', {
+      taskQueue: tq,
+      workflowId: `${appInstanceDeployWorkflowId('proj-crash', instance.id)}/${Date.now()}`,
+      args: [{ project_id: 'proj-crash', app_instance_id: instance.id, converge_timeout: '30s', poll_interval: '200ms' }],
+    }),
+  );
+  expect(report.outcome).toBe('running');
+  const changes = (await stack.lab.records('dev-gpu-1')).mutations.filter((m) => m.applied);
+  const writes = changes.filter((m) => m.kind === 'file_write').map((m) => (m.detail as { path?: string } | undefined)?.path);
+  expect(writes.sort()).toEqual(['/etc/gpuaas/node-agent.env', '/etc/hosts']);
+  expect(changes.filter((m) => m.kind === 'file_move')).toHaveLength(2);
+  expect(changes.filter((m) => m.kind === 'enrollment_token')).toHaveLength(1);
 });
