@@ -136,3 +136,11 @@ test('an instance already running: nothing to do', async () => {
   const again: RunReport = await withWorker(async (tq) => (await start(tq, id)).result());
   expect(again.outcome).toBe('already_running');
 });
+
+test('a new deploy: the instance is created with the id the run is named after, then brought to running', async () => {
+  const id = `new-${Date.now().toString(36)}`;
+  const report: RunReport = await withWorker(async (tq) => (await start(tq, id, { create: { name: id, controller_node_id: WORKER } })).result());
+  expect(report.outcome).toBe('running');
+  expect(steps(report).slice(0, 3)).toEqual(['read_app_instance', 'create_app_instance', 'read_app_instance']);
+  expect((await stack.lab.records(WORKER)).mutations.filter((m) => m.applied && m.kind === 'app_instance_create')).toHaveLength(1);
+});
