@@ -9,11 +9,17 @@ export class ApiError extends CliError {
     message: string,
     readonly details: Record<string, unknown>,
     readonly correlationId: string | undefined,
+    /** Seconds the API asked to wait before trying again (a 503's Retry-After). */
+    readonly retryAfterS?: number,
   ) {
     super(code, message, exitCodeForStatus(status), notesOf(details, correlationId));
     this.name = 'ApiError';
   }
 }
+
+/** Tries of a GET or DELETE after a 503 that says when to come back, and the longest wait honoured. */
+const RETRIES = 3;
+const MAX_RETRY_WAIT_S = 5;
 
 /** No answer at all: connection refused, DNS, TLS, or no answer in time. */
 export class ApiUnreachable extends CliError {
@@ -58,7 +64,23 @@ export class ApiClient {
     return this.request<T>('DELETE', path, { query });
   }
 
-  async request<T>(method: string, path: string, { query = {}, body }: { query?: Query; body?: unknown } = {}): Promise<Answer<T>> {
+  /**
+   * One request. A GET or DELETE answered 503 with Retry-After (Temporal slow to answer the API)
+   * is tried again, up to RETRIES times: both can be repeated safely. Other methods are not.
+   */
+  async request<T>(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<Answer<T>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once<T>(method, path, opts);
+      } catch (err) {
+        const retryAfter = err instanceof ApiError ? err.retryAfterS : undefined;
+        if (attempt > RETRIES || retryAfter === undefined || (method !== 'GET' && method !== 'DELETE')) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(retryAfter, MAX_RETRY_WAIT_S) * 1000));
+      }
+    }
+  }
+
+  private async once<T>(method: string, path: string, { query = {}, body }: { query?: Query; body?: unknown } = {}): Promise<Answer<T>> {
     const url = new URL(`${this.base}${path}`);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {
@@ -100,6 +122,8 @@ function parseJson(text: string): unknown {
  * still gets a code from its status.
  */
 function errorOf(res: Response, parsed: unknown, text: string): ApiError {
+  const retryAfter = res.status === 503 ? Number.parseInt(res.headers.get('retry-after') ?? '', 10) : Number.NaN;
+  const retryAfterS = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
   const envelope = (parsed as { error?: unknown; correlation_id?: unknown } | undefined) ?? {};
   const correlationId = typeof envelope.correlation_id === 'string' ? envelope.correlation_id : (res.headers.get('x-correlation-id') ?? undefined);
   const error = envelope.error;
@@ -112,6 +136,7 @@ function errorOf(res: Response, parsed: unknown, text: string): ApiError {
       typeof message === 'string' ? message : res.statusText,
       merged,
       correlationId,
+      retryAfterS,
     );
   }
   const firstLine =
@@ -119,7 +144,7 @@ function errorOf(res: Response, parsed: unknown, text: string): ApiError {
       .split('\n')
       .find((l) => l.trim())
       ?.trim() ?? '';
-  return new ApiError(res.status, `http_${res.status}`, [res.statusText, firstLine.slice(0, 200)].filter(Boolean).join(': '), {}, correlationId);
+  return new ApiError(res.status, `http_${res.status}`, [res.statusText, firstLine.slice(0, 200)].filter(Boolean).join(': '), {}, correlationId, retryAfterS);
 }
 
 /** The lines after `error: code: message`: which fields were invalid, which role was needed. */

@@ -349,7 +349,8 @@ export class RunbookRun {
     for (const late of this.signalInbox.splice(0)) {
       await this.refusedSignal(ctx, late, refusalOf(request, late) ?? { code: 'no_pending_approval', message: 'it arrived after the approval timed out' });
     }
-    const votes = request.approvals;
+    // Who decided: every approver, or whoever rejected (the other votes stay in `approvals`).
+    const votes = state === 'rejected' ? request.approvals.filter((v) => v.decision === 'reject') : request.approvals;
     const result: ApprovalRecord =
       state === 'pending'
         ? { ...request, decision: 'timeout', decided_at: new Date().toISOString() }
