@@ -121,11 +121,6 @@ export async function connectStack() {
         workflowBundle: await bundle,
       });
     },
-    /** A worker (as `worker` makes it) on a fresh task queue named after `name`, for the length of `body`. */
-    async withWorker<T>(name: string, body: (taskQueue: string) => Promise<T>, opts: WorkerOverrides = {}): Promise<T> {
-      const taskQueue = uniqueTaskQueue(name);
-      return (await this.worker(taskQueue, opts)).runUntil(body(taskQueue));
-    },
     startLedgers,
     async close() {
       if (ledgers) {

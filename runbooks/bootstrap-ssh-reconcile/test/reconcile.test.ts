@@ -5,7 +5,7 @@
  */
 import type { RunReport } from '../../../domain/runbook';
 import type { AppRuntimeFault } from '../../../lab/admin-client';
-import { connectStack, type Stack } from '../../../test/support/harness';
+import { connectStack, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
 import { bootstrapSshReconcileWorkflowId } from '../input';
 
 const WORKER = 'dev-gpu-1';
@@ -24,7 +24,9 @@ beforeEach(async () => {
 
 async function reconcile(faults: AppRuntimeFault[], extra: Record<string, unknown> = {}): Promise<RunReport> {
   const { instance } = await stack.lab.createDeployingInstance({ projectId: PROJECT, controllerNodeId: WORKER, faults });
-  return stack.withWorker('bootstrap-ssh', async (taskQueue) => {
+  const taskQueue = uniqueTaskQueue('bootstrap-ssh');
+  const worker = await stack.worker(taskQueue);
+  return worker.runUntil(async () => {
     const handle = await stack.client.workflow.start('bootstrapSshReconcile', {
       taskQueue,
       workflowId: `${bootstrapSshReconcileWorkflowId(instance.id)}/${Date.now()}`,
