@@ -1,6 +1,6 @@
 import { condition, getExternalWorkflowHandle, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BudgetActivities } from '../capabilities/budget/budget-activities';
-import { ledgerWorkflowId, type ScopeSpec } from '../domain/disruption';
+import { ledgerWorkflowId, type Lease, type ScopeSpec } from '../domain/disruption';
 import { slotGrantedSignal, slotReleaseSignal } from '../domain/disruption-messages';
 import { ActivityOptionSets } from './activity-options';
 import { failureOf } from './failures';
@@ -40,6 +40,18 @@ export class DisruptionLease {
       async (ctx) => (await budget.describeDisruptionScopes(ctx)).scopes.map((s) => `${s.key} (cap ${s.cap} of ${s.size})`),
       { describe: (scopes) => scopes.join(', ') },
     );
+  }
+
+  /**
+   * For a pre-check: the other runs that hold the node out of service now (a node
+   * held for an operator after an RMA, or another run's disruption). A run that
+   * would only add load to the node refuses it rather than wait behind them.
+   */
+  static async otherHolders(run: RunbookRun): Promise<Lease[]> {
+    const self = workflowInfo().workflowId;
+    return run.step('check_node_lease', async (ctx) => (await budget.readNodeHolders(ctx)).filter((h) => h.holder !== self), {
+      describe: (holders) => (holders.length ? `held by ${holders.map((h) => `${h.holder} since ${h.granted_at}`).join(', ')}` : 'free'),
+    });
   }
 
   /** Leases the node from every scope it belongs to, waiting while a scope is full. */

@@ -1,6 +1,16 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { ledgerWorkflowId, scopesOf, type BudgetConfig, type LedgerState, type ScopeSpec, type SlotRequest } from '../../domain/disruption';
+import {
+  ledgerWorkflowId,
+  NODE_SCOPE_KIND,
+  scopeKey,
+  scopesOf,
+  type BudgetConfig,
+  type Lease,
+  type LedgerState,
+  type ScopeSpec,
+  type SlotRequest,
+} from '../../domain/disruption';
 import { ledgerStateQuery, slotRequestSignal } from '../../domain/disruption-messages';
 import { ErrorType } from '../../domain/errors';
 import { findHost, type Inventory } from '../../domain/inventory';
@@ -62,6 +72,18 @@ export function createBudgetActivities(deps: BudgetDeps) {
         signalArgs: [request],
       });
       return handle.query(ledgerStateQuery);
+    },
+
+    /** Who holds the run's node out of service now (its own scope's ledger); none when it has no ledger. */
+    async readNodeHolders(ctx: StepContext): Promise<Lease[]> {
+      const handle = deps.temporal.workflow.getHandle(ledgerWorkflowId(scopeKey(NODE_SCOPE_KIND, ctx.node_id ?? '')));
+      try {
+        if ((await handle.describe()).status.name !== 'RUNNING') return [];
+        return (await handle.query(ledgerStateQuery)).holders;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return [];
+        throw err;
+      }
     },
   };
 }

@@ -1,4 +1,4 @@
-import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { AppPlatformActivities } from '../../capabilities/app-runtime/app-platform-activities';
 import type { MemberOperation } from '../../capabilities/app-runtime/app-platform-client';
 import type { ControllerActivities } from '../../capabilities/app-runtime/controller-activities';
@@ -15,6 +15,9 @@ import { parseWorkflowInput, resolveTarget } from '../../engine/target';
 import { findAppControlHost, onHost } from '../app-control-host';
 import { NodeAgentRepair } from '../node-agent-repair';
 import { RUNBOOK_WORKER_ADD, WorkerAddInputSchema, workerAddRequestSignal, type WorkerAddInput, type WorkerAddRequest } from './input';
+
+/** Runs started before it did not check who holds the node before joining it. */
+const NODE_LEASE_PRECHECK = 'node-lease-precheck';
 
 const acts = {
   platform: proxyActivities<AppPlatformActivities>(ActivityOptionSets.platformCall),
@@ -72,6 +75,18 @@ class WorkerAddRun {
     }
     const member = state.members.find((m) => m.node_id === input.node_id);
     if (member) return { outcome: 'already_member', summary: `${node.hostname} is already ${member.role} member ${member.id} (${member.state})` };
+    if (patched(NODE_LEASE_PRECHECK)) {
+      // A node another run holds out of service (an RMA hold, a remediation) must not join
+      // now; waiting behind a hold that only a person ends would look like a hang.
+      const holders = await DisruptionLease.otherHolders(run);
+      if (holders.length) {
+        const by = holders.map((h) => `${h.holder} (${h.runbook}, since ${h.granted_at})`).join(', ');
+        return {
+          outcome: 'escalated',
+          summary: `${node.hostname} is held out of service by ${by}: once it is fit to serve, a person releases its slot (gpuaas-runbooks budgets release --scope node/${input.node_id} --node ${input.node_id}) and adds it again`,
+        };
+      }
+    }
     this.controlHost = await findAppControlHost(run, input.app_control_node_id);
     let findings = await this.diagnoseAgent();
 

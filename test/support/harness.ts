@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Pool } from 'pg';
 import pino from 'pino';
-import type { BudgetConfig } from '../../domain/disruption';
+import { ledgerWorkflowId, NODE_SCOPE_KIND, scopeKey, type BudgetConfig } from '../../domain/disruption';
+import { ledgerStateQuery, slotReleaseSignal } from '../../domain/disruption-messages';
 import { InventorySchema, type Inventory } from '../../domain/inventory';
 import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
 import { installTracing } from '../../runtime/tracing';
@@ -122,6 +123,31 @@ export async function connectStack() {
       });
     },
     startLedgers,
+    /**
+     * Gives back the node's own disruption slot wherever an earlier suite left it held
+     * (a run that ended held for an operator keeps it by design), as an operator's
+     * `budgets release` would; runs an earlier suite left waiting for it are ended.
+     */
+    async freeNode(nodeId: string): Promise<void> {
+      const handle = client.workflow.getHandle(ledgerWorkflowId(scopeKey(NODE_SCOPE_KIND, nodeId)));
+      const running = await handle.describe().then(
+        (d) => d.status.name === 'RUNNING',
+        () => false,
+      );
+      if (!running) return;
+      await startLedgers();
+      const state = await handle.query(ledgerStateQuery);
+      for (const w of state.waiters) {
+        await client.workflow
+          .getHandle(w.holder)
+          .terminate('test clean-up: left waiting by an earlier test')
+          .catch(() => undefined);
+      }
+      for (const h of state.holders) {
+        await handle.signal(slotReleaseSignal, { holder: h.holder, node_id: h.node_id, actor: 'test', reason: 'left held by an earlier test' });
+      }
+      await eventually(async () => ((await handle.query(ledgerStateQuery)).holders.length === 0 ? true : undefined), `node/${nodeId} freed`);
+    },
     async close() {
       if (ledgers) {
         ledgers.worker.shutdown();

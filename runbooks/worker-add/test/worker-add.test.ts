@@ -1,12 +1,14 @@
 /**
  * worker-add against the lab: a node joins a running instance and slurmctld sees it
  * idle with its GPUs; a node whose agent is offline is repaired first; a join that does
- * not verify is rolled back, leaving the controller as it was.
+ * not verify is rolled back, leaving the controller as it was; a node another run holds
+ * out of service is refused.
  */
 import type { RunReport } from '../../../domain/runbook';
 import type { AppRuntimeFault } from '../../../lab/admin-client';
 import { connectStack, eventually, uniqueTaskQueue, type Stack, type WorkerOverrides } from '../../../test/support/harness';
 import { workerAddWorkflowId } from '../input';
+import { clearHistory, decide, startGpuFault } from '../../gpu-fault-remediation/test/scenarios';
 
 const CONTROLLER_NODE = 'dev-gpu-1';
 const NEW_WORKER = 'dev-gpu-2';
@@ -21,6 +23,8 @@ beforeAll(async () => {
 afterAll(async () => stack?.close());
 beforeEach(async () => {
   await stack.lab.reset();
+  // An earlier suite's run may have ended with the node held for an operator.
+  await stack.freeNode(NEW_WORKER);
 });
 
 /** A running instance (the lab converges a fault-free deploy on its own), then `faults` on the new worker. */
@@ -77,4 +81,27 @@ test('a join that does not verify is rolled back: the inventory says 4 GPUs, slu
   expect(report.summary).toMatch(/not idle with 4 GPUs; member removed \(succeeded\), controller untouched/);
   expect(await kinds(NEW_WORKER)).toEqual(['member_operation', 'member_operation']);
   expect(await kinds('dev-lab-1')).toEqual([]);
+});
+
+test('a node held for an operator after an RMA decision is refused, naming the hold, not waited on', async () => {
+  await clearHistory(stack, NEW_WORKER);
+  await stack.lab.injectXid(NEW_WORKER, 5, 48, true);
+  const taskQueue = uniqueTaskQueue('worker-add-held');
+  const gpuFault = await stack.worker(taskQueue);
+  const held = await gpuFault.runUntil(async () => {
+    const run = await startGpuFault(stack, taskQueue, { node_id: NEW_WORKER });
+    await decide(run, 'approve_rma', 'reject');
+    return (await run.result()) as RunReport;
+  });
+  expect(held.outcome).toBe('held_for_operator');
+  await stack.lab.reset();
+
+  const id = await runningInstance();
+  const report = await addWorker(id);
+  expect(report.outcome).toBe('escalated');
+  expect(report.summary).toMatch(
+    /dev-gpu-2 is held out of service by gpu-fault\/dev-gpu-2 \(gpu-fault-remediation, since .+\): .*budgets release --scope node\/dev-gpu-2/,
+  );
+  expect(report.steps.map((s) => s.name)).not.toContain('lease_disruption_slots');
+  expect(await kinds(NEW_WORKER)).toEqual([]);
 });
