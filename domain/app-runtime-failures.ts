@@ -87,6 +87,19 @@ export const FAILURE_MODE_FACTS: Record<FailureMode, ModeFacts> = {
 /** The agent's link as its journal last told it (node-agent-journal.ts's signs). */
 export type AgentJournalSign = 'name_unresolved' | 'no_route' | 'cert_expired' | 'token_invalid' | 'enrolled' | 'connected';
 
+/** The node-agent of one worker, as its host shows it. */
+export interface AgentObservations {
+  running: boolean;
+  nodeApiName: string;
+  /** What `getent hosts <nodeApiName>` answers on the node; null: nothing. */
+  resolvedTo: string | null;
+  /** The control-plane address the name must resolve to (configured). */
+  controlPlaneAddress: string;
+  /** The certificate's notAfter; null when there is none (moved aside). */
+  certNotAfter: string | null;
+  journal: { sign: AgentJournalSign; line: string } | null;
+}
+
 export interface DeployObservations {
   now: string;
   controller: {
@@ -99,17 +112,7 @@ export interface DeployObservations {
   knownGoodBuild: string;
   /** The controller member's adapter_detail, when the instance has one. */
   member: { hostname: string | null; last_error: string | null } | null;
-  agent: {
-    running: boolean;
-    nodeApiName: string;
-    /** What `getent hosts <nodeApiName>` answers on the bound node; null: nothing. */
-    resolvedTo: string | null;
-    /** The control-plane address the name must resolve to (configured). */
-    controlPlaneAddress: string;
-    /** The certificate's notAfter; null when there is none (moved aside). */
-    certNotAfter: string | null;
-    journal: { sign: AgentJournalSign; line: string } | null;
-  };
+  agent: AgentObservations;
   /** Bootstrap reconcile node tasks of the bound node still queued. */
   queuedTasks: number;
 }
@@ -134,6 +137,11 @@ export function compareBuilds(a: string, b: string): number {
   return 0;
 }
 
+function finding(mode: FailureMode, evidence: string): FailureFinding {
+  const f = FAILURE_MODE_FACTS[mode];
+  return { mode, boundary: f.boundary, fix: f.fix, needsApproval: f.needsApproval, evidence };
+}
+
 /**
  * Every failure mode that holds, owning boundary first: the controller on app_control,
  * then the node-agent's name resolution, certificate and token on worker_compute, then
@@ -141,49 +149,51 @@ export function compareBuilds(a: string, b: string): number {
  * how chained failures (3, then 4, then 5) come apart.
  */
 export function diagnoseDeploy(o: DeployObservations): FailureFinding[] {
-  const found: FailureFinding[] = [];
-  const hold = (mode: FailureMode, evidence: string) => {
-    const f = FAILURE_MODE_FACTS[mode];
-    found.push({ mode, boundary: f.boundary, fix: f.fix, needsApproval: f.needsApproval, evidence });
-  };
+  return [...diagnoseController(o), ...diagnoseAgent(o.agent, o.queuedTasks, o.now)];
+}
 
+/** Failure modes 1 and 2: the controller on the app_control host. */
+export function diagnoseController(o: Pick<DeployObservations, 'controller' | 'knownGoodBuild' | 'member'>): FailureFinding[] {
   if (!o.controller.running) {
-    hold(
-      'no_controller',
-      `slurm-reference-controller is not active on the app_control host${o.controller.build ? ` (build ${o.controller.build} installed)` : ' (not installed)'}`,
-    );
-  } else {
-    const hostname = o.member?.hostname;
-    const dialedHostname = hostname && o.member?.last_error?.includes(hostname) ? o.member.last_error : null;
-    const oldBuild = o.controller.build !== null && compareBuilds(o.controller.build, o.knownGoodBuild) < 0;
-    if (dialedHostname || oldBuild) {
-      hold(
-        'controller_dials_hostname',
-        [
-          dialedHostname ? `controller member error: ${dialedHostname}` : '',
-          oldBuild ? `controller build ${o.controller.build} is older than ${o.knownGoodBuild}, the first that dials connection.host` : '',
-        ]
-          .filter(Boolean)
-          .join('; '),
-      );
-    }
+    const installed = o.controller.build ? ` (build ${o.controller.build} installed)` : ' (not installed)';
+    return [finding('no_controller', `slurm-reference-controller is not active on the app_control host${installed}`)];
   }
+  const hostname = o.member?.hostname;
+  const dialedHostname = hostname && o.member?.last_error?.includes(hostname) ? o.member.last_error : null;
+  const oldBuild = o.controller.build !== null && compareBuilds(o.controller.build, o.knownGoodBuild) < 0;
+  if (!dialedHostname && !oldBuild) return [];
+  const evidence = [
+    dialedHostname ? `controller member error: ${dialedHostname}` : '',
+    oldBuild ? `controller build ${o.controller.build} is older than ${o.knownGoodBuild}, the first that dials connection.host` : '',
+  ];
+  return [finding('controller_dials_hostname', evidence.filter(Boolean).join('; '))];
+}
 
-  const a = o.agent;
+/**
+ * Failure modes 3 to 6: the node-agent of a worker (name resolution, certificate, token),
+ * then its queued bootstrap tasks, which wait on it. `queuedTasks` 0 leaves mode 6 out.
+ */
+export function diagnoseAgent(a: AgentObservations, queuedTasks: number, now: string): FailureFinding[] {
+  const found: FailureFinding[] = [];
   const sign = a.journal?.sign;
   if (a.resolvedTo !== a.controlPlaneAddress) {
-    hold(
-      'node_api_unreachable',
-      `${a.nodeApiName} resolves to ${a.resolvedTo ?? 'nothing'} on the bound node, not ${a.controlPlaneAddress}${a.journal && (sign === 'name_unresolved' || sign === 'no_route') ? `; agent: ${a.journal.line}` : ''}`,
+    const said = a.journal && (sign === 'name_unresolved' || sign === 'no_route') ? `; agent: ${a.journal.line}` : '';
+    found.push(
+      finding('node_api_unreachable', `${a.nodeApiName} resolves to ${a.resolvedTo ?? 'nothing'} on the bound node, not ${a.controlPlaneAddress}${said}`),
     );
   }
-  const expired = a.certNotAfter !== null && Date.parse(a.certNotAfter) <= Date.parse(o.now);
+  const expired = a.certNotAfter !== null && Date.parse(a.certNotAfter) <= Date.parse(now);
   if (expired || sign === 'cert_expired') {
-    hold('agent_cert_expired', `node-agent certificate notAfter ${a.certNotAfter ?? 'unknown'}${sign === 'cert_expired' ? `; agent: ${a.journal!.line}` : ''}`);
+    found.push(
+      finding(
+        'agent_cert_expired',
+        `node-agent certificate notAfter ${a.certNotAfter ?? 'unknown'}${sign === 'cert_expired' ? `; agent: ${a.journal!.line}` : ''}`,
+      ),
+    );
   }
-  if (sign === 'token_invalid') hold('enrollment_token_stale', `agent: ${a.journal!.line}`);
-  if (o.queuedTasks > 0 && (found.some((f) => f.boundary === 'worker_compute') || !a.running || sign !== 'connected')) {
-    hold('bootstrap_tasks_queued', `${o.queuedTasks} bootstrap SSH reconcile task(s) queued for the bound node; its agent is not connected`);
+  if (sign === 'token_invalid') found.push(finding('enrollment_token_stale', `agent: ${a.journal!.line}`));
+  if (queuedTasks > 0 && (found.length > 0 || !a.running || sign !== 'connected')) {
+    found.push(finding('bootstrap_tasks_queued', `${queuedTasks} bootstrap SSH reconcile task(s) queued for the bound node; its agent is not connected`));
   }
   return found;
 }

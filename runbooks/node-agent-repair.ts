@@ -1,7 +1,7 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AppPlatformActivities } from '../capabilities/app-runtime/app-platform-activities';
 import type { AgentState, NodeAgentActivities } from '../capabilities/app-runtime/node-agent-activities';
-import type { AgentJournalSign, FailureFinding } from '../domain/app-runtime-failures';
+import { diagnoseAgent, type AgentJournalSign, type FailureFinding } from '../domain/app-runtime-failures';
 import { ActivityOptionSets } from '../engine/activity-options';
 import type { RunbookRun } from '../engine/runner';
 
@@ -50,6 +50,24 @@ export class NodeAgentRepair {
       describe: (t) => `${t.length} queued`,
     });
     return queued.length;
+  }
+
+  /**
+   * Reads the agent (and, given a node, its queued bootstrap tasks) and records which
+   * node-agent failure modes hold (step `diagnose_node_agent`).
+   */
+  async diagnose(queuedTasksOf?: string): Promise<FailureFinding[]> {
+    const { run, settings } = this;
+    const agent = await this.readAgent();
+    const queued = queuedTasksOf ? await this.queuedTasks(queuedTasksOf) : 0;
+    const observed = { ...agent, nodeApiName: settings.node_api_name, controlPlaneAddress: settings.control_plane_address };
+    const findings = diagnoseAgent(observed, queued, new Date().toISOString());
+    await run.step(
+      'diagnose_node_agent',
+      (ctx) => run.evidence(ctx, 'classification', findings.map((f) => f.mode).join(', ') || 'no node-agent failure mode holds', { findings }),
+      { describe: () => findings.map((f) => f.mode).join(', ') || 'none holds' },
+    );
+    return findings;
   }
 
   /** Applies the node-agent fix of a finding (modes 3–5, and a stopped agent for 6), then waits for its journal to answer. */

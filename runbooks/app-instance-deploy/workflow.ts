@@ -27,12 +27,6 @@ const acts = {
   controller: proxyActivities<ControllerActivities>(ActivityOptionSets.hostRead),
 };
 
-/** Waits bounded by the run's converge_timeout, heartbeating every poll. */
-function waitsFor(input: AppInstanceDeployInput) {
-  const options = ActivityOptionSets.boundedWait(input.converge_timeout, input.poll_interval);
-  return { platform: proxyActivities<AppPlatformActivities>(options) };
-}
-
 /** More rounds than failure modes: each mode is fixed at most once, so the loop always ends. */
 const MAX_ROUNDS = 7;
 
@@ -59,7 +53,8 @@ export async function appInstanceDeploy(request: AppInstanceDeployRequest): Prom
 }
 
 class DeployRun {
-  private readonly waits: ReturnType<typeof waitsFor>;
+  /** Platform waits bounded by the run's converge_timeout, heartbeating every poll. */
+  private readonly waits: AppPlatformActivities;
   private readonly agent: NodeAgentRepair;
   /** Failure modes found and fixed, in the order they were. */
   private readonly fixed: FailureMode[] = [];
@@ -71,7 +66,7 @@ class DeployRun {
     private readonly run: RunbookRun,
     private readonly input: AppInstanceDeployInput,
   ) {
-    this.waits = waitsFor(input);
+    this.waits = proxyActivities<AppPlatformActivities>(ActivityOptionSets.boundedWait(input.converge_timeout, input.poll_interval));
     this.agent = new NodeAgentRepair(run, input);
   }
 
@@ -106,7 +101,7 @@ class DeployRun {
 
     const allocation = await run.step(
       'read_controller_allocation',
-      (ctx) => this.waits.platform.waitForAllocationBound(ctx, instance.controller_allocation_id, this.input.converge_timeout, this.input.poll_interval),
+      (ctx) => this.waits.waitForAllocationBound(ctx, instance.controller_allocation_id, this.input.converge_timeout, this.input.poll_interval),
       {
         describe: (a) => `${a.id} ${a.state}${a.bound ? `, bound to ${a.node_id}` : ', not bound'}`,
       },
@@ -152,7 +147,7 @@ class DeployRun {
     run.phase('verify');
     const converged = await run.step(
       'wait_for_running',
-      (ctx) => this.waits.platform.waitForInstanceRunning(ctx, input.project_id, instance.id, input.converge_timeout, input.poll_interval),
+      (ctx) => this.waits.waitForInstanceRunning(ctx, input.project_id, instance.id, input.converge_timeout, input.poll_interval),
       { describe: (s) => `${s.instance?.status ?? 'gone'}; controller ${s.members.find((m) => m.role === 'controller')?.state ?? 'missing'}` },
     );
     const ready = converged.members.find((m) => m.role === 'controller');

@@ -2,7 +2,7 @@ import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } fro
 import type { AppPlatformActivities } from '../../capabilities/app-runtime/app-platform-activities';
 import type { NodeAgentActivities } from '../../capabilities/app-runtime/node-agent-activities';
 import { appRuntimeRequests } from '../../capabilities/app-runtime/requests';
-import { diagnoseDeploy, FAILURE_MODE_FACTS, type FailureFinding } from '../../domain/app-runtime-failures';
+import { FAILURE_MODE_FACTS, type FailureFinding } from '../../domain/app-runtime-failures';
 import type { RunReport } from '../../domain/runbook';
 import { SA } from '../../domain/search-attributes';
 import { ActivityOptionSets } from '../../engine/activity-options';
@@ -102,7 +102,7 @@ async function reconcileTrust(run: RunbookRun, input: BootstrapSshReconcileInput
     const ended = await agent.reconcile('reconcile_bootstrap_ssh');
     if (ended === 'completed') break;
     if (ended === 'failed') return { outcome: 'escalated', summary: `first failing boundary: worker_compute — the reconcile task failed on ${node.hostname}` };
-    const findings = await diagnoseAgent(run, agent, input, node.node_id);
+    const findings = await agent.diagnose(node.node_id);
     const next = findings.find((f) => !repaired.some((r) => r.mode === f.mode));
     if (!next || attempt >= MAX_ATTEMPTS) {
       const held = findings.map((f) => `${f.mode}: ${f.evidence}`).join('; ') || 'the agent looks healthy, yet the task was not dispatched';
@@ -131,24 +131,4 @@ async function reconcileTrust(run: RunbookRun, input: BootstrapSshReconcileInput
     outcome: 'reconciled',
     summary: `the managed key of ${input.app_instance_id} is in ${user}'s authorized_keys on ${node.hostname}, other keys untouched${fixes}`,
   };
-}
-
-/** Which node-agent failure modes hold (the controller is not this runbook's concern). */
-async function diagnoseAgent(run: RunbookRun, agent: NodeAgentRepair, input: BootstrapSshReconcileInput, nodeId: string): Promise<FailureFinding[]> {
-  const state = await agent.readAgent();
-  const queued = await agent.queuedTasks(nodeId);
-  const findings = diagnoseDeploy({
-    now: new Date().toISOString(),
-    controller: { running: true, build: null },
-    knownGoodBuild: '0',
-    member: null,
-    agent: { ...state, nodeApiName: input.node_api_name, controlPlaneAddress: input.control_plane_address },
-    queuedTasks: queued,
-  }).filter((f) => f.boundary === 'worker_compute');
-  await run.step(
-    'diagnose_node_agent',
-    (ctx) => run.evidence(ctx, 'classification', findings.map((f) => f.mode).join(', ') || 'no node-agent failure mode holds', { findings }),
-    { describe: () => findings.map((f) => f.mode).join(', ') || 'none holds' },
-  );
-  return findings;
 }

@@ -4,7 +4,7 @@ import type { MemberOperation } from '../../capabilities/app-runtime/app-platfor
 import type { ControllerActivities } from '../../capabilities/app-runtime/controller-activities';
 import { appRuntimeRequests } from '../../capabilities/app-runtime/requests';
 import type { HostDescription } from '../../capabilities/inventory/inventory-activities';
-import { diagnoseDeploy, FAILURE_MODE_FACTS, type FailureFinding } from '../../domain/app-runtime-failures';
+import { FAILURE_MODE_FACTS, type FailureFinding } from '../../domain/app-runtime-failures';
 import type { RunReport } from '../../domain/runbook';
 import { SA } from '../../domain/search-attributes';
 import { ActivityOptionSets } from '../../engine/activity-options';
@@ -88,7 +88,7 @@ class WorkerAddRun {
       }
     }
     this.controlHost = await findAppControlHost(run, input.app_control_node_id);
-    let findings = await this.diagnoseAgent();
+    let findings = await this.agent.diagnose();
 
     const scopes = run.id.runMode === 'plan' ? await DisruptionLease.plannedScopes(run) : [];
     const stop = await planCheckpoint(run, this.plan(findings, scopes), undefined);
@@ -105,16 +105,16 @@ class WorkerAddRun {
     const lease = new DisruptionLease(run, input.node_id);
     await lease.acquire();
 
-    let op = await this.addWorker('add_worker');
+    let op = await this.memberOperation('add_worker', 'worker_add');
     if (op.state === 'failed') {
       // The same failure-mode checks as a stuck deploy, before any retry.
-      findings = (await this.diagnoseAgent()).filter((f) => !repaired.some((r) => r.mode === f.mode));
+      findings = (await this.agent.diagnose()).filter((f) => !repaired.some((r) => r.mode === f.mode));
       if (findings.length === 0) {
         await lease.release();
         return { outcome: 'escalated', summary: `worker_add failed (${op.error ?? 'no error given'}) and no known failure mode holds on ${node.hostname}` };
       }
       for (const f of findings) await this.agent.repair(f, FAILURE_MODE_FACTS[f.mode].step);
-      op = await this.addWorker('retry_add_worker');
+      op = await this.memberOperation('retry_add_worker', 'worker_add');
     }
     if (op.state !== 'succeeded') {
       await lease.release();
@@ -147,30 +147,6 @@ class WorkerAddRun {
       outcome: 'added',
       summary: `${slurmName} (${node.hostname}) is a Slurm worker of ${input.app_instance_id}: idle, ${slurm.gpus} GPUs as gres${fixes}`,
     };
-  }
-
-  /** The node-agent failure modes that hold on the node (the controller is the deploy's concern). */
-  private async diagnoseAgent(): Promise<FailureFinding[]> {
-    const { run, input } = this;
-    const agent = await this.agent.readAgent();
-    const findings = diagnoseDeploy({
-      now: new Date().toISOString(),
-      controller: { running: true, build: null },
-      knownGoodBuild: '0',
-      member: null,
-      agent: { ...agent, nodeApiName: input.node_api_name, controlPlaneAddress: input.control_plane_address },
-      queuedTasks: 0,
-    }).filter((f) => f.boundary === 'worker_compute' && f.mode !== 'bootstrap_tasks_queued');
-    await run.step(
-      'diagnose_node_agent',
-      (ctx) => run.evidence(ctx, 'classification', findings.map((f) => f.mode).join(', ') || 'the node-agent is healthy', { findings }),
-      { describe: () => findings.map((f) => f.mode).join(', ') || 'healthy' },
-    );
-    return findings;
-  }
-
-  private async addWorker(step: string): Promise<MemberOperation> {
-    return this.memberOperation(step, 'worker_add');
   }
 
   /** Creates a member operation and follows it to its end. */
