@@ -122,6 +122,11 @@ export async function connectStack() {
         workflowBundle: await bundle,
       });
     },
+    /** A worker (as `worker` makes it) on a fresh task queue named after `name`, for the length of `body`. */
+    async withWorker<T>(name: string, body: (taskQueue: string) => Promise<T>, opts: WorkerOverrides = {}): Promise<T> {
+      const taskQueue = uniqueTaskQueue(name);
+      return (await this.worker(taskQueue, opts)).runUntil(body(taskQueue));
+    },
     startLedgers,
     /**
      * Gives back the node's own disruption slot wherever an earlier suite left it held

@@ -8,7 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { approvalSignal, statusQuery } from '../../../domain/messages';
 import type { RunReport } from '../../../domain/runbook';
 import type { AppRuntimeFault } from '../../../lab/admin-client';
-import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
+import { connectStack, eventually, type Stack } from '../../../test/support/harness';
 import { appInstanceDeployWorkflowId, type AppInstanceDeployRequest } from '../input';
 
 const CONTROL = 'dev-lab-1';
@@ -27,11 +27,7 @@ beforeEach(async () => {
   await stack.lab.reset();
 });
 
-async function withWorker<T>(body: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueTaskQueue('app-deploy');
-  const worker = await stack.worker(taskQueue);
-  return worker.runUntil(body(taskQueue));
-}
+const withWorker = <T>(body: (taskQueue: string) => Promise<T>) => stack.withWorker('app-deploy', body);
 
 /** A deploying instance with `faults`, and a run of the runbook taking it over. */
 async function stuckInstance(faults: AppRuntimeFault[]): Promise<string> {

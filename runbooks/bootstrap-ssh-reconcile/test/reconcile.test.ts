@@ -5,7 +5,7 @@
  */
 import type { RunReport } from '../../../domain/runbook';
 import type { AppRuntimeFault } from '../../../lab/admin-client';
-import { connectStack, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
+import { connectStack, type Stack } from '../../../test/support/harness';
 import { bootstrapSshReconcileWorkflowId } from '../input';
 
 const WORKER = 'dev-gpu-1';
@@ -24,9 +24,7 @@ beforeEach(async () => {
 
 async function reconcile(faults: AppRuntimeFault[], extra: Record<string, unknown> = {}): Promise<RunReport> {
   const { instance } = await stack.lab.createDeployingInstance({ projectId: PROJECT, controllerNodeId: WORKER, faults });
-  const taskQueue = uniqueTaskQueue('bootstrap-ssh');
-  const worker = await stack.worker(taskQueue);
-  return worker.runUntil(async () => {
+  return stack.withWorker('bootstrap-ssh', async (taskQueue) => {
     const handle = await stack.client.workflow.start('bootstrapSshReconcile', {
       taskQueue,
       workflowId: `${bootstrapSshReconcileWorkflowId(instance.id)}/${Date.now()}`,

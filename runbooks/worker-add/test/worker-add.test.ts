@@ -6,7 +6,7 @@
  */
 import type { RunReport } from '../../../domain/runbook';
 import type { AppRuntimeFault } from '../../../lab/admin-client';
-import { connectStack, eventually, uniqueTaskQueue, type Stack, type WorkerOverrides } from '../../../test/support/harness';
+import { connectStack, eventually, type Stack, type WorkerOverrides } from '../../../test/support/harness';
 import { workerAddWorkflowId } from '../input';
 import { clearHistory, decide, startGpuFault } from '../../gpu-fault-remediation/test/scenarios';
 
@@ -39,16 +39,17 @@ async function runningInstance(faults: AppRuntimeFault[] = []): Promise<string> 
 }
 
 async function addWorker(appInstanceId: string, workerOptions: WorkerOverrides = {}): Promise<RunReport> {
-  const taskQueue = uniqueTaskQueue('worker-add');
-  const worker = await stack.worker(taskQueue, workerOptions);
-  return worker.runUntil(async () =>
-    (
-      await stack.client.workflow.start('workerAdd', {
-        taskQueue,
-        workflowId: `${workerAddWorkflowId(appInstanceId, NEW_WORKER)}/${Date.now()}`,
-        args: [{ project_id: PROJECT, app_instance_id: appInstanceId, node_id: NEW_WORKER, ...FAST }],
-      })
-    ).result(),
+  return stack.withWorker(
+    'worker-add',
+    async (taskQueue) =>
+      (
+        await stack.client.workflow.start('workerAdd', {
+          taskQueue,
+          workflowId: `${workerAddWorkflowId(appInstanceId, NEW_WORKER)}/${Date.now()}`,
+          args: [{ project_id: PROJECT, app_instance_id: appInstanceId, node_id: NEW_WORKER, ...FAST }],
+        })
+      ).result(),
+    workerOptions,
   );
 }
 
