@@ -87,9 +87,7 @@ test('a join that does not verify is rolled back: the inventory says 4 GPUs, slu
 test('a node held for an operator after an RMA decision is refused, naming the hold, not waited on', async () => {
   await clearHistory(stack, NEW_WORKER);
   await stack.lab.injectXid(NEW_WORKER, 5, 48, true);
-  const taskQueue = uniqueTaskQueue('worker-add-held');
-  const gpuFault = await stack.worker(taskQueue);
-  const held = await gpuFault.runUntil(async () => {
+  const held = await stack.withWorker('gpu-fault-held', async (taskQueue) => {
     const run = await startGpuFault(stack, taskQueue, { node_id: NEW_WORKER });
     await decide(run, 'approve_rma', 'reject');
     return (await run.result()) as RunReport;
