@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { DurationSchema } from './durations';
+import type { RunbookDefinition } from './runbook-definition';
 
 export interface DrillScenario {
   name: string;
@@ -46,6 +47,8 @@ export interface DrillInput {
   node_id: string;
   /** The drilled run's workflow id, as the runbook's definition makes it. */
   child_workflow_id: string;
+  /** The drilled run's input (before run_mode and source); drills scheduled before it was kept pass `{...scenario.input, node_id}`. */
+  run_input?: Record<string, unknown>;
 }
 
 export interface DrillReport {
@@ -65,4 +68,26 @@ export interface DrillReport {
 
 export function expectedText(s: DrillScenario): string {
   return 'outcome' in s.expect ? s.expect.outcome : `refused: ${s.expect.failure}`;
+}
+
+/** The placeholder a scenario writes where its target node goes. */
+const NODE_PLACEHOLDER = '{node}';
+
+function fillNode<T>(value: T, nodeId: string): T {
+  if (typeof value === 'string') return value.split(NODE_PLACEHOLDER).join(nodeId) as T;
+  if (Array.isArray(value)) return value.map((v) => fillNode(v, nodeId)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillNode(v, nodeId)])) as T;
+  return value;
+}
+
+/** The scenario aimed at one node: every `{node}` in its fault and its input becomes the node's id. */
+export function scenarioFor(scenario: DrillScenario, nodeId: string): DrillScenario {
+  return { ...scenario, fault: fillNode(scenario.fault, nodeId), input: fillNode(scenario.input, nodeId) };
+}
+
+/** What a drill of `scenario` on `nodeId` runs: the scenario aimed at the node, and the run's input before validation. */
+export function drillOf(entry: RunbookDefinition, scenario: DrillScenario, nodeId: string): { scenario: DrillScenario; runInput: Record<string, unknown> } {
+  const aimed = scenarioFor(scenario, nodeId);
+  const input = aimed.input ?? {};
+  return { scenario: aimed, runInput: entry.drillInput ? entry.drillInput(nodeId, input) : { ...input, node_id: nodeId } };
 }

@@ -7,6 +7,8 @@
 export const ErrorType = {
   InvalidInput: 'InvalidInput',
   HostRoleViolation: 'HostRoleViolation',
+  /** A drill would act on a host the inventory does not mark drillable. */
+  NotDrillable: 'NotDrillable',
   HostKeyMismatch: 'HostKeyMismatch',
   HostNotInInventory: 'HostNotInInventory',
   NotFound: 'NotFound',
@@ -33,6 +35,7 @@ export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   ErrorType.InvalidInput,
   ErrorType.HostRoleViolation,
+  ErrorType.NotDrillable,
   ErrorType.HostKeyMismatch,
   ErrorType.HostNotInInventory,
   ErrorType.NotFound,

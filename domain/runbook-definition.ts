@@ -36,6 +36,12 @@ export interface RunbookDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
   alert(input: z.output<S>): { key: string; xid: number | undefined };
   /** The drills this runbook ships (scheduled through /api/v1/drills). */
   drills?: readonly DrillScenario[];
+  /**
+   * A drill's run input from its target node and the scenario's input (with `{node}`
+   * filled in). Default: the scenario's input with `node_id`; a runbook whose input
+   * names its node another way (an app instance bound to it) says so here.
+   */
+  drillInput?(nodeId: string, scenarioInput: Record<string, unknown>): Record<string, unknown>;
   /** The signal a trigger with a new key sends to the open run. */
   joinSignal(input: z.output<S>, correlationId: string, receivedAt: string): { name: string; arg: unknown };
 }

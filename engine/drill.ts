@@ -28,7 +28,14 @@ export async function runbookDrill(input: DrillInput): Promise<DrillReport> {
 
   const child = await startChild(input.workflow_type, {
     workflowId: input.child_workflow_id,
-    args: [{ ...scenario.input, node_id: input.node_id, run_mode: 'drill', source: `drill:${input.drill_id}`, correlation_id: `${workflowId}/${runId}` }],
+    args: [
+      {
+        ...(input.run_input ?? { ...scenario.input, node_id: input.node_id }),
+        run_mode: 'drill',
+        source: `drill:${input.drill_id}`,
+        correlation_id: `${workflowId}/${runId}`,
+      },
+    ],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     memo: { [MEMO_REQUESTED_BY]: `drill:${input.drill_id}` },
     ...runUserMetadata({

@@ -40,6 +40,22 @@ export async function resolveTarget(run: RunbookRun, nodeId: string, action: Hos
         nonRetryable: true,
       });
     }
+    requireDrillable(run, host);
   });
   return host;
+}
+
+/**
+ * A drill acts only on hosts the inventory marks drillable: its target (the API checks
+ * that before it schedules) and every other host the run touches, such as the
+ * app_control host a platform-app drill restarts a controller on.
+ */
+export function requireDrillable(run: RunbookRun, host: HostDescription): void {
+  if (run.id.runMode === 'drill' && host.drillable === false) {
+    throw ApplicationFailure.create({
+      type: ErrorType.NotDrillable,
+      message: `${host.hostname} (${host.role}) is not marked drillable in the inventory; a drill acts on drillable hosts only`,
+      nonRetryable: true,
+    });
+  }
 }

@@ -3,13 +3,15 @@ import type { HostDescription, InventoryActivities } from '../capabilities/inven
 import type { StepContext } from '../domain/step-context';
 import { ActivityOptionSets } from '../engine/activity-options';
 import type { RunbookRun } from '../engine/runner';
+import { requireDrillable } from '../engine/target';
 
 const inventory = proxyActivities<InventoryActivities>(ActivityOptionSets.lookup);
 
 /**
  * The app_control host that runs the platform-app controllers (step
  * `find_app_control_host`): the one named, or the inventory's only one. A named host of
- * another role is refused: the controller runs on app_control hosts only.
+ * another role is refused: the controller runs on app_control hosts only. A drill
+ * refuses one the inventory does not mark drillable.
  */
 export function findAppControlHost(run: RunbookRun, named: string | undefined): Promise<HostDescription> {
   return run.step(
@@ -24,6 +26,7 @@ export function findAppControlHost(run: RunbookRun, named: string | undefined): 
             : `the inventory has ${hosts.length} app_control hosts; name one with app_control_node_id`,
         );
       }
+      requireDrillable(run, hosts[0]!);
       return hosts[0]!;
     },
     { describe: (h) => `${h.hostname} (app_control)` },

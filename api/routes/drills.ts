@@ -1,7 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DrillSpecSchema, expectedText, type DrillInput } from '../../domain/drills';
+import { drillOf, DrillSpecSchema, expectedText, type DrillInput } from '../../domain/drills';
 import { ApiError, invalidInput } from '../errors';
 import { routeApis } from '../openapi/route-api';
 import { findRunbook } from '../runbook-registry';
@@ -85,21 +85,23 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     const spec = parsed.data;
     const entry = findRunbook(spec.runbook);
     if (!entry) throw new ApiError(404, 'unknown_runbook', `no runbook named ${JSON.stringify(spec.runbook)}`);
-    const scenario = entry.drills?.find((d) => d.name === spec.scenario);
-    if (!scenario)
+    const shipped = entry.drills?.find((d) => d.name === spec.scenario);
+    if (!shipped)
       throw new ApiError(404, 'unknown_scenario', `${entry.name} has no drill ${spec.scenario}`, { known: (entry.drills ?? []).map((d) => d.name) });
     // A scenario that expects a refusal targets a host of another role on purpose.
-    const problem = targetProblem(entry, deps.inventory, spec.node_id, 'drill', !('failure' in scenario.expect));
+    const problem = targetProblem(entry, deps.inventory, spec.node_id, 'drill', !('failure' in shipped.expect));
     if (problem) throw problem;
-    const runInput = entry.schema.safeParse({ ...scenario.input, node_id: spec.node_id, run_mode: 'drill' });
-    if (!runInput.success) throw invalidInput(runInput.error, `drill input for ${entry.name}`);
+    const { scenario, runInput } = drillOf(entry, shipped, spec.node_id);
+    const checked = entry.schema.safeParse({ ...runInput, run_mode: 'drill' });
+    if (!checked.success) throw invalidInput(checked.error, `drill input for ${entry.name}`);
     const input: DrillInput = {
       drill_id: spec.id,
       runbook: entry.name,
       workflow_type: entry.workflowType,
       scenario,
       node_id: spec.node_id,
-      child_workflow_id: entry.workflowId(runInput.data),
+      child_workflow_id: entry.workflowId(checked.data),
+      run_input: runInput,
     };
     try {
       await budget().call('create schedule', () =>

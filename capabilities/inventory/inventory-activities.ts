@@ -1,13 +1,19 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../domain/errors';
 import type { HostRole } from '../../domain/host-roles';
-import { findHost, type Inventory } from '../../domain/inventory';
+import { findHost, type Inventory, type InventoryHost } from '../../domain/inventory';
 
 export interface HostDescription {
   node_id: string;
   hostname: string;
   role: HostRole;
   gpu_count: number;
+  /** Whether drills may act on it (absent in results recorded before it was reported). */
+  drillable?: boolean;
+}
+
+function describe(h: InventoryHost): HostDescription {
+  return { node_id: h.node_id, hostname: h.hostname, role: h.role, gpu_count: h.gpu_count, drillable: h.drillable };
 }
 
 export function createInventoryActivities(deps: { inventory: Inventory }) {
@@ -18,13 +24,11 @@ export function createInventoryActivities(deps: { inventory: Inventory }) {
       if (!host) {
         throw ApplicationFailure.create({ type: ErrorType.HostNotInInventory, message: `node ${nodeId} is not in the inventory`, nonRetryable: true });
       }
-      return { node_id: host.node_id, hostname: host.hostname, role: host.role, gpu_count: host.gpu_count };
+      return describe(host);
     },
     /** Every inventoried host of a role (e.g. the app_control host that runs platform-app controllers). */
     async hostsWithRole(role: HostRole): Promise<HostDescription[]> {
-      return deps.inventory.hosts
-        .filter((h) => h.role === role)
-        .map((h) => ({ node_id: h.node_id, hostname: h.hostname, role: h.role, gpu_count: h.gpu_count }));
+      return deps.inventory.hosts.filter((h) => h.role === role).map(describe);
     },
   };
 }

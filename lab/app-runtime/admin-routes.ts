@@ -13,6 +13,11 @@ import { applyFault, FaultError, FaultSchema, type Fault } from './faults';
 const FaultList = z.object({ faults: z.array(FaultSchema).min(1).max(10) }).strict();
 const InstanceBody = z
   .object({
+    /** A given id replaces the instance that has it (a drill re-creates its instance on every run). */
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/)
+      .optional(),
     project_id: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/)
@@ -60,6 +65,7 @@ export function registerAppRuntimeAdmin(app: FastifyInstance, runtime: AppRuntim
     const b = body.data;
     const node = runtime.host(b.controller_node_id);
     if (!node?.isWorker) return sendError(reply, 400, 'invalid_request', `no worker_compute node ${b.controller_node_id}`);
+    if (b.id) runtime.platform.removeInstance(b.id);
     const name = b.name ?? `slurm-${Math.random().toString(36).slice(2, 8)}`;
     if (runtime.platform.findByName(b.project_id, name)) return sendError(reply, 409, 'app_instance_exists', `an app instance named ${name} already exists`);
     let applied: Record<string, unknown>[];
@@ -70,7 +76,7 @@ export function registerAppRuntimeAdmin(app: FastifyInstance, runtime: AppRuntim
       throw err;
     }
     const created = runtime.createInstance(
-      { project_id: b.project_id, app_slug: 'slurm-reference', name, controller_node_id: b.controller_node_id },
+      { id: b.id, project_id: b.project_id, app_slug: 'slurm-reference', name, controller_node_id: b.controller_node_id },
       b.bind_now,
     );
     return reply

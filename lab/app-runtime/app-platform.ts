@@ -166,6 +166,16 @@ export class AppPlatform {
     return { instance: { ...instance }, allocation: { ...allocation }, member: structuredClone(member) };
   }
 
+  /** Deletes an instance with its members, operations and node tasks; its allocations are released. */
+  removeInstance(instanceId: string): void {
+    this.instances.delete(instanceId);
+    this.managedKeys.delete(instanceId);
+    this.members.delete(instanceId);
+    this.operations.delete(instanceId);
+    this.tasks = this.tasks.filter((t) => t.app_instance_id !== instanceId);
+    for (const a of this.allocations.values()) if (a.app_instance_id === instanceId) a.state = 'released';
+  }
+
   instance(instanceId: string): AppInstance | undefined {
     return this.instances.get(instanceId);
   }
