@@ -1,4 +1,4 @@
-import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { AppPlatformActivities, DeployState } from '../../capabilities/app-runtime/app-platform-activities';
 import type { ControllerActivities } from '../../capabilities/app-runtime/controller-activities';
 import type { HostDescription } from '../../capabilities/inventory/inventory-activities';
@@ -29,6 +29,8 @@ const acts = {
 
 /** More rounds than failure modes: each mode is fixed at most once, so the loop always ends. */
 const MAX_ROUNDS = 7;
+/** Runs started before it reported an instance they had just created, and found converged, as already_running. */
+const CREATED_IS_NOT_ALREADY_RUNNING = 'created-is-not-already-running';
 
 /**
  * app-instance-deploy: a slurm-reference app instance to `running`, new or stuck in
@@ -77,6 +79,7 @@ class DeployRun {
     // ---- pre-checks: nothing on the hosts or the platform changes here ----
     run.phase('pre_checks');
     let state = await this.readState('read_app_instance');
+    const creating = !state.instance;
     if (!state.instance) {
       if (!input.create)
         return this.end('escalated', `no app instance ${input.app_instance_id} in project ${input.project_id}, and the request did not ask to create it`);
@@ -95,7 +98,10 @@ class DeployRun {
     }
     const instance = state.instance!;
     const controller = state.members.find((m) => m.role === 'controller');
-    if (instance.status === 'running' && controller?.state === 'ready') {
+    // An instance this run created may converge before it reads it again (a healthy
+    // environment is quick): it is verified like any other, not reported as found running.
+    const createdByThisRun = creating && patched(CREATED_IS_NOT_ALREADY_RUNNING);
+    if (instance.status === 'running' && controller?.state === 'ready' && !createdByThisRun) {
       return this.end('already_running', `${instance.id} is running with its controller ready; nothing to do`);
     }
 
