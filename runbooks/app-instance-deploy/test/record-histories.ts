@@ -9,8 +9,8 @@ import { approvalSignal, statusQuery } from '../../../domain/messages';
 import type { AppRuntimeFault } from '../../../lab/admin-client';
 import { appInstanceDeployWorkflowId } from '../input';
 
-/** The released version being recorded. */
-const VERSION = 'v1';
+/** The released version being recorded (v2: an instance the run created is verified, never already_running). */
+const VERSION = 'v2';
 const PROJECT = 'proj-lab';
 const FAST = { converge_timeout: '20s', poll_interval: '100ms', approval_timeout: '2m' };
 
@@ -38,6 +38,15 @@ const scenarios: Record<string, Scenario> = {
     }
   },
   'plan-mode': (s, tq) => stuck(s, tq, [{ fault: 'node_api_unreachable' }], { run_mode: 'plan' }),
+  'new-deploy': async (s, tq) => {
+    await s.lab.reset();
+    const id = `new-${Date.now().toString(36)}`;
+    return s.client.workflow.start('appInstanceDeploy', {
+      taskQueue: tq,
+      workflowId: appInstanceDeployWorkflowId(PROJECT, id),
+      args: [{ project_id: PROJECT, app_instance_id: id, create: { name: id, controller_node_id: 'dev-gpu-1' }, ...FAST }],
+    });
+  },
 };
 
 runRecording({ out: path.join(__dirname, '..', 'histories'), version: VERSION, scenarios });
