@@ -33,6 +33,7 @@ const FIX_STEPS = new Set([
 
 async function main(): Promise<void> {
   const rows: string[] = [];
+  const stepLists: string[] = [];
   await withLabStack(undefined, async (s, taskQueue) => {
     for (const [name, faults] of CASES) {
       await s.lab.reset();
@@ -56,10 +57,11 @@ async function main(): Promise<void> {
       const ms = Date.parse(report.ended_at) - Date.parse(report.started_at);
       const fixes = report.steps.filter((st) => FIX_STEPS.has(st.name)).map((st) => `${st.name} ${Date.parse(st.ended_at!) - Date.parse(st.started_at)} ms`);
       rows.push(`| ${name} | ${report.outcome} | ${report.steps.length} | ${fixes.join(', ')} | ${(ms / 1000).toFixed(1)} s |`);
+      stepLists.push(`- ${name}: ${report.steps.map((st) => st.name).join(' → ')}`);
       process.stderr.write(`[timing] ${name}: ${report.outcome} in ${ms} ms\n`);
     }
   });
-  process.stdout.write(['| failure mode | outcome | steps | fix steps (duration) | run |', '|---|---|---|---|---|', ...rows].join('\n') + '\n');
+  process.stdout.write(['| failure mode | outcome | steps | fix steps (duration) | run |', '|---|---|---|---|---|', ...rows, '', ...stepLists].join('\n') + '\n');
 }
 
 main().catch((err: Error) => {
