@@ -88,14 +88,17 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Polls `probe` until it resolves. Fails as soon as the server exits, or after `timeoutMs`,
- * with the probe's last error and the server's last output; the server is stopped then.
+ * with the probe's last error and the server's last output; either way the server is stopped.
  */
 export async function waitUntilReady(server: OwnedServer, what: string, probe: () => Promise<void>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no answer yet';
   for (;;) {
     const exited = server.exitReason();
-    if (exited !== undefined) throw new Error(`${what} ${exited} before it was ready. Last output:\n    ${server.lastOutput()}`);
+    if (exited !== undefined) {
+      await server.stop(); // nothing to signal; drops the exit hook
+      throw new Error(`${what} ${exited} before it was ready. Last output:\n    ${server.lastOutput()}`);
+    }
     if (Date.now() > deadline) {
       await server.stop();
       throw new Error(`${what} did not answer within ${timeoutMs / 1000}s (last error: ${lastError}). Last output:\n    ${server.lastOutput()}`);
