@@ -85,6 +85,10 @@ export interface Config {
   };
   /** undefined → embedded PostgreSQL under dataDir. */
   databaseUrl?: string;
+  /** The orchestrator's Redis (job streams, DLQ); undefined → `npm start` starts redis-server under dataDir. */
+  redisUrl?: string;
+  /** The orchestrator's SQL database, mysql:// or postgres://; undefined → a local or started MariaDB. */
+  orchestratorDbUrl?: string;
   /** Absolute path. */
   dataDir: string;
   api: { host: string; port: number };
@@ -116,7 +120,15 @@ export interface Config {
   };
 }
 
-const SECRET_VARIABLES = new Set(['PLATFORM_API_TOKEN', 'DATABASE_URL', 'DRILL_FAULT_TOKEN', 'TEMPORAL_API_KEY', 'ESCALATION_WEBHOOKS']);
+const SECRET_VARIABLES = new Set([
+  'PLATFORM_API_TOKEN',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'ORCHESTRATOR_DB_URL',
+  'DRILL_FAULT_TOKEN',
+  'TEMPORAL_API_KEY',
+  'ESCALATION_WEBHOOKS',
+]);
 
 const port = z.coerce
   .number({ invalid_type_error: 'expected a port number' })
@@ -134,6 +146,13 @@ const httpUrl = z
   .refine((u) => /^https?:\/\//i.test(u), 'expected an http:// or https:// URL');
 
 const postgresUrl = z.string().refine((u) => /^postgres(ql)?:\/\/[^\s]+$/i.test(u), 'expected postgres://user:password@host:port/database');
+
+const redisUrl = z.string().refine((u) => /^rediss?:\/\/[^\s]+$/i.test(u), 'expected redis://[:password@]host:port[/db]');
+
+/** The orchestrator's leader lock is a MySQL named lock or a PostgreSQL advisory lock: one of the two. */
+const orchestratorDbUrl = z
+  .string()
+  .refine((u) => /^(mysql|postgres(ql)?):\/\/[^\s]+$/i.test(u), 'expected mysql://user:password@host:port/database or postgres://...');
 
 const duration = z.string().pipe(DurationSchema);
 
@@ -211,6 +230,8 @@ const VARIABLES = {
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_UI_URL: httpUrl.optional(),
   DATABASE_URL: postgresUrl.optional(),
+  REDIS_URL: redisUrl.optional(),
+  ORCHESTRATOR_DB_URL: orchestratorDbUrl.optional(),
   DATA_DIR: nonEmpty.default('.data'),
   API_HOST: nonEmpty.default('127.0.0.1'),
   API_PORT: port.default(8080),
@@ -329,6 +350,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     databaseUrl: v.DATABASE_URL,
+    redisUrl: v.REDIS_URL,
+    orchestratorDbUrl: v.ORCHESTRATOR_DB_URL,
     dataDir: path.resolve(v.DATA_DIR),
     api: { host: v.API_HOST, port: v.API_PORT },
     auth: {
@@ -361,19 +384,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** A copy that is safe to log: DATABASE_URL password masked (the API token is a Secret already). */
+/** A copy that is safe to log: the passwords in the database and Redis URLs masked (the API token is a Secret already). */
 export function redactConfig(config: Config): Config {
-  let databaseUrl = config.databaseUrl;
-  if (databaseUrl) {
+  const mask = (url: string | undefined): string | undefined => {
+    if (!url) return url;
     try {
-      const u = new URL(databaseUrl);
+      const u = new URL(url);
       if (u.password) u.password = '***';
-      databaseUrl = u.toString();
+      return u.toString();
     } catch {
-      databaseUrl = '[redacted]';
+      return '[redacted]';
     }
-  }
-  return { ...config, databaseUrl };
+  };
+  return { ...config, databaseUrl: mask(config.databaseUrl), redisUrl: mask(config.redisUrl), orchestratorDbUrl: mask(config.orchestratorDbUrl) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { findFreePort } from './free-port';
 import { pidAlive } from './process-alive';
+import { redactUrl } from './redact-url';
 
 /** The engine's own schema, applied in file-name order. */
 export const MIGRATIONS_DIR = path.resolve(__dirname, 'migrations');
@@ -64,13 +65,7 @@ function toLogFns(log: DbLog | undefined): { info: (m: string) => void; warn: (m
 
 /** postgres://user:***@host:port/db (for messages) */
 export function redactDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable DATABASE_URL>';
-  }
+  return redactUrl(url, 'DATABASE_URL');
 }
 
 function errMessage(err: unknown): string {
@@ -338,8 +333,9 @@ async function stopPostgres(pgProc: StartedPostgres): Promise<void> {
   clearTimeout(escalate);
 }
 
-async function ensureDatabase(port: number, password: string, name: string): Promise<void> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: EMBEDDED_USER, password, database: 'postgres' });
+/** Creates database `name` on the server `serverUrl` points at, unless it exists; safe when two processes race. */
+export async function ensurePostgresDatabase(serverUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -405,7 +401,7 @@ async function openEmbedded(opts: OpenDatabaseOptions, log: { info: (m: string) 
   try {
     const password = readPassword(path.dirname(pgDir)) ?? (await replaceLegacyPassword(port, path.dirname(pgDir), log));
     url = `postgres://${EMBEDDED_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${dbName}`;
-    await ensureDatabase(port, password, dbName);
+    await ensurePostgresDatabase(`postgres://${EMBEDDED_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`, dbName);
     pool = newPool(url, max, log.warn);
     await pool.query('SELECT 1');
   } catch (err) {

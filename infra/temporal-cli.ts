@@ -17,7 +17,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { findOnPath, isExecutableFile } from './executables';
 import { pidAlive } from './process-alive';
+
+export { findOnPath };
 
 /**
  * The one pinned CLI version. v1.5.1 is the newest tag whose go.mod has no replace
@@ -65,25 +68,6 @@ const exeName = process.platform === 'win32' ? 'temporal.exe' : 'temporal';
 
 export function cachedTemporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(temporalCliCacheDir(env), exeName);
-}
-
-function isExecutableFile(p: string): boolean {
-  try {
-    if (!fs.statSync(p).isFile()) return false;
-    fs.accessSync(p, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, name);
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 /** Runs `<cli> --version`; resolves its first line, rejects with a readable reason. */

@@ -3,6 +3,8 @@ import { MIGRATIONS_DIR, openDatabase, runMigrations, type Database } from '../i
 import { startLab, type RunningLab } from '../lab';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from '../infra/search-attributes';
+import { kindOf, orchestratorPgDatabase, resolveOrchestratorDb, type OrchestratorDb } from '../infra/orchestrator-db';
+import { resolveRedis, type ResolvedRedis } from '../infra/redis-server';
 import { resolveTemporalCli } from '../infra/temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from '../infra/temporal-dev-server';
 
@@ -15,6 +17,10 @@ export interface StackOptions {
   temporalPort?: number;
   temporalUiPort?: number;
   databaseUrl?: string;
+  /** REDIS_URL: an existing Redis; when unset a redis-server from PATH is started under dataDir. */
+  redisUrl?: string;
+  /** ORCHESTRATOR_DB_URL: the orchestrator's database (mysql:// or postgres://); unset → a local or started MariaDB. */
+  orchestratorDbUrl?: string;
   /** Start the simulated fleet (default true); false when an inventory of real hosts is configured. */
   lab?: false | { platformPort?: number; extraGpuNodes?: number; rackSize?: number; drainDelayMs?: number; rebootDelayMs?: number; timeScale?: number };
 }
@@ -23,14 +29,21 @@ export interface Stack {
   temporalAddress: string;
   temporalUiUrl?: string;
   db: Database;
+  /** The orchestrator's job streams and DLQ. */
+  redis: ResolvedRedis;
+  /** The orchestrator's MySQL/MariaDB (named-lock leader lock); absent when ORCHESTRATOR_DB_URL is a postgres:// URL. */
+  orchestratorMysql?: OrchestratorDb;
+  /** The orchestrator's PostgreSQL (advisory-lock leader lock): ORCHESTRATOR_DB_URL when it is postgres://, else gpuaas_orch beside the engine's tables. */
+  orchestratorPg: OrchestratorDb;
   lab?: RunningLab;
   stop(): Promise<void>;
 }
 
 /**
  * Brings up the real components in dependency order: Temporal, PostgreSQL with
- * migrations, then the lab. Used by `npm start`, the benchmark and the tests,
- * so all three run the same start-up. On any failure, what started is stopped.
+ * migrations, the orchestrator's Redis and SQL databases, then the lab. Used by
+ * `npm start`, the benchmark and the tests, so all three run the same start-up.
+ * On any failure, what started is stopped.
  */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const started: { stop(): Promise<void> }[] = [];
@@ -64,12 +77,30 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     opts.log(
       `migrations: ${migrated.applied.length} applied${migrated.applied.length ? ` (${migrated.applied.join(', ')})` : ''}, ${migrated.skipped.length} already in place`,
     );
+    const redis = await resolveRedis({ dataDir: opts.dataDir, redisUrl: opts.redisUrl, log: opts.log });
+    started.push(redis);
+    // ORCHESTRATOR_DB_URL picks one backend. Otherwise MySQL/MariaDB is found or started, and the
+    // PostgreSQL backend is a database beside the engine's: the lab and the tests use both locks.
+    const pgChosen = opts.orchestratorDbUrl !== undefined && kindOf(opts.orchestratorDbUrl) === 'postgres';
+    const resolveChosen = () => resolveOrchestratorDb({ dataDir: opts.dataDir, orchestratorDbUrl: opts.orchestratorDbUrl, log: opts.log });
+    const orchestratorMysql = pgChosen ? undefined : await resolveChosen();
+    if (orchestratorMysql) started.push(orchestratorMysql);
+    const orchestratorPg = pgChosen ? await resolveChosen() : await orchestratorPgDatabase(db.url, opts.log);
     let lab: RunningLab | undefined;
     if (opts.lab !== false) {
       lab = await startLab({ dataDir: path.join(opts.dataDir, 'lab'), ...(opts.lab ?? {}) });
       started.push(lab);
     }
-    return { temporalAddress: opts.temporalAddress ?? temporal!.address, temporalUiUrl: temporal?.uiUrl, db, lab, stop };
+    return {
+      temporalAddress: opts.temporalAddress ?? temporal!.address,
+      temporalUiUrl: temporal?.uiUrl,
+      db,
+      redis,
+      orchestratorMysql,
+      orchestratorPg,
+      lab,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

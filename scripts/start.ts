@@ -1,8 +1,10 @@
 /**
  * `npm start`: the whole engine on one machine. Temporal dev server (unless
  * TEMPORAL_ADDRESS is set), PostgreSQL (embedded unless DATABASE_URL is set) with
- * migrations, the lab (unless INVENTORY_FILE points at a real fleet), a worker
- * and the API. Prints where everything is; Ctrl-C stops it all.
+ * migrations, the orchestrator's Redis (REDIS_URL, else redis-server from PATH)
+ * and SQL database (ORCHESTRATOR_DB_URL, else MariaDB), the lab (unless
+ * INVENTORY_FILE points at a real fleet), a worker and the API. Prints where
+ * everything is; Ctrl-C stops it all.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +17,16 @@ import { fleetWiring } from '../workers/fleet';
 import { composeActivities } from '../workers/compose';
 import { createRunbookWorker } from '../workers/worker';
 import { assertPortFree, findFreePort, PortInUseError } from '../infra/free-port';
+import { redactUrl } from '../infra/redact-url';
 import { startStack } from './stack';
+
+/** How `npm start` says where an orchestrator database came from. */
+const ORCHESTRATOR_DB_SOURCES = {
+  env: 'ORCHESTRATOR_DB_URL',
+  local: "this machine's MySQL/MariaDB, a database of this run's own",
+  started: 'a MariaDB started under DATA_DIR/mariadb',
+  engine: "beside the engine's tables",
+} as const;
 
 /** Lab platform API port when free; the lab picks another otherwise. */
 const LAB_PLATFORM_PORT = 8090;
@@ -35,6 +46,8 @@ async function main(): Promise<void> {
     temporalPort: config.temporal.port,
     temporalUiPort: config.temporal.uiPort,
     databaseUrl: config.databaseUrl,
+    redisUrl: config.redisUrl,
+    orchestratorDbUrl: config.orchestratorDbUrl,
     lab:
       config.fleet.mode === 'lab'
         ? {
@@ -147,6 +160,11 @@ function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof st
     `  Temporal         ${stack.temporalAddress}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
     ...(stack.temporalUiUrl ? [`  Temporal Web UI  ${stack.temporalUiUrl}`] : []),
     `  PostgreSQL       ${stack.db.url.replace(/:[^:@/]*@/, ':***@')}`,
+    `  Redis            ${redactUrl(stack.redis.url)}   (${stack.redis.source === 'env' ? 'REDIS_URL' : `started, AOF under ${path.relative(process.cwd(), path.join(config.dataDir, 'redis'))}`})`,
+    ...(stack.orchestratorMysql
+      ? [`  Orchestrator DB  ${redactUrl(stack.orchestratorMysql.url)}   (MySQL named lock; ${ORCHESTRATOR_DB_SOURCES[stack.orchestratorMysql.source]})`]
+      : []),
+    `  Orchestrator PG  ${redactUrl(stack.orchestratorPg.url)}   (PostgreSQL advisory lock; ${ORCHESTRATOR_DB_SOURCES[stack.orchestratorPg.source]})`,
   ];
   if (stack.lab) {
     lines.push(

@@ -24,6 +24,8 @@ export function runBench(tag: string, what: string, lab: NonNullable<StackOption
         temporalPort: await findFreePort(),
         temporalUiPort: await findFreePort(),
         databaseUrl: process.env.DATABASE_URL,
+        redisUrl: process.env.REDIS_URL,
+        orchestratorDbUrl: process.env.ORCHESTRATOR_DB_URL,
         lab,
       });
       await body(stack);

@@ -69,6 +69,8 @@ export async function withLabStack(
     temporalPort: await findFreePort(),
     temporalUiPort: await findFreePort(),
     databaseUrl: process.env.DATABASE_URL,
+    redisUrl: process.env.REDIS_URL,
+    orchestratorDbUrl: process.env.ORCHESTRATOR_DB_URL,
     lab: { extraGpuNodes: 3, drainDelayMs: 100, rebootDelayMs: 300, timeScale: 0.002 },
   });
   Object.assign(process.env, {

@@ -7,6 +7,9 @@ export const TEST_ENV_KEYS = {
   platformUrl: 'GPUAAS_TEST_PLATFORM_URL',
   platformToken: 'GPUAAS_TEST_PLATFORM_TOKEN',
   temporalUiUrl: 'GPUAAS_TEST_TEMPORAL_UI_URL',
+  redisUrl: 'GPUAAS_TEST_REDIS_URL',
+  orchestratorMysqlUrl: 'GPUAAS_TEST_ORCHESTRATOR_MYSQL_URL',
+  orchestratorPgUrl: 'GPUAAS_TEST_ORCHESTRATOR_PG_URL',
 } as const;
 
 export function testEnv(key: keyof typeof TEST_ENV_KEYS): string {

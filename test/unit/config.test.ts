@@ -63,12 +63,21 @@ describe('approval settings', () => {
     ['MIN_APPROVALS', 'rma'],
     ['ESCALATION_WEBHOOKS', 'hw-oncall=ftp://x'],
     ['APPROVAL_SIGNALS', 'maybe'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['ORCHESTRATOR_DB_URL', 'sqlite:///var/lib/orch.db'],
   ])('refuses %s=%s', (name, raw) => {
     expect(badVariables(configError(() => loadConfig({ [name]: raw })))).toEqual([name]);
   });
 
   it('never echoes a webhook URL (it may carry a secret)', () => {
     expect(configError(() => loadConfig({ ESCALATION_WEBHOOKS: 'oncall=ftp://hooks.example.com/T0KEN' })).message).not.toContain('T0KEN');
+  });
+
+  it('never echoes a bad REDIS_URL or ORCHESTRATOR_DB_URL (they carry passwords)', () => {
+    const message = configError(() => loadConfig({ REDIS_URL: 'http://:hunter2@r:6379', ORCHESTRATOR_DB_URL: 'oracle://u:hunter3@db/x' })).message;
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('ORCHESTRATOR_DB_URL');
+    expect(message).not.toMatch(/hunter[23]/);
   });
 });
 
@@ -111,6 +120,8 @@ describe('loadConfig', () => {
       TEMPORAL_PORT: '7300',
       TEMPORAL_UI_PORT: '8300',
       DATABASE_URL: 'postgres://u:p@db:5432/runbooks',
+      REDIS_URL: 'redis://:rp@redis:6379/2',
+      ORCHESTRATOR_DB_URL: 'mysql://orch:op@mariadb:3306/orchestrator',
       DATA_DIR: '/var/lib/gpuaas',
       API_HOST: '0.0.0.0',
       API_PORT: '9090',
@@ -151,6 +162,10 @@ describe('loadConfig', () => {
     expect(config.logLevel).toBe('debug');
     expect(config.otel.endpoint).toBe('http://otel:4318');
     expect(redactConfig(config).databaseUrl).toBe('postgres://u:***@db:5432/runbooks');
+    expect(config.redisUrl).toBe('redis://:rp@redis:6379/2');
+    expect(config.orchestratorDbUrl).toBe('mysql://orch:op@mariadb:3306/orchestrator');
+    expect(redactConfig(config).redisUrl).toBe('redis://:***@redis:6379/2');
+    expect(redactConfig(config).orchestratorDbUrl).toBe('mysql://orch:***@mariadb:3306/orchestrator');
     expect(config.auth).toEqual({
       tokensFile: '/etc/gpuaas/tokens.json',
       oidc: {
