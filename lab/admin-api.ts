@@ -169,7 +169,7 @@ export function registerAdminApi(app: FastifyInstance, world: LabWorld, token: s
   });
 
   app.post('/lab/v1/reset', async () => {
-    world.reset();
+    await world.reset();
     return { reset: true };
   });
 

@@ -19,3 +19,17 @@ export interface HostCommandExtension {
   /** Whether `program` (argv[0] as given: a name or a path) is installed, for systemd-run's executable lookup. */
   has(program: string): boolean;
 }
+
+/** Several parts' programs on one host: the first that provides a program answers for it. */
+export function chainExtensions(...parts: HostCommandExtension[]): HostCommandExtension {
+  return {
+    plan: (argv, io) => {
+      for (const p of parts) {
+        const plan = p.plan(argv, io);
+        if (plan) return plan;
+      }
+      return undefined;
+    },
+    has: (program) => parts.some((p) => p.has(program)),
+  };
+}

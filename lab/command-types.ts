@@ -1,7 +1,8 @@
 /** What a simulated command is: how long it runs, what it holds, what it does at exit. */
 import type { AppSshMutationKind } from './app-runtime/mutation-kinds';
+import type { OrchestratorSshMutationKind } from './orchestrator/mutation-kinds';
 
-export type SshMutationKind = 'reset_gpu' | 'reboot' | 'persistence_mode' | AppSshMutationKind;
+export type SshMutationKind = 'reset_gpu' | 'reboot' | 'persistence_mode' | AppSshMutationKind | OrchestratorSshMutationKind;
 
 export interface CommandResult {
   stdout: string;

@@ -10,12 +10,14 @@ import pino, { type Logger } from 'pino';
 import type { Inventory } from '../domain/inventory';
 import { registerAdminApi } from './admin-api';
 import { AppRuntime, appPrograms, registerAppRuntimeApi } from './app-runtime';
+import { chainExtensions } from './command-extension';
 import { DURATIONS } from './command-types';
 import { SimHostState } from './gpu-host-state';
 import { HostRuntime } from './host-runtime';
 import { installErrorHandlers } from './http-errors';
 import { buildInventory, labHostSpecs, previousPorts, writeInventory } from './inventory';
 import { loadLabKeys } from './keys';
+import { OrchestratorLab, registerOrchestratorAdmin, type OrchestratorOptions } from './orchestrator';
 import { registerPlatformApi } from './platform-api';
 import { SshHost } from './ssh-hosts';
 import { LabWorld, type LabHost } from './world';
@@ -41,6 +43,8 @@ export interface LabOptions {
   rebootDelayMs?: number;
   /** Bearer token of the platform API and the lab's own /lab/v1 API (default: a random one per start). */
   platformToken?: string;
+  /** The GPU orchestrator on real backends (Redis, MySQL/MariaDB or PostgreSQL); left out when not given. */
+  orchestrator?: OrchestratorOptions;
   logger?: Logger;
 }
 
@@ -51,6 +55,8 @@ export interface RunningLab {
   /** http://127.0.0.1:PORT */
   platformUrl: string;
   platformToken: string;
+  /** Present when the lab runs the orchestrator: each replica host's API base URL (stable across restarts). */
+  orchestrator?: { replicaUrls: Record<string, string>; lockName: string };
   stop(): Promise<void>;
 }
 
@@ -59,13 +65,14 @@ function reachableAddress(bindHost: string): string {
   return bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
 }
 
-function buildHttp(world: LabWorld, apps: AppRuntime, token: string, logger: Logger): FastifyInstance {
+function buildHttp(world: LabWorld, apps: AppRuntime, orchestrator: OrchestratorLab | undefined, token: string, logger: Logger): FastifyInstance {
   // Fastify's own request logging stays off; errors are logged by the error handler.
   const app = fastify({ logger: false });
   installErrorHandlers(app, logger);
   registerPlatformApi(app, { platform: world.platform, records: world.records, idempotency: world.idempotency, token });
   registerAdminApi(app, world, token);
   registerAppRuntimeApi(app, { runtime: apps, platform: world.platform, records: world.records, idempotency: world.idempotency });
+  if (orchestrator) registerOrchestratorAdmin(app, orchestrator);
   return app;
 }
 
@@ -89,6 +96,9 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const world = new LabWorld(hosts, opts.drainDelayMs ?? 300);
   const apps = new AppRuntime({ hosts, timeScale });
   world.parts.push(apps);
+  // After the app runtime: its replicas are units on the app runtime's hosts.
+  const orchestrator = opts.orchestrator ? new OrchestratorLab(apps, { ...opts.orchestrator, timeScale, bindHost }) : undefined;
+  if (orchestrator) world.parts.push(orchestrator);
   for (const h of hosts) {
     const { node_id, hostname } = h.spec;
     const hostKey = keys.hosts.get(node_id);
@@ -100,7 +110,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
       records: world.records,
       platform: () => world.allocationFacts(node_id),
       reboot: () => h.ssh?.rebootSoon(),
-      commands: appPrograms(apps, node_id),
+      commands: orchestrator ? chainExtensions(orchestrator.programs(node_id), appPrograms(apps, node_id)) : appPrograms(apps, node_id),
       logger: hostLogger,
     });
     h.runtime = runtime;
@@ -119,15 +129,16 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
           if (world.platform.has(node_id)) world.platform.evict(node_id);
           runtime.killAll();
           apps.hostWentDown(node_id);
+          orchestrator?.hostWentDown(node_id);
         },
       },
     });
   }
 
   const sshHosts = hosts.map((h) => h.ssh).filter((s): s is SshHost => s !== undefined);
-  const app = buildHttp(world, apps, token, logger.child({ component: 'lab-http' }));
+  const app = buildHttp(world, apps, orchestrator, token, logger.child({ component: 'lab-http' }));
   const stop = async () => {
-    world.stop();
+    await world.stop();
     await Promise.all(sshHosts.map((s) => s.close()));
     await app.close();
   };
@@ -135,6 +146,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   try {
     for (const s of sshHosts) await s.listen(ports.get(s.nodeId));
     await app.listen({ host: bindHost, port: opts.platformPort ?? 0 });
+    await orchestrator?.start();
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
@@ -150,5 +162,9 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
 
   const platformUrl = `http://${address}:${platformPort}`;
   logger.info({ platformUrl, inventoryPath, hosts: inventory.hosts.map((h) => `${h.node_id}@${h.host}:${h.port}`) }, 'lab started');
-  return { inventory, inventoryPath, clientKeyPath: keys.client.privateKeyPath, platformUrl, platformToken: token, stop };
+  const orchestratorInfo = orchestrator && {
+    replicaUrls: Object.fromEntries(orchestrator.replicaNodes.map((n) => [n, orchestrator.url(n) ?? ''])),
+    lockName: orchestrator.lockName,
+  };
+  return { inventory, inventoryPath, clientKeyPath: keys.client.privateKeyPath, platformUrl, platformToken: token, orchestrator: orchestratorInfo, stop };
 }

@@ -1,8 +1,18 @@
 /** Everything the engine did to the lab: every SSH exec, every process it started, every mutation. */
 import type { AppHttpMutationKind, AppSshMutationKind } from './app-runtime/mutation-kinds';
+import type { OrchestratorSshMutationKind } from './orchestrator/mutation-kinds';
 
 export type MutationKind =
-  'cordon' | 'uncordon' | 'evict' | 'rma_ticket' | 'reset_gpu' | 'reboot' | 'persistence_mode' | AppSshMutationKind | AppHttpMutationKind;
+  | 'cordon'
+  | 'uncordon'
+  | 'evict'
+  | 'rma_ticket'
+  | 'reset_gpu'
+  | 'reboot'
+  | 'persistence_mode'
+  | AppSshMutationKind
+  | AppHttpMutationKind
+  | OrchestratorSshMutationKind;
 
 export interface CommandRecord {
   seq: number;

@@ -16,9 +16,9 @@ export interface LabHost {
 
 /** A part of the simulation with its own state and timers (the platform-app runtime). */
 export interface LabPart {
-  /** Back to its initial state; runs after the hosts' own reset. */
-  reset(now: Date): void;
-  stop(): void;
+  /** Back to its initial state; runs after the hosts' own reset. A part with real backends (SQL, Redis) resets asynchronously. */
+  reset(now: Date): void | Promise<void>;
+  stop(): void | Promise<void>;
 }
 
 export class LabWorld {
@@ -47,7 +47,7 @@ export class LabWorld {
   }
 
   /** Every host healthy and up, processes killed, records/tickets/keys-in-use cleared; ports and host keys unchanged. */
-  reset(now = new Date()): void {
+  async reset(now = new Date()): Promise<void> {
     for (const h of this.hosts.values()) {
       h.runtime?.reset();
       h.ssh?.resetConnections();
@@ -56,12 +56,13 @@ export class LabWorld {
     this.records.clear();
     this.idempotency.clear();
     this.platform.reset(now);
-    for (const p of this.parts) p.reset(now);
+    // In order: a later part may build on an earlier one's state (the orchestrator on the app runtime's hosts).
+    for (const p of this.parts) await p.reset(now);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     for (const h of this.hosts.values()) h.runtime?.stop();
     this.platform.stop();
-    for (const p of this.parts) p.stop();
+    for (const p of this.parts) await p.stop();
   }
 }

@@ -17,6 +17,8 @@ import { agentEnvFile, historyFor, seedFiles } from './seed';
 import { ServiceUnit, type UnitDefinition } from './service-units';
 import { SlurmCluster } from './slurm-cluster';
 
+const OWN_UNITS = new Set<string>(Object.values(UNITS));
+
 /** Enrollment tokens the platform mints are valid this long (real ms); the bootstrap's first one a week. */
 export const TOKEN_VALIDITY_MS = 24 * 3_600_000;
 const BOOTSTRAP_TOKEN_VALIDITY_MS = 7 * 24 * 3_600_000;
@@ -140,6 +142,8 @@ export class AppRuntime {
       seedFiles(h, now, token);
       const pids = new Map<string, number>();
       for (const u of h.units.values()) {
+        // Another part of the lab may run its own units on these hosts (the orchestrator); it resets them itself.
+        if (!OWN_UNITS.has(u.id)) continue;
         u.installed = true;
         u.enabled = u.id !== UNITS.slurmd;
         if (u.id === UNITS.slurmd) continue;

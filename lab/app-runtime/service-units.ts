@@ -57,7 +57,7 @@ export interface UnitStatus {
   enabled: boolean;
   activeState: 'active' | 'inactive' | 'failed' | 'activating';
   subState: UnitSubState;
-  result: 'success' | 'exit-code' | 'resources';
+  result: 'success' | 'exit-code' | 'resources' | 'signal';
   mainPid: number;
   since: Date | null;
 }
@@ -124,7 +124,7 @@ export class ServiceUnit {
   private result: UnitStatus['result'] = 'success';
   private pid = 0;
   /** PID and exit status of the last main process that exited (for status). */
-  private lastExit: { pid: number; status: number | 'TERM' } | null = null;
+  private lastExit: { pid: number; status: number | 'TERM' | 'KILL' } | null = null;
   private since: Date | null = null;
   private activeSince: Date | null = null;
   private lastDurationMs: number | null = null;
@@ -200,6 +200,29 @@ export class ServiceUnit {
     return this.launch(now);
   }
 
+  /**
+   * kill(1) on the main process. SIGTERM: the process shuts down as on `systemctl
+   * stop` and the unit ends inactive (a clean exit is not restarted). SIGKILL: it
+   * dies at once, systemd logs it, and Restart=on-failure starts a new one.
+   */
+  signal(sig: 'TERM' | 'KILL', now = new Date()): void {
+    if (this.sub !== 'running') return;
+    if (sig === 'TERM') {
+      this.proc?.stopping?.();
+      this.killProcess();
+      this.lastExit = { pid: this.pid, status: 0 };
+      this.log('systemd', 1, `${this.id}: Deactivated successfully.`, now);
+      this.enter('dead', 'success', now);
+      return;
+    }
+    this.killProcess();
+    this.lastExit = { pid: this.pid, status: 'KILL' };
+    this.log('systemd', 1, `${this.id}: Main process exited, code=killed, status=9/KILL`, now);
+    this.log('systemd', 1, `${this.id}: Failed with result 'signal'.`, now);
+    if (this.def.restart === 'on-failure') this.scheduleRestart('signal', now);
+    else this.enter('failed', 'signal', now);
+  }
+
   /** The host went down: the process dies with no journal lines (the journal is not written during a crash). */
   kill(): void {
     this.cancelRestart();
@@ -264,8 +287,8 @@ export class ServiceUnit {
       lines.push(`             └─${this.pid} ${d.execStart}`);
     } else if (this.lastExit && this.result !== 'resources') {
       const how =
-        this.lastExit.status === 'TERM'
-          ? 'code=killed, signal=TERM'
+        typeof this.lastExit.status === 'string'
+          ? `code=killed, signal=${this.lastExit.status}`
           : `code=exited, status=${this.lastExit.status}/${this.lastExit.status === 0 ? 'SUCCESS' : 'FAILURE'}`;
       lines.push(`   Main PID: ${this.lastExit.pid} (${how})`);
       lines.push(`        CPU: ${timespan(this.cpuMs)}`);
@@ -336,18 +359,19 @@ export class ServiceUnit {
     }
     this.log('systemd', 1, `${this.id}: Main process exited, code=exited, status=${status}/FAILURE`, now);
     this.log('systemd', 1, `${this.id}: Failed with result 'exit-code'.`, now);
-    if (this.def.restart === 'on-failure') {
-      this.enter('auto-restart', 'exit-code', now);
-      this.restartTimer = this.host.scheduler.after(this.def.restartSecMs, () => {
-        this.restartTimer = null;
-        if (this.sub !== 'auto-restart') return;
-        this.restarts++;
-        this.log('systemd', 1, `${this.id}: Scheduled restart job, restart counter is at ${this.restarts}.`);
-        this.launch(new Date());
-      });
-    } else {
-      this.enter('failed', 'exit-code', now);
-    }
+    if (this.def.restart === 'on-failure') this.scheduleRestart('exit-code', now);
+    else this.enter('failed', 'exit-code', now);
+  }
+
+  private scheduleRestart(result: UnitStatus['result'], now: Date): void {
+    this.enter('auto-restart', result, now);
+    this.restartTimer = this.host.scheduler.after(this.def.restartSecMs, () => {
+      this.restartTimer = null;
+      if (this.sub !== 'auto-restart') return;
+      this.restarts++;
+      this.log('systemd', 1, `${this.id}: Scheduled restart job, restart counter is at ${this.restarts}.`);
+      this.launch(new Date());
+    });
   }
 
   private enter(sub: UnitSubState, result: UnitStatus['result'], now: Date): void {

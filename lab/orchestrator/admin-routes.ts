@@ -1,0 +1,51 @@
+/**
+ * The lab's own routes for the orchestrator (/lab/v1/orchestrator, lab token via
+ * admin-api.ts's hook): inject faults, add jobs as a producer would, read the
+ * whole orchestrator state and the record of every Redis command.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { sendError, sendInvalid } from '../http-errors';
+import { applyFault, FaultError, FaultSchema } from './faults';
+import { MODELS, type OrchestratorLab } from './orchestrator-lab';
+
+const JobsBody = z
+  .object({
+    count: z.number().int().min(1).max(1000).default(1),
+    model: z.enum(MODELS).default('llama-3-8b'),
+    /** Job ids are PREFIX-1 ... PREFIX-count. */
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+      .default('job'),
+  })
+  .strict();
+
+export function registerOrchestratorAdmin(app: FastifyInstance, lab: OrchestratorLab): void {
+  app.post('/lab/v1/orchestrator/faults/:fault', async (req, reply) => {
+    const { fault } = z.object({ fault: z.string() }).parse(req.params);
+    const parsed = FaultSchema.safeParse({ ...((req.body as object | undefined) ?? {}), fault: fault.replace(/-/g, '_') });
+    if (!parsed.success) return sendInvalid(reply, parsed.error);
+    try {
+      return { applied: applyFault(lab, parsed.data) };
+    } catch (err) {
+      if (err instanceof FaultError || err instanceof RangeError) return sendError(reply, 400, 'invalid_request', err.message);
+      throw err;
+    }
+  });
+
+  app.post('/lab/v1/orchestrator/jobs', async (req, reply) => {
+    const body = JobsBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    const jobs: { job_id: string; stream_id: string }[] = [];
+    for (let i = 1; i <= body.data.count; i++) {
+      const job_id = `${body.data.prefix}-${i}`;
+      jobs.push({ job_id, stream_id: await lab.addJob({ job_id, model: body.data.model }) });
+    }
+    return reply.code(201).send({ jobs });
+  });
+
+  app.get('/lab/v1/orchestrator/state', async () => lab.snapshot());
+
+  app.get('/lab/v1/orchestrator/records', async () => ({ redis_commands: lab.commands.list() }));
+}

@@ -1,0 +1,195 @@
+/**
+ * What the orchestrator keeps in SQL, as statements: pools, jobs, leases,
+ * replicas' heartbeats and the maintenance flag. A job is `done` at most once:
+ * completion is an UPDATE that counts (completions), so a duplicate delivery
+ * that slipped past the check would show as completions = 2, not vanish.
+ */
+import { upsertSql, type Sql } from './sql';
+
+export type PoolStatus = 'running' | 'stopping' | 'stopped';
+export type JobStatus = 'running' | 'retrying' | 'done' | 'dead_letter';
+export type MaintenanceMode = 'normal' | 'drain';
+
+export interface PoolRow {
+  pool_id: string;
+  node_id: string;
+  model: string;
+  workers: number;
+  status: PoolStatus;
+  memory_mib: number;
+}
+
+export interface JobRow {
+  job_id: string;
+  stream_id: string;
+  model: string;
+  status: JobStatus;
+  attempts: number;
+  completions: number;
+  pool_id: string | null;
+  worker_pid: number | null;
+  cause: string | null;
+  error: string | null;
+}
+
+export interface LeaseRow {
+  lease_id: string;
+  job_id: string;
+  pool_id: string;
+  node_id: string;
+  worker_pid: number;
+  replica_id: string;
+  acquired_at: Date;
+  expires_at: Date;
+}
+
+export interface ReplicaRow {
+  replica_id: string;
+  node_id: string;
+  pid: number;
+  version: string;
+  is_leader: number;
+  lock_session_id: number | null;
+  started_at: Date;
+  heartbeat_at: Date;
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+export class OrchestratorStore {
+  constructor(readonly sql: Sql) {}
+
+  // -- worker_pools
+
+  async savePool(p: PoolRow, now = new Date()): Promise<void> {
+    const cols = ['pool_id', 'node_id', 'model', 'workers', 'status', 'memory_mib', 'created_at', 'updated_at'];
+    const existing = await this.sql.query('SELECT created_at FROM worker_pools WHERE pool_id = ?', [p.pool_id]);
+    const created = (existing[0]?.created_at as Date | undefined) ?? now;
+    await this.sql.exec(upsertSql(this.sql.kind, 'worker_pools', 'pool_id', cols), [
+      p.pool_id,
+      p.node_id,
+      p.model,
+      p.workers,
+      p.status,
+      p.memory_mib,
+      created,
+      now,
+    ]);
+  }
+
+  async setPoolStatus(poolId: string, status: PoolStatus, now = new Date()): Promise<void> {
+    await this.sql.exec('UPDATE worker_pools SET status = ?, updated_at = ? WHERE pool_id = ?', [status, now, poolId]);
+  }
+
+  async pools(): Promise<PoolRow[]> {
+    const rows = await this.sql.query('SELECT pool_id, node_id, model, workers, status, memory_mib FROM worker_pools ORDER BY pool_id');
+    return rows.map((r) => ({ ...(r as unknown as PoolRow), workers: Number(r.workers), memory_mib: Number(r.memory_mib) }));
+  }
+
+  // -- orchestrator_jobs
+
+  async job(jobId: string): Promise<JobRow | undefined> {
+    const rows = await this.sql.query('SELECT * FROM orchestrator_jobs WHERE job_id = ?', [jobId]);
+    const r = rows[0];
+    if (!r) return undefined;
+    return { ...(r as unknown as JobRow), attempts: Number(r.attempts), completions: Number(r.completions), worker_pid: num(r.worker_pid) };
+  }
+
+  /** A delivery handed to a worker: the job's attempt count goes up by one. */
+  async startAttempt(j: { job_id: string; stream_id: string; model: string; pool_id: string; worker_pid: number }, now = new Date()): Promise<void> {
+    const changed = await this.sql.exec(
+      "UPDATE orchestrator_jobs SET status = 'running', stream_id = ?, attempts = attempts + 1, pool_id = ?, worker_pid = ?, updated_at = ? WHERE job_id = ?",
+      [j.stream_id, j.pool_id, j.worker_pid, now, j.job_id],
+    );
+    if (changed > 0) return;
+    await this.sql.exec(
+      "INSERT INTO orchestrator_jobs (job_id, stream_id, model, status, attempts, completions, pool_id, worker_pid, created_at, updated_at) VALUES (?, ?, ?, 'running', 1, 0, ?, ?, ?, ?)",
+      [j.job_id, j.stream_id, j.model, j.pool_id, j.worker_pid, now, now],
+    );
+  }
+
+  async complete(jobId: string, now = new Date()): Promise<void> {
+    await this.sql.exec(
+      "UPDATE orchestrator_jobs SET status = 'done', completions = completions + 1, cause = NULL, error = NULL, updated_at = ? WHERE job_id = ?",
+      [now, jobId],
+    );
+  }
+
+  async fail(jobId: string, status: 'retrying' | 'dead_letter', cause: string, error: string, now = new Date()): Promise<void> {
+    await this.sql.exec('UPDATE orchestrator_jobs SET status = ?, cause = ?, error = ?, updated_at = ? WHERE job_id = ?', [status, cause, error, now, jobId]);
+  }
+
+  async jobs(): Promise<JobRow[]> {
+    const rows = await this.sql.query('SELECT job_id FROM orchestrator_jobs ORDER BY job_id');
+    const out: JobRow[] = [];
+    for (const r of rows) {
+      const j = await this.job(String(r.job_id));
+      if (j) out.push(j);
+    }
+    return out;
+  }
+
+  // -- orchestrator_leases
+
+  async addLease(l: LeaseRow): Promise<void> {
+    const cols = ['lease_id', 'job_id', 'pool_id', 'node_id', 'worker_pid', 'replica_id', 'acquired_at', 'expires_at'];
+    await this.sql.exec(upsertSql(this.sql.kind, 'orchestrator_leases', 'lease_id', cols), [
+      l.lease_id,
+      l.job_id,
+      l.pool_id,
+      l.node_id,
+      l.worker_pid,
+      l.replica_id,
+      l.acquired_at,
+      l.expires_at,
+    ]);
+  }
+
+  async releaseLease(leaseId: string): Promise<number> {
+    return this.sql.exec('DELETE FROM orchestrator_leases WHERE lease_id = ?', [leaseId]);
+  }
+
+  async leases(poolId?: string): Promise<LeaseRow[]> {
+    const rows = poolId
+      ? await this.sql.query('SELECT * FROM orchestrator_leases WHERE pool_id = ? ORDER BY lease_id', [poolId])
+      : await this.sql.query('SELECT * FROM orchestrator_leases ORDER BY lease_id');
+    return rows.map((r) => ({ ...(r as unknown as LeaseRow), worker_pid: Number(r.worker_pid) }));
+  }
+
+  // -- orchestrator_replicas
+
+  async heartbeat(r: ReplicaRow): Promise<void> {
+    const cols = ['replica_id', 'node_id', 'pid', 'version', 'is_leader', 'lock_session_id', 'started_at', 'heartbeat_at'];
+    await this.sql.exec(upsertSql(this.sql.kind, 'orchestrator_replicas', 'replica_id', cols), [
+      r.replica_id,
+      r.node_id,
+      r.pid,
+      r.version,
+      r.is_leader,
+      r.lock_session_id,
+      r.started_at,
+      r.heartbeat_at,
+    ]);
+  }
+
+  async replicas(): Promise<ReplicaRow[]> {
+    const rows = await this.sql.query('SELECT * FROM orchestrator_replicas ORDER BY replica_id');
+    return rows.map((r) => ({
+      ...(r as unknown as ReplicaRow),
+      pid: Number(r.pid),
+      is_leader: Number(r.is_leader),
+      lock_session_id: num(r.lock_session_id),
+    }));
+  }
+
+  // -- orchestrator_control
+
+  async maintenance(): Promise<MaintenanceMode> {
+    const rows = await this.sql.query("SELECT value FROM orchestrator_control WHERE name = 'maintenance_mode'");
+    return rows[0]?.value === 'drain' ? 'drain' : 'normal';
+  }
+
+  async setMaintenance(mode: MaintenanceMode, now = new Date()): Promise<void> {
+    await this.sql.exec(upsertSql(this.sql.kind, 'orchestrator_control', 'name', ['name', 'value', 'updated_at']), ['maintenance_mode', mode, now]);
+  }
+}
