@@ -1,20 +1,16 @@
 /**
- * The orchestrator lab's backends for tests: Redis from REDIS_URL, the SQL
- * servers from ORCHESTRATOR_MYSQL_URL / ORCHESTRATOR_PG_URL, each defaulting to
- * this machine's local services (PostgreSQL: the test stack's database). Every
- * suite gets a database of its own, dropped afterwards, and a Redis database
- * index kept for the orchestrator's streams (the lab deletes them on reset).
+ * The orchestrator lab's backends for tests, as globalSetup found or started them
+ * (infra/redis-server.ts, infra/orchestrator-db.ts): the Redis, and the MySQL/MariaDB
+ * and PostgreSQL servers. Every suite gets a database of its own on each SQL server,
+ * dropped afterwards; the lab deletes its streams on reset.
  */
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { SqlBackend } from '../../lab/orchestrator/sql';
 import { testEnv } from './test-env';
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/13';
-export const DEFAULT_MYSQL_URL = 'mysql://root@127.0.0.1:3306/test';
-
 export function redisUrl(): string {
-  return process.env.REDIS_URL || DEFAULT_REDIS_URL;
+  return testEnv('redisUrl');
 }
 
 export interface TestDatabase {
@@ -30,7 +26,7 @@ const withDatabase = (url: string, name: string) => {
 
 /** A fresh database named after the suite and this process on the MySQL/MariaDB server. */
 export async function mysqlDatabase(suite: string): Promise<TestDatabase> {
-  const base = process.env.ORCHESTRATOR_MYSQL_URL || DEFAULT_MYSQL_URL;
+  const base = testEnv('orchestratorMysqlUrl');
   const name = `orch_${suite}_${process.pid}`;
   const admin = await mysql.createConnection({ uri: base });
   try {
@@ -54,7 +50,7 @@ export async function mysqlDatabase(suite: string): Promise<TestDatabase> {
 
 /** A fresh database on the PostgreSQL server (advisory locks are per database, so runs never see each other's). */
 export async function postgresDatabase(suite: string): Promise<TestDatabase> {
-  const base = process.env.ORCHESTRATOR_PG_URL || testEnv('databaseUrl');
+  const base = testEnv('orchestratorPgUrl');
   const name = `orch_${suite}_${process.pid}`;
   const run = async (text: string) => {
     const c = new pg.Client({ connectionString: base });
