@@ -61,7 +61,9 @@ async function main(): Promise<void> {
       process.stderr.write(`[timing] ${name}: ${report.outcome} in ${ms} ms\n`);
     }
   });
-  process.stdout.write(['| failure mode | outcome | steps | fix steps (duration) | run |', '|---|---|---|---|---|', ...rows, '', ...stepLists].join('\n') + '\n');
+  process.stdout.write(
+    ['| failure mode | outcome | steps | fix steps (duration) | run |', '|---|---|---|---|---|', ...rows, '', ...stepLists].join('\n') + '\n',
+  );
 }
 
 main().catch((err: Error) => {
