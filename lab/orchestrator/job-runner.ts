@@ -6,6 +6,10 @@
  * retry left pending for XAUTOCLAIM, or after the last attempt the dead-letter
  * stream with its cause. Settled in SQL first, acknowledged second, so a
  * redelivery after a crash in between finds the job done and only acknowledges.
+ * Looking at the row is not enough to tell a job in hand (its worker may have
+ * finished and not yet written `done`): the leader claims the row with one
+ * conditional UPDATE before it dispatches, and a worker settles only the
+ * attempt it was given.
  */
 import type { Redis } from 'ioredis';
 import type { HostFiles } from '../app-runtime/host-files';
@@ -80,13 +84,21 @@ export class JobRunner {
     const slot = this.deps.pools.idleWorkers().find((s) => s.pool.model === model);
     if (!slot) return 'no_worker';
     const { pool, worker } = slot;
-    if (row && row.attempts > 0) {
-      this.deps.counters.retries++;
-      leader.log('warning', 'Job retry', { job_id: jobId, attempt: row.attempts + 1, cause: row.cause, pool_id: pool.id });
-    }
-    const leaseId = `${pool.id}:${worker.pid}:${jobId}`;
     const now = new Date();
-    await leader.store.startAttempt({ job_id: jobId, stream_id: entry.id, model, pool_id: pool.id, worker_pid: worker.pid }, now);
+    const expiresAt = new Date(now.getTime() + this.deps.scheduler.scaled(this.deps.jobMs() + JOB_TIMINGS.leaseGraceMs));
+    const attempt = await leader.store.claim(
+      { job_id: jobId, stream_id: entry.id, model, pool_id: pool.id, worker_pid: worker.pid, lease_expires_at: expiresAt },
+      row?.attempts ?? null,
+      now,
+    );
+    // Another attempt holds the job (or it just settled): this delivery is not dispatched again.
+    if (attempt === null) return 'in_hand';
+    if (attempt > 1) {
+      this.deps.counters.retries++;
+      leader.log('warning', 'Job retry', { job_id: jobId, attempt, cause: row?.cause ?? null, pool_id: pool.id });
+    }
+    // The attempt in the id: a later attempt on the same worker has a lease of its own.
+    const leaseId = `${pool.id}:${worker.pid}:${jobId}:${attempt}`;
     await leader.store.addLease({
       lease_id: leaseId,
       job_id: jobId,
@@ -95,9 +107,8 @@ export class JobRunner {
       worker_pid: worker.pid,
       replica_id: leader.replicaId,
       acquired_at: now,
-      expires_at: new Date(now.getTime() + this.deps.scheduler.scaled(this.deps.jobMs() + JOB_TIMINGS.leaseGraceMs)),
+      expires_at: expiresAt,
     });
-    const attempt = (row?.attempts ?? 0) + 1;
     this.deps.pools.run(pool, worker, { jobId, leaseId }, this.deps.jobMs(), () => {
       void this.finish(pool, worker, { entry, jobId, model, leaseId, attempt }).catch((err: Error) =>
         this.workerLog(pool, worker, 'error', 'Job settle failed', { job_id: jobId, error: err.message }),
@@ -115,7 +126,7 @@ export class JobRunner {
     const { store, redis } = this.deps.workers;
     const path = artifactPath(j.model);
     if (this.deps.files(pool.nodeId)?.exists(path)) {
-      await store.complete(j.jobId);
+      if (!(await store.complete(j.jobId, j.attempt))) return this.superseded(pool, worker, j);
       await store.releaseLease(j.leaseId);
       await ack(redis, j.entry.id);
       this.deps.counters.processed++;
@@ -126,11 +137,13 @@ export class JobRunner {
     const error = `FileNotFoundError: model artifact not found: ${path}`;
     if (j.attempt < MAX_ATTEMPTS) {
       // Left pending: XAUTOCLAIM hands it out again once it has been idle long enough.
-      await store.fail(j.jobId, 'retrying', cause, error);
+      if (!(await store.fail(j.jobId, j.attempt, 'retrying', cause, error))) return this.superseded(pool, worker, j);
       await store.releaseLease(j.leaseId);
       this.workerLog(pool, worker, 'warning', 'Job failed', { job_id: j.jobId, attempt: j.attempt, cause, error });
       return;
     }
+    // The row first: an attempt that no longer holds the job must not dead-letter it.
+    if (!(await store.fail(j.jobId, j.attempt, 'dead_letter', cause, error))) return this.superseded(pool, worker, j);
     await deadLetter(redis, {
       job_id: j.jobId,
       source_id: j.entry.id,
@@ -142,10 +155,15 @@ export class JobRunner {
       failed_at: new Date().toISOString(),
     });
     await ack(redis, j.entry.id);
-    await store.fail(j.jobId, 'dead_letter', cause, error);
     await store.releaseLease(j.leaseId);
     this.deps.counters.deadLettered++;
     this.workerLog(pool, worker, 'error', 'Job dead-lettered', { job_id: j.jobId, attempts: j.attempt, cause, error });
+  }
+
+  /** The job was taken over by a later attempt (its lease ran out): this one counts nothing and leaves the entry to that attempt. */
+  private async superseded(pool: Pool, worker: PoolWorker, j: { jobId: string; leaseId: string; attempt: number }): Promise<void> {
+    await this.deps.workers.store.releaseLease(j.leaseId);
+    this.workerLog(pool, worker, 'warning', 'Job superseded', { job_id: j.jobId, attempt: j.attempt });
   }
 
   /** Leases whose worker is gone (killed, host down): released, the job left for redelivery. Returns how many. */
@@ -155,7 +173,7 @@ export class JobRunner {
       if (this.leaseLive(lease.node_id, lease.worker_pid, lease.job_id)) continue;
       // A lease written a moment ago may belong to a dispatch still on its way to the worker.
       if (this.deps.pools.isAlive(lease.node_id, lease.worker_pid)) continue;
-      await leader.store.fail(lease.job_id, 'retrying', 'worker_lost', `worker ${lease.worker_pid} on ${lease.node_id} exited`);
+      await leader.store.workerLost(lease.job_id, lease.pool_id, lease.worker_pid, `worker ${lease.worker_pid} on ${lease.node_id} exited`);
       await leader.store.releaseLease(lease.lease_id);
       leader.log('warning', 'Lease released', { lease_id: lease.lease_id, job_id: lease.job_id, reason: 'worker_lost' });
       reaped++;

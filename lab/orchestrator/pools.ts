@@ -118,6 +118,8 @@ export class WorkerPools {
 
   /** Runs a job on the worker for `realMs`; `done` is called when it finishes, never if the worker is killed first. */
   run(pool: Pool, worker: PoolWorker, job: { jobId: string; leaseId: string }, realMs: number, done: () => void): void {
+    // Killed while the dispatch was on its way: the job is lost with it and its lease left to the reaper.
+    if (!worker.alive) return;
     const timer = this.deps.scheduler.after(realMs, () => {
       worker.job = null;
       done();

@@ -29,6 +29,7 @@ function ddl(kind: SqlKind): string[] {
       completions INT NOT NULL DEFAULT 0,
       pool_id VARCHAR(64) NULL,
       worker_pid INT NULL,
+      lease_expires_at ${ts} NULL,
       cause VARCHAR(64) NULL,
       error TEXT NULL,
       created_at ${ts} NOT NULL,

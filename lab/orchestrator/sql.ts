@@ -40,6 +40,12 @@ export function upsertSql(kind: SqlKind, table: string, key: string, columns: re
   return `INSERT INTO ${table} (${cols}) VALUES (${marks}) ON CONFLICT (${key}) DO UPDATE SET ${rest.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`;
 }
 
+/** The error an INSERT gets when the primary key is already there (MySQL ER_DUP_ENTRY, PostgreSQL unique_violation). */
+export function isDuplicateKey(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ER_DUP_ENTRY' || code === '23505';
+}
+
 /** A connection pool; `name` shows in PostgreSQL's pg_stat_activity.application_name. */
 export function openSql(backend: SqlBackend, name: string, max = 4): Sql {
   if (backend.kind === 'mysql') {

@@ -3,8 +3,10 @@
  * replicas' heartbeats and the maintenance flag. A job is `done` at most once:
  * completion is an UPDATE that counts (completions), so a duplicate delivery
  * that slipped past the check would show as completions = 2, not vanish.
+ * Attempts are fenced: a job is claimed for an attempt by one conditional
+ * statement, and only that attempt may settle it.
  */
-import { upsertSql, type Sql } from './sql';
+import { isDuplicateKey, upsertSql, type Sql } from './sql';
 
 export type PoolStatus = 'running' | 'stopping' | 'stopped';
 export type JobStatus = 'running' | 'retrying' | 'done' | 'dead_letter';
@@ -28,6 +30,7 @@ export interface JobRow {
   completions: number;
   pool_id: string | null;
   worker_pid: number | null;
+  lease_expires_at: Date | null;
   cause: string | null;
   error: string | null;
 }
@@ -95,28 +98,62 @@ export class OrchestratorStore {
     return { ...(r as unknown as JobRow), attempts: Number(r.attempts), completions: Number(r.completions), worker_pid: num(r.worker_pid) };
   }
 
-  /** A delivery handed to a worker: the job's attempt count goes up by one. */
-  async startAttempt(j: { job_id: string; stream_id: string; model: string; pool_id: string; worker_pid: number }, now = new Date()): Promise<void> {
+  /**
+   * Takes the job for its next attempt, as one conditional statement: only a
+   * job not yet seen, retrying or dead-lettered, or running on a lease that ran
+   * out, and only if nobody took it since `seenAttempts` was read. A second
+   * delivery of a job in hand (a reclaim while its worker settles, two leaders
+   * across an election round) matches no row. Returns the attempt, or null.
+   */
+  async claim(
+    j: { job_id: string; stream_id: string; model: string; pool_id: string; worker_pid: number; lease_expires_at: Date },
+    seenAttempts: number | null,
+    now = new Date(),
+  ): Promise<number | null> {
+    if (seenAttempts === null) {
+      try {
+        await this.sql.exec(
+          "INSERT INTO orchestrator_jobs (job_id, stream_id, model, status, attempts, completions, pool_id, worker_pid, lease_expires_at, created_at, updated_at) VALUES (?, ?, ?, 'running', 1, 0, ?, ?, ?, ?, ?)",
+          [j.job_id, j.stream_id, j.model, j.pool_id, j.worker_pid, j.lease_expires_at, now, now],
+        );
+        return 1;
+      } catch (err) {
+        if (isDuplicateKey(err)) return null;
+        throw err;
+      }
+    }
     const changed = await this.sql.exec(
-      "UPDATE orchestrator_jobs SET status = 'running', stream_id = ?, attempts = attempts + 1, pool_id = ?, worker_pid = ?, updated_at = ? WHERE job_id = ?",
-      [j.stream_id, j.pool_id, j.worker_pid, now, j.job_id],
+      "UPDATE orchestrator_jobs SET status = 'running', stream_id = ?, attempts = attempts + 1, pool_id = ?, worker_pid = ?, lease_expires_at = ?, updated_at = ? WHERE job_id = ? AND attempts = ? AND (status IN ('retrying', 'dead_letter') OR (status = 'running' AND lease_expires_at < ?))",
+      [j.stream_id, j.pool_id, j.worker_pid, j.lease_expires_at, now, j.job_id, seenAttempts, now],
     );
-    if (changed > 0) return;
-    await this.sql.exec(
-      "INSERT INTO orchestrator_jobs (job_id, stream_id, model, status, attempts, completions, pool_id, worker_pid, created_at, updated_at) VALUES (?, ?, ?, 'running', 1, 0, ?, ?, ?, ?)",
-      [j.job_id, j.stream_id, j.model, j.pool_id, j.worker_pid, now, now],
-    );
+    return changed > 0 ? seenAttempts + 1 : null;
   }
 
-  async complete(jobId: string, now = new Date()): Promise<void> {
-    await this.sql.exec(
-      "UPDATE orchestrator_jobs SET status = 'done', completions = completions + 1, cause = NULL, error = NULL, updated_at = ? WHERE job_id = ?",
-      [now, jobId],
+  /** The attempt's worker finished it; false when the attempt no longer holds the job (it was taken over), so nothing is counted. */
+  async complete(jobId: string, attempt: number, now = new Date()): Promise<boolean> {
+    const changed = await this.sql.exec(
+      "UPDATE orchestrator_jobs SET status = 'done', completions = completions + 1, lease_expires_at = NULL, cause = NULL, error = NULL, updated_at = ? WHERE job_id = ? AND status = 'running' AND attempts = ?",
+      [now, jobId, attempt],
     );
+    return changed > 0;
   }
 
-  async fail(jobId: string, status: 'retrying' | 'dead_letter', cause: string, error: string, now = new Date()): Promise<void> {
-    await this.sql.exec('UPDATE orchestrator_jobs SET status = ?, cause = ?, error = ?, updated_at = ? WHERE job_id = ?', [status, cause, error, now, jobId]);
+  /** The attempt failed; false when it no longer holds the job. */
+  async fail(jobId: string, attempt: number, status: 'retrying' | 'dead_letter', cause: string, error: string, now = new Date()): Promise<boolean> {
+    const changed = await this.sql.exec(
+      "UPDATE orchestrator_jobs SET status = ?, lease_expires_at = NULL, cause = ?, error = ?, updated_at = ? WHERE job_id = ? AND status = 'running' AND attempts = ?",
+      [status, cause, error, now, jobId, attempt],
+    );
+    return changed > 0;
+  }
+
+  /** The worker an attempt ran on is gone: the job is retrying, unless it has moved on to another worker since. */
+  async workerLost(jobId: string, poolId: string, workerPid: number, error: string, now = new Date()): Promise<boolean> {
+    const changed = await this.sql.exec(
+      "UPDATE orchestrator_jobs SET status = 'retrying', lease_expires_at = NULL, cause = 'worker_lost', error = ?, updated_at = ? WHERE job_id = ? AND status = 'running' AND pool_id = ? AND worker_pid = ?",
+      [error, now, jobId, poolId, workerPid],
+    );
+    return changed > 0;
   }
 
   async jobs(): Promise<JobRow[]> {

@@ -16,6 +16,16 @@ import { quote } from 'shell-quote';
 import { findHost, type InventoryHost } from '../../domain/inventory';
 import { LabAdmin } from '../../lab/admin-client';
 import { startLab, type RunningLab } from '../../lab/index';
+import type { HostFiles } from '../../lab/app-runtime/host-files';
+import { Scheduler } from '../../lab/app-runtime/scheduler';
+import type { SimHostState } from '../../lab/gpu-host-state';
+import { JobRunner } from '../../lab/orchestrator/job-runner';
+import { WorkerPools } from '../../lab/orchestrator/pools';
+import { redisDb } from '../../lab/orchestrator/redis-record';
+import { ensureSchema } from '../../lab/orchestrator/schema';
+import { openSql, type Sql } from '../../lab/orchestrator/sql';
+import { OrchestratorStore } from '../../lab/orchestrator/store';
+import { autoclaim, ensureGroup, readNew } from '../../lab/orchestrator/streams';
 import { mysqlDatabase, postgresDatabase, redisUrl, type TestDatabase } from '../support/orchestrator-backends';
 import { http, run, sleep, waitFor } from './support';
 
@@ -308,5 +318,154 @@ describe.each(['mysql', 'postgres'] as const)('the orchestrator lab on %s', (kin
     const names = new Set(record.filter((c) => c.args[0] === 'XREADGROUP').map((c) => c.client_name));
     expect([...names].every((n) => n?.startsWith('gpu-orchestrator:orchestrator-'))).toBe(true);
     expect(record.some((c) => c.args[0] === 'XACK' && c.client_name === 'gpu-orchestrator-worker')).toBe(true);
+  });
+  /**
+   * The leader's dispatch against a second delivery of the same job, forced
+   * rather than left to load: one JobRunner on a database and Redis db of its
+   * own (the lab's replicas never see them), the worker's completion held at a
+   * gate so the entry can be reclaimed after the worker finished but before its
+   * row says done, the window a loaded machine opens by chance.
+   */
+  describe('a second delivery of a job in hand', () => {
+    let raceDb: TestDatabase;
+    let leaderSql: Sql;
+    let workerSql: Sql;
+    let r: Redis;
+    let pools: WorkerPools;
+    let runner: JobRunner;
+    let jobMs = 50;
+    let settling: Promise<void>;
+    let openGate: () => void;
+    const NODE = 'dev-gpu-1';
+    const log = () => undefined;
+    const leader = (replicaId: string) => ({ store: new OrchestratorStore(leaderSql), redis: r, replicaId, log });
+    const row = async (jobId: string) => (await new OrchestratorStore(leaderSql).job(jobId))!;
+    const xpending = async () => Number(((await r.xpending(STREAM, GROUP)) as unknown[])[0]);
+
+    beforeAll(async () => {
+      raceDb = kind === 'mysql' ? await mysqlDatabase('race') : await postgresDatabase('race');
+      leaderSql = openSql(raceDb.backend, 'race leader', 2);
+      workerSql = openSql(raceDb.backend, 'race workers', 2);
+      await ensureSchema(leaderSql);
+      const url = new URL(redisUrl());
+      url.pathname = `/${redisDb(redisUrl()) + 1}`;
+      r = new Redis(url.toString(), { connectionName: 'orchestrator-race-test' });
+    });
+
+    afterAll(async () => {
+      await r?.del(STREAM);
+      r?.disconnect();
+      await leaderSql?.close();
+      await workerSql?.close();
+      await raceDb?.drop();
+    });
+
+    beforeEach(async () => {
+      for (const t of ['orchestrator_leases', 'orchestrator_jobs']) await leaderSql.exec(`DELETE FROM ${t}`);
+      await r.del(STREAM);
+      await ensureGroup(r);
+      jobMs = 50;
+      let pid = 7000;
+      const state = { isWorker: true, gpus: [{ index: 0 }, { index: 1 }], nextPid: () => ++pid } as unknown as SimHostState;
+      const scheduler = new Scheduler(1);
+      pools = new WorkerPools({ scheduler, hostState: () => state, events: { workerExited: () => undefined } });
+      pools.start({ id: 'pool-llama-3-8b', nodeId: NODE, model: 'llama-3-8b', workers: 2 });
+      // The worker's completion waits at the gate; `settling` says it got there (its worker is idle again).
+      const workers = new OrchestratorStore(workerSql);
+      const complete = workers.complete.bind(workers);
+      let gate!: Promise<void>;
+      let reached!: () => void;
+      settling = new Promise((res) => (reached = res));
+      gate = new Promise((res) => (openGate = res));
+      workers.complete = async (...args: Parameters<OrchestratorStore['complete']>) => {
+        reached();
+        await gate;
+        return complete(...args);
+      };
+      const files = { exists: () => true, append: () => undefined } as unknown as HostFiles;
+      runner = new JobRunner({
+        pools,
+        scheduler,
+        files: () => files,
+        jobMs: () => jobMs,
+        workers: { store: workers, redis: r },
+        counters: { processed: 0, retries: 0, deadLettered: 0, evictions: 0 },
+      });
+    });
+
+    afterEach(() => {
+      openGate();
+      pools.clear();
+    });
+
+    it('is not dispatched again when reclaimed after its worker finished but before the row says done', async () => {
+      await r.xadd(STREAM, '*', 'job_id', 'race-1', 'model', 'llama-3-8b');
+      const [first] = await readNew(r, 'leader-a', 1);
+      expect(await runner.handle(first!, leader('leader-a'))).toBe('dispatched');
+      await settling;
+      expect(pools.idleWorkers()).toHaveLength(2);
+      // XAUTOCLAIM with no idle time: the entry is delivered again while the first attempt settles.
+      const [again] = await autoclaim(r, 'leader-b', 0, 10);
+      expect(again?.id).toBe(first!.id);
+      expect(await runner.handle(again!, leader('leader-b'))).toBe('in_hand');
+      openGate();
+      await waitFor(async () => ((await xpending()) === 0 ? true : undefined), 5000, 10);
+      await sleep(3 * jobMs);
+      expect(await row('race-1')).toMatchObject({ status: 'done', completions: 1, attempts: 1 });
+    });
+
+    it.each([
+      ['new', null],
+      ['retrying', 1],
+    ] as const)('is dispatched once by two leaders handling it at the same time (%s job)', async (_, seen) => {
+      openGate();
+      const now = new Date();
+      if (seen !== null) {
+        await leaderSql.exec(
+          "INSERT INTO orchestrator_jobs (job_id, stream_id, model, status, attempts, completions, created_at, updated_at) VALUES ('race-2', '0-1', 'llama-3-8b', 'retrying', ?, 0, ?, ?)",
+          [seen, now, now],
+        );
+      }
+      await r.xadd(STREAM, '*', 'job_id', 'race-2', 'model', 'llama-3-8b');
+      const [a] = await readNew(r, 'leader-a', 1);
+      const [b] = await autoclaim(r, 'leader-b', 0, 10);
+      // Both leaders read the row before either writes: the interleaving of two leaders across an election round.
+      let reads = 0;
+      let bothRead!: () => void;
+      const barrier = new Promise<void>((res) => (bothRead = res));
+      const racing = (replicaId: string) => {
+        const l = leader(replicaId);
+        const job = l.store.job.bind(l.store);
+        l.store.job = async (id: string) => {
+          const got = await job(id);
+          if (++reads === 2) bothRead();
+          await barrier;
+          return got;
+        };
+        return l;
+      };
+      const handled = await Promise.all([runner.handle(a!, racing('leader-a')), runner.handle(b!, racing('leader-b'))]);
+      expect(handled.sort()).toEqual(['dispatched', 'in_hand']);
+      await waitFor(async () => ((await xpending()) === 0 ? true : undefined), 5000, 10);
+      await sleep(3 * jobMs);
+      expect(await row('race-2')).toMatchObject({ status: 'done', completions: 1, attempts: (seen ?? 0) + 1 });
+    });
+
+    it('is run again, once, when its worker really died', async () => {
+      openGate();
+      jobMs = 60_000;
+      await r.xadd(STREAM, '*', 'job_id', 'race-3', 'model', 'llama-3-8b');
+      const [first] = await readNew(r, 'leader-a', 1);
+      expect(await runner.handle(first!, leader('leader-a'))).toBe('dispatched');
+      const worker = pools.list()[0]!.workers.find((w) => w.job?.jobId === 'race-3')!;
+      expect(pools.signal(NODE, worker.pid, 'KILL')).toBe(true);
+      jobMs = 50;
+      expect(await runner.reap(leader('leader-a'))).toBe(1);
+      expect(await row('race-3')).toMatchObject({ status: 'retrying', cause: 'worker_lost' });
+      const [again] = await autoclaim(r, 'leader-a', 0, 10);
+      expect(await runner.handle(again!, leader('leader-a'))).toBe('dispatched');
+      await waitFor(async () => ((await xpending()) === 0 ? true : undefined), 5000, 10);
+      expect(await row('race-3')).toMatchObject({ status: 'done', completions: 1, attempts: 2 });
+    });
   });
 });
