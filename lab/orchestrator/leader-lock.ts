@@ -38,19 +38,27 @@ export interface LockSession {
   onLost(fn: (err: Error) => void): void;
 }
 
+/** Tells the session's listeners, once, that its connection is gone (an error and the close both report it). */
+function sessionLoss(): { fire(err: Error): void; onLost(fn: (err: Error) => void): void } {
+  const listeners: ((err: Error) => void)[] = [];
+  let gone = false;
+  return {
+    fire: (err) => {
+      if (gone) return;
+      gone = true;
+      for (const fn of listeners) fn(err);
+    },
+    onLost: (fn) => listeners.push(fn),
+  };
+}
+
 export async function openLockSession(backend: SqlBackend, lockName: string, applicationName: string): Promise<LockSession> {
   return backend.kind === 'mysql' ? mysqlSession(backend.url, lockName) : postgresSession(backend.url, lockName, applicationName);
 }
 
 async function mysqlSession(url: string, lockName: string): Promise<LockSession> {
   const conn = await mysql.createConnection({ uri: url, timezone: 'Z', enableKeepAlive: true });
-  const lost: ((err: Error) => void)[] = [];
-  let gone = false;
-  const fire = (err: Error) => {
-    if (gone) return;
-    gone = true;
-    for (const fn of lost) fn(err);
-  };
+  const { fire, onLost } = sessionLoss();
   conn.on('error', fire);
   // The promise wrapper forwards the underlying connection's events; 'end' comes when the server closed the socket.
   (conn as unknown as NodeJS.EventEmitter).on('end', () => fire(new Error('Connection lost: The server closed the connection.')));
@@ -70,19 +78,13 @@ async function mysqlSession(url: string, lockName: string): Promise<LockSession>
       await one('SELECT RELEASE_LOCK(?) AS released', [lockName]);
     },
     destroy: () => conn.destroy(),
-    onLost: (fn) => lost.push(fn),
+    onLost,
   };
 }
 
 async function postgresSession(url: string, lockName: string, applicationName: string): Promise<LockSession> {
   const client = new pg.Client({ connectionString: url, application_name: applicationName, keepAlive: true });
-  const lost: ((err: Error) => void)[] = [];
-  let gone = false;
-  const fire = (err: Error) => {
-    if (gone) return;
-    gone = true;
-    for (const fn of lost) fn(err);
-  };
+  const { fire, onLost } = sessionLoss();
   client.on('error', fire);
   client.on('end', () => fire(new Error('Connection terminated')));
   await client.connect();
@@ -107,7 +109,7 @@ async function postgresSession(url: string, lockName: string, applicationName: s
       // end() sends Terminate and closes the socket; the server ends the backend and drops its locks.
       client.end().catch(() => undefined);
     },
-    onLost: (fn) => lost.push(fn),
+    onLost,
   };
 }
 
