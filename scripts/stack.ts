@@ -22,7 +22,18 @@ export interface StackOptions {
   /** ORCHESTRATOR_DB_URL: the orchestrator's database (mysql:// or postgres://); unset → a local or started MariaDB. */
   orchestratorDbUrl?: string;
   /** Start the simulated fleet (default true); false when an inventory of real hosts is configured. */
-  lab?: false | { platformPort?: number; extraGpuNodes?: number; rackSize?: number; drainDelayMs?: number; rebootDelayMs?: number; timeScale?: number };
+  lab?:
+    | false
+    | {
+        platformPort?: number;
+        extraGpuNodes?: number;
+        rackSize?: number;
+        drainDelayMs?: number;
+        rebootDelayMs?: number;
+        timeScale?: number;
+        /** Run the GPU orchestrator in the lab on this stack's Redis and SQL (MySQL when there is one). */
+        orchestrator?: boolean;
+      };
 }
 
 export interface Stack {
@@ -88,7 +99,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const orchestratorPg = pgChosen ? await resolveChosen() : await orchestratorPgDatabase(db.url, opts.log);
     let lab: RunningLab | undefined;
     if (opts.lab !== false) {
-      lab = await startLab({ dataDir: path.join(opts.dataDir, 'lab'), ...(opts.lab ?? {}) });
+      const { orchestrator, ...labOpts } = opts.lab ?? {};
+      lab = await startLab({
+        dataDir: path.join(opts.dataDir, 'lab'),
+        ...labOpts,
+        ...(orchestrator ? { orchestrator: { backends: { redisUrl: redis.url, db: orchestratorMysql ?? orchestratorPg } } } : {}),
+      });
       started.push(lab);
     }
     return {

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
             platformPort: await findFreePort({ preferred: LAB_PLATFORM_PORT }),
             timeScale: config.lab.timeScale,
             extraGpuNodes: config.lab.extraGpuNodes,
+            orchestrator: true,
           }
         : false,
   });
@@ -170,6 +171,9 @@ function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof st
     lines.push(
       `  Lab platform API ${stack.lab.platformUrl}   (fault injection under /lab/v1; bearer token in ${path.relative(process.cwd(), path.join(config.dataDir, 'lab-token'))})`,
       `  Lab inventory    ${path.relative(process.cwd(), stack.lab.inventoryPath)}`,
+      ...Object.entries(stack.lab.orchestrator?.replicaUrls ?? {}).map(
+        ([node, url]) => `  Orchestrator     ${url}   (replica on ${node}; GET /status/leader, /pools, /metrics)`,
+      ),
       '',
       'Try it:',
       `  curl -s -XPOST ${stack.lab.platformUrl}/lab/v1/hosts/dev-gpu-1/faults/xid -H "authorization: Bearer $(cat ${path.relative(process.cwd(), path.join(config.dataDir, 'lab-token'))})" -H 'content-type: application/json' -d '{"gpu_index":3,"xid":48}'`,
