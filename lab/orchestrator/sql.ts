@@ -32,10 +32,10 @@ export function numberPlaceholders(text: string): string {
 }
 
 /** INSERT or replace by primary key, in the dialect's own words. */
-export function upsertSql(kind: SqlKind, table: string, key: string, columns: readonly string[]): string {
+export function upsertSql(kind: SqlKind, table: string, key: string, columns: readonly string[], keepOnUpdate: readonly string[] = []): string {
   const cols = columns.join(', ');
   const marks = columns.map(() => '?').join(', ');
-  const rest = columns.filter((c) => c !== key);
+  const rest = columns.filter((c) => c !== key && !keepOnUpdate.includes(c));
   if (kind === 'mysql') return `INSERT INTO ${table} (${cols}) VALUES (${marks}) ON DUPLICATE KEY UPDATE ${rest.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
   return `INSERT INTO ${table} (${cols}) VALUES (${marks}) ON CONFLICT (${key}) DO UPDATE SET ${rest.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`;
 }

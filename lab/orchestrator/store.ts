@@ -58,26 +58,37 @@ export interface ReplicaRow {
 }
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+/** A job as the driver returns it, with its counts as numbers (MySQL may give strings). */
+const jobRow = (r: Record<string, unknown>): JobRow => ({
+  ...(r as unknown as JobRow),
+  attempts: Number(r.attempts),
+  completions: Number(r.completions),
+  worker_pid: num(r.worker_pid),
+});
 
 export class OrchestratorStore {
   constructor(readonly sql: Sql) {}
 
+  /** Inserts `row` (its own fields are the columns) or updates the one with its key, leaving `keep` as they were. */
+  private async upsert(table: string, key: string, row: object, keep: readonly string[] = []): Promise<void> {
+    const entries = Object.entries(row);
+    await this.sql.exec(
+      upsertSql(
+        this.sql.kind,
+        table,
+        key,
+        entries.map(([c]) => c),
+        keep,
+      ),
+      entries.map(([, v]) => v),
+    );
+  }
+
   // -- worker_pools
 
   async savePool(p: PoolRow, now = new Date()): Promise<void> {
-    const cols = ['pool_id', 'node_id', 'model', 'workers', 'status', 'memory_mib', 'created_at', 'updated_at'];
-    const existing = await this.sql.query('SELECT created_at FROM worker_pools WHERE pool_id = ?', [p.pool_id]);
-    const created = (existing[0]?.created_at as Date | undefined) ?? now;
-    await this.sql.exec(upsertSql(this.sql.kind, 'worker_pools', 'pool_id', cols), [
-      p.pool_id,
-      p.node_id,
-      p.model,
-      p.workers,
-      p.status,
-      p.memory_mib,
-      created,
-      now,
-    ]);
+    // A pool saved again keeps the time it was first created.
+    await this.upsert('worker_pools', 'pool_id', { ...p, created_at: now, updated_at: now }, ['created_at']);
   }
 
   async setPoolStatus(poolId: string, status: PoolStatus, now = new Date()): Promise<void> {
@@ -93,9 +104,7 @@ export class OrchestratorStore {
 
   async job(jobId: string): Promise<JobRow | undefined> {
     const rows = await this.sql.query('SELECT * FROM orchestrator_jobs WHERE job_id = ?', [jobId]);
-    const r = rows[0];
-    if (!r) return undefined;
-    return { ...(r as unknown as JobRow), attempts: Number(r.attempts), completions: Number(r.completions), worker_pid: num(r.worker_pid) };
+    return rows[0] && jobRow(rows[0]);
   }
 
   /**
@@ -157,29 +166,13 @@ export class OrchestratorStore {
   }
 
   async jobs(): Promise<JobRow[]> {
-    const rows = await this.sql.query('SELECT job_id FROM orchestrator_jobs ORDER BY job_id');
-    const out: JobRow[] = [];
-    for (const r of rows) {
-      const j = await this.job(String(r.job_id));
-      if (j) out.push(j);
-    }
-    return out;
+    return (await this.sql.query('SELECT * FROM orchestrator_jobs ORDER BY job_id')).map(jobRow);
   }
 
   // -- orchestrator_leases
 
   async addLease(l: LeaseRow): Promise<void> {
-    const cols = ['lease_id', 'job_id', 'pool_id', 'node_id', 'worker_pid', 'replica_id', 'acquired_at', 'expires_at'];
-    await this.sql.exec(upsertSql(this.sql.kind, 'orchestrator_leases', 'lease_id', cols), [
-      l.lease_id,
-      l.job_id,
-      l.pool_id,
-      l.node_id,
-      l.worker_pid,
-      l.replica_id,
-      l.acquired_at,
-      l.expires_at,
-    ]);
+    await this.upsert('orchestrator_leases', 'lease_id', l);
   }
 
   async releaseLease(leaseId: string): Promise<number> {
@@ -196,17 +189,7 @@ export class OrchestratorStore {
   // -- orchestrator_replicas
 
   async heartbeat(r: ReplicaRow): Promise<void> {
-    const cols = ['replica_id', 'node_id', 'pid', 'version', 'is_leader', 'lock_session_id', 'started_at', 'heartbeat_at'];
-    await this.sql.exec(upsertSql(this.sql.kind, 'orchestrator_replicas', 'replica_id', cols), [
-      r.replica_id,
-      r.node_id,
-      r.pid,
-      r.version,
-      r.is_leader,
-      r.lock_session_id,
-      r.started_at,
-      r.heartbeat_at,
-    ]);
+    await this.upsert('orchestrator_replicas', 'replica_id', r);
   }
 
   async replicas(): Promise<ReplicaRow[]> {
@@ -227,6 +210,6 @@ export class OrchestratorStore {
   }
 
   async setMaintenance(mode: MaintenanceMode, now = new Date()): Promise<void> {
-    await this.sql.exec(upsertSql(this.sql.kind, 'orchestrator_control', 'name', ['name', 'value', 'updated_at']), ['maintenance_mode', mode, now]);
+    await this.upsert('orchestrator_control', 'name', { name: 'maintenance_mode', value: mode, updated_at: now });
   }
 }
