@@ -61,6 +61,18 @@ export async function decide(handle: WorkflowHandle, step: string, decision: 'ap
   for (const actor of signers) await handle.signal(approvalSignal, { decision, actor, reason: `test ${decision}`, approval_id: pending.id });
 }
 
+/**
+ * Leaves `nodeId` held for an operator, as a real run does: a persistent memory fault,
+ * the RMA declined, outcome held_for_operator (the node keeps its disruption slot).
+ */
+export async function holdForOperator(stack: Stack, taskQueue: string, nodeId: string): Promise<RunReport> {
+  await clearHistory(stack, nodeId);
+  await stack.lab.injectXid(nodeId, 5, 48, true);
+  const run = await startGpuFault(stack, taskQueue, { node_id: nodeId });
+  await decide(run, 'approve_rma', 'reject');
+  return (await run.result()) as RunReport;
+}
+
 export function stepNames(report: RunReport): string[] {
   return report.steps.map((s) => s.name);
 }

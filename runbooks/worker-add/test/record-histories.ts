@@ -7,7 +7,7 @@ import { eventually, type Stack } from '../../../test/support/harness';
 import { runRecording, type Scenario } from '../../../test/support/record-histories';
 import type { AppRuntimeFault } from '../../../lab/admin-client';
 import { workerAddWorkflowId } from '../input';
-import { clearHistory, decide, startGpuFault } from '../../gpu-fault-remediation/test/scenarios';
+import { holdForOperator } from '../../gpu-fault-remediation/test/scenarios';
 
 /** The released version being recorded (v2: the node-lease pre-check). */
 const VERSION = 'v2';
@@ -30,11 +30,7 @@ async function add(s: Stack, tq: string, faults: AppRuntimeFault[], reset = true
 /** The node held for an operator after a declined RMA, as a gpu-fault run leaves it; then the add. */
 async function heldNode(s: Stack, tq: string) {
   await s.lab.reset();
-  await clearHistory(s, 'dev-gpu-2');
-  await s.lab.injectXid('dev-gpu-2', 5, 48, true);
-  const fault = await startGpuFault(s, tq, { node_id: 'dev-gpu-2' });
-  await decide(fault, 'approve_rma', 'reject');
-  await fault.result();
+  await holdForOperator(s, tq, 'dev-gpu-2');
   await s.lab.reset();
   const handle = await add(s, tq, [], false);
   await handle.result();

@@ -8,7 +8,7 @@ import type { RunReport } from '../../../domain/runbook';
 import type { AppRuntimeFault } from '../../../lab/admin-client';
 import { connectStack, eventually, type Stack, type WorkerOverrides } from '../../../test/support/harness';
 import { workerAddWorkflowId } from '../input';
-import { clearHistory, decide, startGpuFault } from '../../gpu-fault-remediation/test/scenarios';
+import { holdForOperator } from '../../gpu-fault-remediation/test/scenarios';
 
 const CONTROLLER_NODE = 'dev-gpu-1';
 const NEW_WORKER = 'dev-gpu-2';
@@ -85,13 +85,7 @@ test('a join that does not verify is rolled back: the inventory says 4 GPUs, slu
 });
 
 test('a node held for an operator after an RMA decision is refused, naming the hold, not waited on', async () => {
-  await clearHistory(stack, NEW_WORKER);
-  await stack.lab.injectXid(NEW_WORKER, 5, 48, true);
-  const held = await stack.withWorker('gpu-fault-held', async (taskQueue) => {
-    const run = await startGpuFault(stack, taskQueue, { node_id: NEW_WORKER });
-    await decide(run, 'approve_rma', 'reject');
-    return (await run.result()) as RunReport;
-  });
+  const held = await stack.withWorker('gpu-fault-held', (taskQueue) => holdForOperator(stack, taskQueue, NEW_WORKER));
   expect(held.outcome).toBe('held_for_operator');
   await stack.lab.reset();
 
