@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
+import type { OrchestratorCluster } from '../domain/orchestrator';
 import { AppPlatformClient } from './app-runtime/app-platform-client';
 import { createAppPlatformActivities } from './app-runtime/app-platform-activities';
 import { createControllerActivities } from './app-runtime/controller-activities';
@@ -15,6 +16,7 @@ import { EvidenceStore } from './evidence/evidence-store';
 import { PlanStore } from './evidence/plan-store';
 import { createGpuActivities } from './gpu/gpu-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
+import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
 import { HostAccess } from './host/host-access';
 import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
@@ -25,6 +27,8 @@ export interface ActivityDeps {
   inventory: Inventory;
   ssh: SshExecutor;
   platform: PlatformClient;
+  /** GPU orchestrator clusters (replica APIs, Redis, SQL) the orchestrator runbooks act on. */
+  orchestrators: OrchestratorCluster[];
   pool: Pool;
   logger: Logger;
   /** Disruption ledgers are workflows: the budget activities signal them. */
@@ -66,6 +70,7 @@ export function createActivities(deps: ActivityDeps) {
       temporal: deps.temporal,
       ledgerTaskQueue: deps.ledgerTaskQueue,
     }),
+    ...createOrchestratorActivities({ clusters: deps.orchestrators, logger: deps.logger }),
     ...createDrillActivities({
       temporal: deps.temporal,
       pool: deps.pool,

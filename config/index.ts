@@ -10,6 +10,7 @@ import { APPROVAL_KINDS } from '../domain/approvals';
 import { BudgetConfigSchema, type BudgetConfig } from '../domain/disruption';
 import { DurationSchema } from '../domain/durations';
 import { InventorySchema, type Inventory } from '../domain/inventory';
+import { OrchestratorClustersSchema, type OrchestratorCluster } from '../domain/orchestrator';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -59,6 +60,8 @@ export interface InventoryFleetConfig {
   sshPrivateKeyFile: string;
   platformApiUrl: string;
   platformApiToken: Secret;
+  /** The GPU orchestrator clusters the orchestrator runbooks act on (ORCHESTRATOR_CLUSTERS_FILE); none when unset. */
+  orchestratorClustersFile?: string;
 }
 
 export interface TemporalSecurity {
@@ -244,6 +247,7 @@ const VARIABLES = {
   ALERT_COOLDOWN: duration.default('60s'),
   INVENTORY_FILE: nonEmpty.optional(),
   SSH_PRIVATE_KEY_FILE: nonEmpty.optional(),
+  ORCHESTRATOR_CLUSTERS_FILE: nonEmpty.optional(),
   SSH_CONNECT_TIMEOUT: duration.default('10s'),
   SSH_COMMAND_TIMEOUT: duration.default('60s'),
   SSH_OUTPUT_LIMIT_BYTES: positiveInt.default(1024 * 1024),
@@ -294,7 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const [name, what] of need) {
       if (!env[name]?.trim()) problems.push(`${name}: required when INVENTORY_FILE is set (${what})`);
     }
-    for (const name of ['INVENTORY_FILE', 'SSH_PRIVATE_KEY_FILE'] as const) {
+    for (const name of ['INVENTORY_FILE', 'SSH_PRIVATE_KEY_FILE', 'ORCHESTRATOR_CLUSTERS_FILE'] as const) {
       const file = v[name];
       if (typeof file === 'string' && !fs.existsSync(file)) problems.push(`${name}: file not found: ${file}`);
     }
@@ -324,6 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         sshPrivateKeyFile: path.resolve(v.SSH_PRIVATE_KEY_FILE!),
         platformApiUrl: v.PLATFORM_API_URL!,
         platformApiToken: new Secret(v.PLATFORM_API_TOKEN!),
+        orchestratorClustersFile: v.ORCHESTRATOR_CLUSTERS_FILE && path.resolve(v.ORCHESTRATOR_CLUSTERS_FILE),
       }
     : { mode: 'lab' };
 
@@ -424,8 +429,16 @@ function formatPath(p: (string | number)[], raw: unknown): string {
  * host (index and node_id) and the field.
  */
 export function loadInventory(file: string): Inventory {
+  return loadDataFile(file, `Invalid inventory ${file}:`, InventorySchema);
+}
+
+/** Reads ORCHESTRATOR_CLUSTERS_FILE (.json, .yaml or .yml): a list of clusters, each its replicas' APIs, Redis and SQL. */
+export function loadOrchestratorClusters(file: string): OrchestratorCluster[] {
+  return loadDataFile(file, `Invalid orchestrator clusters ${file}:`, OrchestratorClustersSchema);
+}
+
+function loadDataFile<T>(file: string, title: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>): T {
   const ext = path.extname(file).toLowerCase();
-  const title = `Invalid inventory ${file}:`;
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -441,7 +454,7 @@ export function loadInventory(file: string): Inventory {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(title, [`not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`]);
   }
-  const parsed = InventorySchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${formatPath(issue.path, raw)}: ${issue.message}`);
     throw new ConfigError(title, problems);

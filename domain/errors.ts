@@ -15,6 +15,8 @@ export const ErrorType = {
   CommandFailed: 'CommandFailed',
   HostUnreachable: 'HostUnreachable',
   PlatformApiError: 'PlatformApiError',
+  /** No replica of the orchestrator answered, or one answered with an error. */
+  OrchestratorApiError: 'OrchestratorApiError',
   DrainTimeout: 'DrainTimeout',
   RebootTimeout: 'RebootTimeout',
   /** A host command ran past the time the step gives it; it was stopped on the host. */

@@ -24,6 +24,13 @@ export const ACTION_ALLOWED_ROLES = {
   repair_node_agent: ['worker_compute'],
   // An allocation's bootstrap SSH trust lives in its user's authorized_keys on the worker.
   read_allocation_keys: ['worker_compute'],
+  // The GPU orchestrator's replicas are control components: on control hosts, never on a GPU
+  // worker (seed 004 runs them beside the platform; the lab puts its second replica on app_control).
+  read_orchestrator: ['platform_control', 'app_control'],
+  manage_orchestrator: ['platform_control', 'app_control'],
+  // Its worker pools are processes on the GPU workers: only there are their PIDs read or signalled.
+  read_pool_processes: ['worker_compute'],
+  signal_pool_workers: ['worker_compute'],
 } as const satisfies Record<string, readonly HostRole[]>;
 
 export type HostAction = keyof typeof ACTION_ALLOWED_ROLES;

@@ -8,6 +8,7 @@ import fastify, { type FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Inventory } from '../domain/inventory';
+import type { OrchestratorCluster } from '../domain/orchestrator';
 import { registerAdminApi } from './admin-api';
 import { AppRuntime, appPrograms, registerAppRuntimeApi } from './app-runtime';
 import { chainExtensions } from './command-extension';
@@ -56,9 +57,17 @@ export interface RunningLab {
   platformUrl: string;
   platformToken: string;
   /** Present when the lab runs the orchestrator: each replica host's API base URL (stable across restarts). */
-  orchestrator?: { replicaUrls: Record<string, string>; lockName: string };
+  orchestrator?: {
+    replicaUrls: Record<string, string>;
+    lockName: string;
+    /** What the engine needs to reach it: replica APIs, Redis, SQL and the lock's name (cluster `lab`). */
+    cluster: OrchestratorCluster;
+  };
   stop(): Promise<void>;
 }
+
+/** The name the lab's orchestrator goes by in the engine's configuration. */
+export const LAB_CLUSTER = 'lab';
 
 /** The address clients use to reach a server bound to `bindHost`. */
 function reachableAddress(bindHost: string): string {
@@ -165,6 +174,13 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const orchestratorInfo = orchestrator && {
     replicaUrls: Object.fromEntries(orchestrator.replicaNodes.map((n) => [n, orchestrator.url(n) ?? ''])),
     lockName: orchestrator.lockName,
+    cluster: {
+      name: LAB_CLUSTER,
+      replicas: orchestrator.replicaNodes.map((node_id) => ({ node_id, api_url: orchestrator.url(node_id) ?? '' })),
+      redis_url: opts.orchestrator!.backends.redisUrl,
+      db_url: opts.orchestrator!.backends.db.url,
+      lock_name: orchestrator.lockName,
+    },
   };
   return { inventory, inventoryPath, clientKeyPath: keys.client.privateKeyPath, platformUrl, platformToken: token, orchestrator: orchestratorInfo, stop };
 }

@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { ApprovalSettings } from '../capabilities/approvals/approval-activities';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
+import type { OrchestratorCluster } from '../domain/orchestrator';
 
 export interface ActivityWiring {
   inventory: Inventory;
@@ -15,6 +16,8 @@ export interface ActivityWiring {
   ssh: { connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number };
   platformUrl: string;
   platformToken: string;
+  /** The GPU orchestrator clusters its runbooks act on (default none). */
+  orchestrators?: OrchestratorCluster[];
   pool: Pool;
   logger: Logger;
   temporal: Client;
@@ -36,6 +39,7 @@ export function composeActivities(w: ActivityWiring): RunbookActivities {
     inventory: w.inventory,
     ssh: createSshExecutor({ privateKey: w.sshPrivateKey, ...w.ssh }),
     platform: new PlatformClient({ baseUrl: w.platformUrl, token: w.platformToken }),
+    orchestrators: w.orchestrators ?? [],
     pool: w.pool,
     logger: w.logger,
     temporal: w.temporal,

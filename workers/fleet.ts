@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import type { Config } from '../config';
-import { loadInventory } from '../config';
+import { loadInventory, loadOrchestratorClusters } from '../config';
 import type { Inventory } from '../domain/inventory';
+import type { OrchestratorCluster } from '../domain/orchestrator';
 
 /** What a started lab offers the engine; the lab itself is never imported by runtime code. */
 export interface LabEndpoints {
@@ -9,6 +10,8 @@ export interface LabEndpoints {
   clientKeyPath: string;
   platformUrl: string;
   platformToken: string;
+  /** The lab's GPU orchestrator, when it runs one. */
+  orchestrator?: { cluster: OrchestratorCluster };
 }
 
 export interface FleetWiring {
@@ -16,6 +19,7 @@ export interface FleetWiring {
   sshPrivateKey: Buffer;
   platformUrl: string;
   platformToken: string;
+  orchestrators: OrchestratorCluster[];
 }
 
 /** The fleet the activities act on: the configured real one, or the lab that was just started. */
@@ -26,8 +30,15 @@ export function fleetWiring(config: Config, lab: LabEndpoints | undefined): Flee
       sshPrivateKey: fs.readFileSync(config.fleet.sshPrivateKeyFile),
       platformUrl: config.fleet.platformApiUrl,
       platformToken: config.fleet.platformApiToken.reveal(),
+      orchestrators: config.fleet.orchestratorClustersFile ? loadOrchestratorClusters(config.fleet.orchestratorClustersFile) : [],
     };
   }
   if (!lab) throw new Error('no INVENTORY_FILE configured and the lab is not running');
-  return { inventory: lab.inventory, sshPrivateKey: fs.readFileSync(lab.clientKeyPath), platformUrl: lab.platformUrl, platformToken: lab.platformToken };
+  return {
+    inventory: lab.inventory,
+    sshPrivateKey: fs.readFileSync(lab.clientKeyPath),
+    platformUrl: lab.platformUrl,
+    platformToken: lab.platformToken,
+    orchestrators: lab.orchestrator ? [lab.orchestrator.cluster] : [],
+  };
 }

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { ledgerWorkflowId, NODE_SCOPE_KIND, scopeKey, type BudgetConfig } from '../../domain/disruption';
 import { ledgerStateQuery, slotReleaseSignal } from '../../domain/disruption-messages';
 import { InventorySchema, type Inventory } from '../../domain/inventory';
+import type { OrchestratorCluster } from '../../domain/orchestrator';
 import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
 import { installTracing } from '../../runtime/tracing';
 import { bundleWorkflows, createRunbookWorker } from '../../workers/worker';
@@ -35,7 +36,7 @@ export interface WorkerOverrides {
   /** Approval rules (default: signals checked against the test principals, built-in minimums, no webhooks). */
   approvals?: Partial<ApprovalSettings>;
   /** Another fleet than the shared lab (a test that starts a lab of its own). */
-  fleet?: { inventory: Inventory; platformUrl: string; platformToken: string; sshPrivateKey: Buffer };
+  fleet?: { inventory: Inventory; platformUrl: string; platformToken: string; sshPrivateKey: Buffer; orchestrators?: OrchestratorCluster[] };
 }
 
 /** The task queue the tests' disruption ledgers run on. */

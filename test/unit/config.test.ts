@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
-import { ConfigError, loadConfig, loadInventory, redactConfig } from '../../config';
+import { ConfigError, loadConfig, loadInventory, loadOrchestratorClusters, redactConfig } from '../../config';
+import { pickCluster } from '../../domain/orchestrator';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl lab';
 
@@ -346,5 +347,38 @@ describe('loadInventory', () => {
       'message',
       expect.stringMatching(/hosts: Array must contain at least 1/),
     );
+  });
+});
+
+describe('loadOrchestratorClusters', () => {
+  const cluster = (name: string) => ({
+    name,
+    replicas: [{ node_id: 'ctl-1', api_url: 'http://10.0.0.1:8008' }],
+    redis_url: 'redis://:secret@10.0.0.5:6379/0',
+    db_url: 'mysql://orch:secret@10.0.0.6:3306/orchestrator',
+  });
+
+  it('reads clusters from YAML, filling the lock name, and picks by name or the only one', () => {
+    const file = write(
+      'clusters.yaml',
+      `- name: prod-a\n  replicas: [{node_id: ctl-1, api_url: "http://10.0.0.1:8008"}]\n  redis_url: redis://10.0.0.5:6379\n  db_url: postgres://orch@10.0.0.6/orch\n`,
+    );
+    const clusters = loadOrchestratorClusters(file);
+    expect(clusters).toEqual([expect.objectContaining({ name: 'prod-a', lock_name: 'gpu_orchestrator_leader' })]);
+    expect(pickCluster(clusters, undefined).name).toBe('prod-a');
+    expect(() => pickCluster(clusters, 'prod-b')).toThrow('no orchestrator cluster prod-b (configured: prod-a)');
+  });
+
+  it('refuses duplicate names, bad URLs and asks for a name when several are configured', () => {
+    const dup = write('dup.json', JSON.stringify([cluster('a'), cluster('a')]));
+    expect(configError(() => loadOrchestratorClusters(dup)).message).toMatch(/cluster names must be unique/);
+    const bad = write('bad.json', JSON.stringify([{ ...cluster('a'), db_url: 'sqlite:///x' }]));
+    expect(configError(() => loadOrchestratorClusters(bad)).message).toMatch(/db_url: expected mysql:\/\/ or postgres:\/\//);
+    expect(() =>
+      pickCluster(
+        [cluster('a'), cluster('b')].map((c) => ({ ...c, lock_name: 'x' })),
+        undefined,
+      ),
+    ).toThrow(/2 configured \(a, b\): name one/);
   });
 });
