@@ -27,30 +27,39 @@ export interface Recording {
   scenarios: Record<string, Scenario>;
   /** The recording worker's settings (e.g. disruption budgets), when not the harness's defaults. */
   worker?: WorkerOverrides;
+  /** Run the lab's GPU orchestrator (on the stack's Redis and SQL) and give the worker its cluster. */
+  orchestrator?: boolean;
 }
 
 /**
  * Records every scenario, or only those named on the command line (to add a
  * scenario to a released version without re-recording the others).
  */
-export async function recordHistories({ out, version, scenarios, worker: workerOptions }: Recording, only: string[] = process.argv.slice(2)): Promise<void> {
+export async function recordHistories(
+  { out, version, scenarios, worker: workerOptions, orchestrator }: Recording,
+  only: string[] = process.argv.slice(2),
+): Promise<void> {
   const unknown = only.filter((n) => !(n in scenarios));
   if (unknown.length) throw new Error(`no scenario named ${unknown.join(', ')}; known: ${Object.keys(scenarios).join(', ')}`);
   const cli = await resolveTemporalCli();
-  await withLabStack(workerOptions, async (s, taskQueue, temporalAddress) => {
-    fs.mkdirSync(out, { recursive: true });
-    for (const [name, drive] of Object.entries(scenarios)) {
-      if (only.length && !only.includes(name)) continue;
-      const driven = await drive(s, taskQueue);
-      const handle = 'open' in driven ? driven.open : driven;
-      const outcome = 'open' in driven ? 'still open' : ((await handle.result()) as { outcome?: string }).outcome;
-      const file = path.join(out, `${version}-${name}.json`);
-      // The CLI writes the same JSON as a Web UI export, which replay accepts as is.
-      const json = execFileSync(cli.path, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', temporalAddress]);
-      fs.writeFileSync(file, json);
-      process.stderr.write(`[record] ${name}: ${outcome} → ${path.relative(process.cwd(), file)}\n`);
-    }
-  });
+  await withLabStack(
+    workerOptions,
+    async (s, taskQueue, temporalAddress) => {
+      fs.mkdirSync(out, { recursive: true });
+      for (const [name, drive] of Object.entries(scenarios)) {
+        if (only.length && !only.includes(name)) continue;
+        const driven = await drive(s, taskQueue);
+        const handle = 'open' in driven ? driven.open : driven;
+        const outcome = 'open' in driven ? 'still open' : ((await handle.result()) as { outcome?: string }).outcome;
+        const file = path.join(out, `${version}-${name}.json`);
+        // The CLI writes the same JSON as a Web UI export, which replay accepts as is.
+        const json = execFileSync(cli.path, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', temporalAddress]);
+        fs.writeFileSync(file, json);
+        process.stderr.write(`[record] ${name}: ${outcome} → ${path.relative(process.cwd(), file)}\n`);
+      }
+    },
+    { orchestrator },
+  );
 }
 
 /**
@@ -61,6 +70,7 @@ export async function recordHistories({ out, version, scenarios, worker: workerO
 export async function withLabStack(
   workerOptions: WorkerOverrides | undefined,
   body: (s: Stack, taskQueue: string, temporalAddress: string) => Promise<void>,
+  opts: { orchestrator?: boolean } = {},
 ): Promise<void> {
   const dir = path.resolve(__dirname, '../../.data', `record-${process.pid}`);
   const stack = await startStack({
@@ -71,7 +81,7 @@ export async function withLabStack(
     databaseUrl: process.env.DATABASE_URL,
     redisUrl: process.env.REDIS_URL,
     orchestratorDbUrl: process.env.ORCHESTRATOR_DB_URL,
-    lab: { extraGpuNodes: 3, drainDelayMs: 100, rebootDelayMs: 300, timeScale: 0.002 },
+    lab: { extraGpuNodes: 3, drainDelayMs: 100, rebootDelayMs: 300, timeScale: 0.002, orchestrator: opts.orchestrator },
   });
   Object.assign(process.env, {
     [TEST_ENV_KEYS.temporalAddress]: stack.temporalAddress,
@@ -83,7 +93,15 @@ export async function withLabStack(
   });
   const s = await connectStack();
   const taskQueue = uniqueTaskQueue('record');
-  const worker = await s.worker(taskQueue, workerOptions);
+  const cluster = stack.lab!.orchestrator?.cluster;
+  const fleet = cluster && {
+    inventory: s.inventory,
+    platformUrl: stack.lab!.platformUrl,
+    platformToken: stack.lab!.platformToken,
+    sshPrivateKey: fs.readFileSync(stack.lab!.clientKeyPath),
+    orchestrators: [cluster],
+  };
+  const worker = await s.worker(taskQueue, { ...workerOptions, ...(fleet ? { fleet } : {}) });
   try {
     await worker.runUntil(body(s, taskQueue, stack.temporalAddress));
   } finally {
