@@ -17,6 +17,7 @@ import { PlanStore } from './evidence/plan-store';
 import { createGpuActivities } from './gpu/gpu-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
+import { createPoolProcessActivities } from './orchestrator/pool-process-activities';
 import { HostAccess } from './host/host-access';
 import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
@@ -71,6 +72,7 @@ export function createActivities(deps: ActivityDeps) {
       ledgerTaskQueue: deps.ledgerTaskQueue,
     }),
     ...createOrchestratorActivities({ clusters: deps.orchestrators, logger: deps.logger }),
+    ...createPoolProcessActivities({ hosts, logger: deps.logger }),
     ...createDrillActivities({
       temporal: deps.temporal,
       pool: deps.pool,

@@ -38,6 +38,16 @@ export interface CommandContext {
   diagRunning: boolean;
   /** GPU indexes another running process (e.g. a reset in progress) has open. */
   gpusInUse: readonly number[];
+  /** Long-lived processes holding GPU memory (the orchestrator's pool workers, another tenant's job), as NVML lists them. */
+  gpuProcesses: readonly GpuProcess[];
+}
+
+export interface GpuProcess {
+  pid: number;
+  gpuIndex: number;
+  usedMiB: number;
+  /** The executable's path, as nvidia-smi's process_name shows it. */
+  name: string;
 }
 
 /** Durations of the simulated tools at timeScale 1, in ms (what they take on a real H100 node). */

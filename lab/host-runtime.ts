@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { HostCommandExtension } from './command-extension';
-import { answer, DURATIONS, fail, type CommandContext, type CommandPlan, type CommandResult } from './command-types';
+import { answer, DURATIONS, fail, type CommandContext, type GpuProcess, type CommandPlan, type CommandResult } from './command-types';
 import type { SimHostState } from './gpu-host-state';
 import { planCommand, programExists } from './host-commands';
 import type { ProcessRecord, Records } from './records';
@@ -23,6 +23,8 @@ export interface HostRuntimeOptions {
   records: Records;
   /** Allocations running on this node, from the platform. */
   platform(): Pick<CommandContext, 'allocatedGpus' | 'allocationsRunning'>;
+  /** Processes outside this runtime that hold GPU memory (the orchestrator's workers); none by default. */
+  gpuProcesses?(): GpuProcess[];
   /** A `systemctl reboot` finished: the host must go down. */
   reboot(): void;
   /** Programs another part of the lab installs on this host (asked before the built-in ones). */
@@ -155,6 +157,7 @@ export class HostRuntime {
       ...this.opts.platform(),
       diagRunning: running.some((p) => p.plan.holds?.diag === true),
       gpusInUse: [...new Set(running.flatMap((p) => p.plan.holds?.gpus ?? []))],
+      gpuProcesses: this.opts.gpuProcesses?.() ?? [],
     };
   }
 

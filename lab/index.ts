@@ -118,6 +118,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
       timeScale,
       records: world.records,
       platform: () => world.allocationFacts(node_id),
+      gpuProcesses: orchestrator ? () => orchestrator.gpuProcesses(node_id) : undefined,
       reboot: () => h.ssh?.rebootSoon(),
       commands: orchestrator ? chainExtensions(orchestrator.programs(node_id), appPrograms(apps, node_id)) : appPrograms(apps, node_id),
       logger: hostLogger,

@@ -3,7 +3,7 @@
  * driver's messages and exit codes (2 bad argument, 6 not found, 15 GPU lost,
  * 255 other error) and the time each takes.
  */
-import { answer, DURATIONS, fail, ok, type CommandContext, type CommandPlan, type CommandResult } from './command-types';
+import { answer, DURATIONS, fail, ok, type CommandContext, type CommandPlan, type CommandResult, type GpuProcess } from './command-types';
 import { DRIVER_VERSION, GPU_NAME, MEMORY_TOTAL_MIB } from './gpus';
 import { eccVolatile, isLost, remapPending, type SimGpu, type SimHostState } from './gpu-host-state';
 import type { RecoveryAction } from './kernel-log';
@@ -19,6 +19,12 @@ interface FieldDef {
 }
 
 const busy = (gpu: SimGpu, ctx: CommandContext) => ctx.allocatedGpus.includes(gpu.index);
+/** An allocation's job holds 71234 MiB; long-lived processes (pool workers, another tenant's) hold their own. */
+const usedMiB = (gpu: SimGpu, ctx: CommandContext) =>
+  Math.min(
+    MEMORY_TOTAL_MIB,
+    (busy(gpu, ctx) ? 71234 : 0) + ctx.gpuProcesses.filter((p) => p.gpuIndex === gpu.index).reduce((sum, p) => sum + p.usedMiB, 0),
+  );
 
 /** How --query-gpu=gpu_recovery_action spells each action. */
 const RECOVERY_FIELD: Record<RecoveryAction, string> = {
@@ -42,9 +48,9 @@ const FIELDS: Record<string, FieldDef> = {
   driver_version: { value: () => DRIVER_VERSION },
   'temperature.gpu': { value: (g, c) => String(g.idle_temperature_c + (busy(g, c) ? 31 : 0)) },
   'utilization.gpu': { unit: '%', value: (g, c) => (busy(g, c) ? '97' : '0') },
-  'memory.used': { unit: 'MiB', value: (g, c) => (busy(g, c) ? '71234' : '0') },
+  'memory.used': { unit: 'MiB', value: (g, c) => String(usedMiB(g, c)) },
   'memory.total': { unit: 'MiB', value: () => String(MEMORY_TOTAL_MIB) },
-  'memory.free': { unit: 'MiB', value: (g, c) => String(MEMORY_TOTAL_MIB - (busy(g, c) ? 71234 : 0)) },
+  'memory.free': { unit: 'MiB', value: (g, c) => String(MEMORY_TOTAL_MIB - usedMiB(g, c)) },
   'ecc.errors.uncorrected.volatile.total': { value: (g) => String(eccVolatile(g)) },
   'retired_pages.pending': { value: () => '[N/A]' },
   'remapped_rows.pending': { value: (g) => yesNo(remapPending(g)) },
@@ -199,6 +205,39 @@ function reset(state: SimHostState, ctx: CommandContext, targets: SimGpu[]): Com
   };
 }
 
+/** --query-compute-apps: one row per process holding memory on the selected GPUs (lost GPUs list none). */
+const APP_FIELDS: Record<string, FieldDef & { app(p: GpuProcess): string }> = {
+  pid: { app: (p) => String(p.pid), value: () => '' },
+  process_name: { app: (p) => p.name, value: () => '' },
+  name: { app: (p) => p.name, value: () => '' },
+  gpu_uuid: { app: () => '', value: (g) => g.uuid },
+  gpu_bus_id: { app: () => '', value: (g) => g.pci_bus_id },
+  gpu_name: { app: () => '', value: () => GPU_NAME },
+  used_gpu_memory: { unit: 'MiB', app: (p) => String(p.usedMiB), value: () => '' },
+  used_memory: { unit: 'MiB', app: (p) => String(p.usedMiB), value: () => '' },
+};
+
+function computeApps(state: SimHostState, ctx: CommandContext, fieldList: string, format: string, targets: SimGpu[]): CommandResult {
+  const fields = fieldList.split(',').map((f) => f.trim());
+  const unknown = fields.find((f) => !(f in APP_FIELDS));
+  if (unknown !== undefined) return fail(2, `Field "${unknown}" is not a valid field to query.\n\n`);
+  const opts = format.split(',').map((f) => f.trim());
+  if (!opts.includes('csv')) return fail(2, `"${format}" is not a valid format.\n`);
+  const units = !opts.includes('nounits');
+  let stdout = opts.includes('noheader') ? '' : `${fields.map((f) => (units && APP_FIELDS[f]!.unit ? `${f} [${APP_FIELDS[f]!.unit}]` : f)).join(', ')}\n`;
+  for (const gpu of targets.filter((g) => !isLost(g))) {
+    for (const p of ctx.gpuProcesses.filter((x) => x.gpuIndex === gpu.index)) {
+      const cells = fields.map((f) => {
+        const def = APP_FIELDS[f]!;
+        const v = def.app(p) || def.value(gpu, ctx, state);
+        return units && def.unit ? `${v} ${def.unit}` : v;
+      });
+      stdout += `${cells.join(', ')}\n`;
+    }
+  }
+  return ok(stdout);
+}
+
 export function nvidiaSmi(state: SimHostState, args: readonly string[], ctx: CommandContext): CommandPlan {
   const opts = parseArgs(args);
   // Argument errors are found before NVML is initialised: quick.
@@ -206,6 +245,8 @@ export function nvidiaSmi(state: SimHostState, args: readonly string[], ctx: Com
   const id = opts.get('-i') ?? opts.get('--id');
   const targets = selectGpus(state, id);
   if (!targets) return answer(DURATIONS.nvidiaSmiRefusal, fail(6, 'No devices were found\n'));
+  const apps = opts.get('--query-compute-apps');
+  if (apps !== undefined) return { durationMs: DURATIONS.gpuQuery, finish: () => computeApps(state, ctx, apps, opts.get('--format') ?? '', targets) };
   const q = opts.get('--query-gpu');
   if (q !== undefined) {
     if (id !== undefined) {

@@ -40,6 +40,11 @@ export const FaultSchema = z.discriminatedUnion('fault', [
     .strict(),
   /** The root cause of a DLQ storm: the model's artifact is gone from the GPU hosts (the pull cache keeps a copy). */
   z.object({ fault: z.literal('missing_model_artifact'), model: Model.default('llama-3-8b'), node_id: z.string().optional() }).strict(),
+  /**
+   * One of the pool's workers dies and a tenant's new process is given its PID: whoever
+   * kills by the PID they noted earlier kills the wrong process.
+   */
+  z.object({ fault: z.literal('pid_reused'), pool_id: z.string().default('pool-llama-3-8b') }).strict(),
   /** Jobs take this long (real ms), so a drain has jobs in flight. */
   z.object({ fault: z.literal('long_jobs'), job_ms: z.number().int().min(1).max(3_600_000).default(60_000) }).strict(),
 ]);
@@ -79,9 +84,11 @@ export function applyFault(lab: OrchestratorLab, f: Fault): Record<string, unkno
     case 'gpu_memory_pressure': {
       const h = lab.host(f.node_id);
       if (!h.isWorker || !h.lab.state.gpu(f.gpu_index)) throw new FaultError(`no GPU ${f.gpu_index} on ${f.node_id}`);
+      const key = `${f.node_id}/${f.gpu_index}`;
       const held = lab.pools.gpuUsedMiB(f.node_id, f.gpu_index);
-      lab.gpuPressureMiB.set(`${f.node_id}/${f.gpu_index}`, Math.max(0, (f.pct / 100) * MEMORY_TOTAL_MIB - held));
-      return { fault: f.fault, node_id: f.node_id, gpu_index: f.gpu_index, pct: f.pct, worker_gpu_mib: WORKER_GPU_MIB };
+      const pid = lab.gpuPressure.get(key)?.pid ?? h.lab.state.nextPid();
+      lab.gpuPressure.set(key, { pid, mib: Math.max(0, Math.round((f.pct / 100) * MEMORY_TOTAL_MIB - held)) });
+      return { fault: f.fault, node_id: f.node_id, gpu_index: f.gpu_index, pct: f.pct, pid, worker_gpu_mib: WORKER_GPU_MIB };
     }
     case 'missing_model_artifact': {
       const hosts = [...lab.pools.list().map((p) => p.nodeId), ...(f.node_id ? [f.node_id] : [])];
@@ -90,6 +97,15 @@ export function applyFault(lab: OrchestratorLab, f: Fault): Record<string, unkno
         if (lab.host(nodeId).files.remove(artifactPath(f.model))) removed.push(nodeId);
       }
       return { fault: f.fault, model: f.model, path: artifactPath(f.model), model_dir: MODEL_DIR, removed_from: removed };
+    }
+    case 'pid_reused': {
+      const pool = lab.pools.get(f.pool_id);
+      const worker = pool?.workers.find((w) => w.alive);
+      if (!pool || !worker) throw new FaultError(`no live worker in pool ${f.pool_id}`);
+      lab.pools.signal(pool.nodeId, worker.pid, 'KILL');
+      const args = '/usr/bin/python3 /home/tenant-7/train.py --epochs 40';
+      lab.otherProcesses.push({ nodeId: pool.nodeId, pid: worker.pid, user: 'tenant-7', rssMiB: 3_072, startedAt: new Date(), args, alive: true });
+      return { fault: f.fault, pool_id: pool.id, node_id: pool.nodeId, pid: worker.pid, now_running: args };
     }
     case 'long_jobs':
       lab.jobMsOverride = f.job_ms;

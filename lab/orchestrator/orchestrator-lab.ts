@@ -12,13 +12,14 @@ import type { AppRuntime } from '../app-runtime/app-runtime';
 import { ServiceUnit, type UnitDefinition } from '../app-runtime/service-units';
 import { Scheduler } from '../app-runtime/scheduler';
 import type { HostCommandExtension } from '../command-extension';
+import type { GpuProcess } from '../command-types';
 import { MEMORY_TOTAL_MIB } from '../gpus';
 import type { LabPart } from '../world';
 import { OrchestratorHttp } from './http-api';
 import { artifactPath, JOB_TIMINGS, JobRunner, type JobCounters } from './job-runner';
 import { LEADER_LOCK_NAME, type LockSession } from './leader-lock';
-import { WorkerPools } from './pools';
-import { ORCHESTRATOR_BINARY, ORCHESTRATOR_ENV, orchestratorPrograms } from './programs';
+import { WORKER_EXECUTABLE, WorkerPools } from './pools';
+import { ORCHESTRATOR_BINARY, ORCHESTRATOR_ENV, orchestratorPrograms, type OtherProcess } from './programs';
 import { RedisCommandLog } from './redis-record';
 import { ReplicaProcess } from './replica';
 import { clearTables, ensureSchema } from './schema';
@@ -75,7 +76,10 @@ export class OrchestratorLab implements LabPart {
   /** The running replica process of each replica host. */
   readonly processes = new Map<string, ReplicaProcess>();
   readonly partitioned = new Set<string>();
-  readonly gpuPressureMiB = new Map<string, number>();
+  /** GPU memory held outside the orchestrator, by `node/gpu`: another tenant's process with its own PID. */
+  readonly gpuPressure = new Map<string, { pid: number; mib: number }>();
+  /** Processes on GPU hosts that belong to no pool (a PID a dead worker left, taken by someone else). */
+  readonly otherProcesses: OtherProcess[] = [];
   jobMsOverride: number | null = null;
   private readonly scheduler: Scheduler;
   private readonly sql: Sql;
@@ -143,7 +147,7 @@ export class OrchestratorLab implements LabPart {
   }
 
   programs(nodeId: string): HostCommandExtension {
-    return orchestratorPrograms(this.host(nodeId), this.pools);
+    return orchestratorPrograms(this.host(nodeId), this.pools, this.otherProcesses);
   }
 
   /** A host lost power: its pool workers die with it (the replica is a unit: the app runtime handles it). */
@@ -168,11 +172,22 @@ export class OrchestratorLab implements LabPart {
     for (const h of this.apps.hosts.values()) {
       if (!h.isWorker) continue;
       for (const g of h.lab.state.gpus) {
-        const used = this.pools.gpuUsedMiB(h.nodeId, g.index) + (this.gpuPressureMiB.get(`${h.nodeId}/${g.index}`) ?? 0);
+        const used = this.gpuProcesses(h.nodeId)
+          .filter((p) => p.gpuIndex === g.index)
+          .reduce((sum, p) => sum + p.usedMiB, 0);
         out.push({ node_id: h.nodeId, gpu: g.index, pct: Math.min(100, (used / MEMORY_TOTAL_MIB) * 100) });
       }
     }
     return out;
+  }
+
+  /** What NVML lists on a GPU host: every live pool worker, and any outside process holding memory. */
+  gpuProcesses(nodeId: string): GpuProcess[] {
+    const workers = this.pools.workersOn(nodeId).map((w) => ({ pid: w.pid, gpuIndex: w.gpuIndex, usedMiB: w.gpuMiB, name: WORKER_EXECUTABLE }));
+    const outside = [...this.gpuPressure.entries()]
+      .filter(([key]) => key.startsWith(`${nodeId}/`))
+      .map(([key, p]) => ({ pid: p.pid, gpuIndex: Number(key.split('/')[1]), usedMiB: p.mib, name: '/usr/bin/python3' }));
+    return [...workers, ...outside];
   }
 
   /**
@@ -187,7 +202,8 @@ export class OrchestratorLab implements LabPart {
     for (const s of this.leaked) s.destroy();
     this.leaked = [];
     this.partitioned.clear();
-    this.gpuPressureMiB.clear();
+    this.gpuPressure.clear();
+    this.otherProcesses.length = 0;
     this.jobMsOverride = null;
     Object.assign(this.counters, { processed: 0, retries: 0, deadLettered: 0, evictions: 0 });
 

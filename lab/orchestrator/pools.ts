@@ -56,9 +56,11 @@ export interface PoolEvents {
   workerExited(pool: Pool, worker: PoolWorker, abandoned: WorkerJob | null): void;
 }
 
+export const WORKER_EXECUTABLE = '/opt/gpu-orchestrator/venv/bin/python3';
+
 /** The argv a worker runs with, as ps shows it. */
 export function workerArgs(pool: Pick<Pool, 'id' | 'model'>, gpuIndex: number): string {
-  return `/opt/gpu-orchestrator/venv/bin/python3 -m gpu_orchestrator.worker --pool ${pool.id} --model ${pool.model} --gpu ${gpuIndex}`;
+  return `${WORKER_EXECUTABLE} -m gpu_orchestrator.worker --pool ${pool.id} --model ${pool.model} --gpu ${gpuIndex}`;
 }
 
 export class WorkerPools {

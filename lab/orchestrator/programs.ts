@@ -29,7 +29,18 @@ interface ProcRow {
 
 const SIGNALS: Record<string, 'TERM' | 'KILL' | 0> = { TERM: 'TERM', SIGTERM: 'TERM', '15': 'TERM', KILL: 'KILL', SIGKILL: 'KILL', '9': 'KILL', '0': 0 };
 
-function rows(host: AppHost, pools: WorkerPools): ProcRow[] {
+/** A process on the host that is neither a unit's nor a pool worker (another tenant's job, one that took a dead worker's PID). */
+export interface OtherProcess {
+  nodeId: string;
+  pid: number;
+  user: string;
+  rssMiB: number;
+  startedAt: Date;
+  args: string;
+  alive: boolean;
+}
+
+function rows(host: AppHost, pools: WorkerPools, others: readonly OtherProcess[]): ProcRow[] {
   const out: ProcRow[] = [{ pid: 1, ppid: 0, user: 'root', rssKiB: 13_312, startedAt: host.lab.state.bootedAt, args: '/sbin/init' }];
   for (const u of host.units.values()) {
     const s = u.status();
@@ -39,6 +50,9 @@ function rows(host: AppHost, pools: WorkerPools): ProcRow[] {
   for (const w of pools.workersOn(host.nodeId)) {
     const pool = pools.get(w.poolId)!;
     out.push({ pid: w.pid, ppid: 1, user: POOL_USER, rssKiB: Math.round(w.rssMiB * 1024), startedAt: w.startedAt, args: workerArgs(pool, w.gpuIndex) });
+  }
+  for (const o of others.filter((x) => x.alive && x.nodeId === host.nodeId)) {
+    out.push({ pid: o.pid, ppid: 1, user: o.user, rssKiB: Math.round(o.rssMiB * 1024), startedAt: o.startedAt, args: o.args });
   }
   return out.sort((a, b) => a.pid - b.pid);
 }
@@ -64,7 +78,7 @@ function lstart(d: Date): string {
 }
 
 /** ps -e | -p PID[,PID] with -o FIELD[=][,FIELD] and --no-headers; the default columns are PID TTY TIME CMD-like "PID CMD". */
-export function ps(host: AppHost, pools: WorkerPools, args: readonly string[]): CommandResult {
+export function ps(host: AppHost, pools: WorkerPools, others: readonly OtherProcess[], args: readonly string[]): CommandResult {
   let all = false;
   let pids: number[] | null = null;
   let fields: { name: string; header: string | null }[] = [
@@ -92,7 +106,7 @@ export function ps(host: AppHost, pools: WorkerPools, args: readonly string[]): 
   }
   if (!all && pids === null) all = true;
   const now = new Date();
-  const selected = rows(host, pools).filter((r) => all || pids!.includes(r.pid));
+  const selected = rows(host, pools, others).filter((r) => all || pids!.includes(r.pid));
   const table = selected.map((r) => fields.map((f) => COLUMNS[f.name]!.value(r, now)));
   const showHeader = headers && fields.some((f) => f.header !== '');
   const head = fields.map((f) => f.header ?? COLUMNS[f.name]!.header);
@@ -111,7 +125,7 @@ export function ps(host: AppHost, pools: WorkerPools, args: readonly string[]): 
 }
 
 /** bash's kill builtin: -SIG, -s SIG, -n N; one message per PID that does not exist. */
-export function kill(host: AppHost, pools: WorkerPools, args: readonly string[]): CommandResult {
+export function kill(host: AppHost, pools: WorkerPools, others: readonly OtherProcess[], args: readonly string[]): CommandResult {
   let sig: 'TERM' | 'KILL' | 0 = 'TERM';
   const targets: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -138,13 +152,15 @@ export function kill(host: AppHost, pools: WorkerPools, args: readonly string[])
     const pid = Number(t);
     const unit = [...host.units.values()].find((u) => u.mainPid === pid);
     const worker = pools.workersOn(host.nodeId).find((w) => w.pid === pid);
-    if (!unit && !worker) {
+    const other = others.find((o) => o.alive && o.nodeId === host.nodeId && o.pid === pid);
+    if (!unit && !worker && !other) {
       stderr += `bash: kill: (${pid}) - No such process\n`;
       continue;
     }
     if (sig === 0) continue;
     if (unit) unit.signal(sig);
-    else pools.signal(host.nodeId, pid, sig);
+    else if (worker) pools.signal(host.nodeId, pid, sig);
+    else other!.alive = false;
     signalled.push(pid);
   }
   const result: CommandResult = { stdout: '', stderr, exitCode: stderr ? 1 : 0 };
@@ -152,14 +168,14 @@ export function kill(host: AppHost, pools: WorkerPools, args: readonly string[])
   return result;
 }
 
-export function orchestratorPrograms(host: AppHost, pools: WorkerPools): HostCommandExtension {
+export function orchestratorPrograms(host: AppHost, pools: WorkerPools, others: readonly OtherProcess[]): HostCommandExtension {
   const isBinary = (arg0: string) => arg0 === 'gpu-orchestrator' || arg0 === ORCHESTRATOR_BINARY;
   const has = (program: string) =>
     program === 'ps' || program === '/usr/bin/ps' || program === 'kill' || (isBinary(program) && host.files.exists(ORCHESTRATOR_BINARY));
   const plan = (argv: readonly string[]): CommandPlan | undefined => {
     const [arg0 = '', ...args] = argv;
-    if (arg0 === 'ps' || arg0 === '/usr/bin/ps' || arg0 === '/bin/ps') return { durationMs: PS_MS, finish: () => ps(host, pools, args) };
-    if (arg0 === 'kill') return { durationMs: KILL_MS, finish: () => kill(host, pools, args) };
+    if (arg0 === 'ps' || arg0 === '/usr/bin/ps' || arg0 === '/bin/ps') return { durationMs: PS_MS, finish: () => ps(host, pools, others, args) };
+    if (arg0 === 'kill') return { durationMs: KILL_MS, finish: () => kill(host, pools, others, args) };
     if (isBinary(arg0) && host.files.exists(ORCHESTRATOR_BINARY)) {
       return {
         durationMs: 40,

@@ -21,7 +21,7 @@ import { formatShow, notFoundUnit, parseSystemctl, parseSystemdRun } from '../..
 const T0 = new Date('2026-11-22T10:15:30Z');
 /** The whole kernel log of the current boot (the engine's own command greps for NVRM). */
 const FULL_LOG = ['journalctl', '-k', '-b', '0', '--no-pager', '-o', 'short-iso'];
-const idle: CommandContext = { now: T0, allocatedGpus: [], allocationsRunning: false, diagRunning: false, gpusInUse: [] };
+const idle: CommandContext = { now: T0, allocatedGpus: [], allocationsRunning: false, diagRunning: false, gpusInUse: [], gpuProcesses: [] };
 const busy: CommandContext = { ...idle, allocatedGpus: [0, 1, 2, 3, 4, 5, 6, 7], allocationsRunning: true };
 
 const worker = () => new SimHostState('dev-gpu-1', 'dev-gpu-1', 'worker_compute', T0);
