@@ -106,7 +106,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const apps = new AppRuntime({ hosts, timeScale });
   world.parts.push(apps);
   // After the app runtime: its replicas are units on the app runtime's hosts.
-  const orchestrator = opts.orchestrator ? new OrchestratorLab(apps, { ...opts.orchestrator, timeScale, bindHost }) : undefined;
+  const orchestrator = opts.orchestrator ? new OrchestratorLab(apps, { ...opts.orchestrator, timeScale, bindHost, records: world.records }) : undefined;
   if (orchestrator) world.parts.push(orchestrator);
   for (const h of hosts) {
     const { node_id, hostname } = h.spec;

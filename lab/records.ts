@@ -1,6 +1,6 @@
 /** Everything the engine did to the lab: every SSH exec, every process it started, every mutation. */
 import type { AppHttpMutationKind, AppSshMutationKind } from './app-runtime/mutation-kinds';
-import type { OrchestratorSshMutationKind } from './orchestrator/mutation-kinds';
+import type { OrchestratorHttpMutationKind, OrchestratorSshMutationKind } from './orchestrator/mutation-kinds';
 
 export type MutationKind =
   | 'cordon'
@@ -12,7 +12,8 @@ export type MutationKind =
   | 'persistence_mode'
   | AppSshMutationKind
   | AppHttpMutationKind
-  | OrchestratorSshMutationKind;
+  | OrchestratorSshMutationKind
+  | OrchestratorHttpMutationKind;
 
 export interface CommandRecord {
   seq: number;

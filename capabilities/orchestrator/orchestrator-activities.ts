@@ -1,3 +1,4 @@
+import { heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { ErrorType } from '../../domain/errors';
@@ -6,6 +7,13 @@ import type { StepContext } from '../../domain/step-context';
 import { stepLogger } from '../observability';
 import { OrchestratorApi, type LeaderStatus, type OrchestratorLease, type OrchestratorPool, type ReplicaHealth } from './orchestrator-api';
 import type { PromSample } from './prometheus-text';
+
+export interface PoolReleased {
+  released: boolean;
+  pool_listed: boolean;
+  leases: OrchestratorLease[];
+  waited_ms: number;
+}
 
 /** The orchestrator as one read shows it: who leads, every replica's health, the pools. */
 export interface OrchestratorSnapshot {
@@ -43,6 +51,24 @@ export function createOrchestratorActivities(deps: { clusters: readonly Orchestr
     async readMetrics(_ctx: StepContext, cluster: string | undefined, names: string[]): Promise<PromSample[]> {
       const all = await api(cluster).metrics();
       return names.length ? all.filter((s) => names.includes(s.name)) : all;
+    },
+
+    /**
+     * Polls until GET /pools no longer lists the pool and GET /leases holds none of its
+     * leases (the leader reaps a dead worker's), or the timeout; heartbeats every poll.
+     */
+    async waitPoolReleased(_ctx: StepContext, cluster: string | undefined, poolId: string, timeoutMs: number, pollMs: number): Promise<PoolReleased> {
+      const orch = api(cluster);
+      const started = Date.now();
+      for (;;) {
+        const listed = (await orch.pools()).some((p) => p.pool_id === poolId);
+        const leases = await orch.leases(poolId);
+        const waited = Date.now() - started;
+        heartbeat({ listed, leases: leases.length, waited_ms: waited });
+        const released = !listed && leases.length === 0;
+        if (released || waited >= timeoutMs) return { released, pool_listed: listed, leases, waited_ms: waited };
+        await sleep(Math.min(pollMs, Math.max(1, timeoutMs - waited)));
+      }
     },
 
     async stopPool(ctx: StepContext, cluster: string | undefined, poolId: string): Promise<{ pool_id: string; status: string }> {

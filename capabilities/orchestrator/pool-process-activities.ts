@@ -40,6 +40,8 @@ export interface SignalResult {
 export interface GoneResult {
   gone: boolean;
   remaining: number[];
+  /** Workers whose PID another process has taken since: gone, and never to be signalled. */
+  reused: { pid: number; now: string }[];
   waited_ms: number;
 }
 
@@ -126,11 +128,11 @@ export function createPoolProcessActivities(deps: { hosts: HostAccess; logger: L
     async waitPoolWorkersGone(ctx: StepContext, poolId: string, workers: PoolWorkerProcess[], timeoutMs: number, pollMs: number): Promise<GoneResult> {
       const started = Date.now();
       for (;;) {
-        const { same } = await stillRunning(ctx, poolId, workers, false);
+        const { same, reused } = await stillRunning(ctx, poolId, workers, false);
         const waited = Date.now() - started;
         heartbeat({ remaining: same.length, waited_ms: waited });
-        if (same.length === 0) return { gone: true, remaining: [], waited_ms: waited };
-        if (waited >= timeoutMs) return { gone: false, remaining: same.map((w) => w.pid), waited_ms: waited };
+        if (same.length === 0) return { gone: true, remaining: [], reused, waited_ms: waited };
+        if (waited >= timeoutMs) return { gone: false, remaining: same.map((w) => w.pid), reused, waited_ms: waited };
         await sleep(Math.min(pollMs, Math.max(1, timeoutMs - waited)));
       }
     },
@@ -140,12 +142,19 @@ export function createPoolProcessActivities(deps: { hosts: HostAccess; logger: L
       const table = await hosts.run(ctx, 'read_gpu_state', gpuTableCommand(), { evidenceSuffix: 'gpus' });
       const parsed = parseGpuTable(table.stdout, table.stderr, table.exit_code ?? -1);
       const apps = await hosts.run(ctx, 'read_gpu_state', gpuProcessesCommand(), { evidenceSuffix: 'gpu_processes' });
-      if (apps.exit_code !== 0) throw ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `nvidia-smi compute apps on ${ctx.node_id}: ${apps.stderr.trim()}` });
+      if (apps.exit_code !== 0)
+        throw ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `nvidia-smi compute apps on ${ctx.node_id}: ${apps.stderr.trim()}` });
       const num = (c: unknown) => (typeof c === 'number' ? c : null);
       const gpus = parsed.gpus.map((g) => {
         const used = num(g.memory_used_mib);
         const total = num(g.memory_total_mib);
-        return { index: g.index, uuid: g.uuid, used_mib: used, total_mib: total, used_pct: used !== null && total ? Math.round((used / total) * 1000) / 10 : null };
+        return {
+          index: g.index,
+          uuid: g.uuid,
+          used_mib: used,
+          total_mib: total,
+          used_pct: used !== null && total ? Math.round((used / total) * 1000) / 10 : null,
+        };
       });
       const processes = parseGpuProcesses(apps.stdout).map((p) => ({
         pid: p.pid,

@@ -14,6 +14,7 @@ import { exposition, type Metric } from './metrics';
 import type { WorkerPools } from './pools';
 import type { ReplicaView } from './replica';
 import type { MaintenanceMode } from './store';
+import type { OrchestratorHttpMutationKind } from './mutation-kinds';
 import { DLQ, length, pendingCount, STREAM } from './streams';
 
 export interface HttpDeps {
@@ -27,6 +28,8 @@ export interface HttpDeps {
   /** GPU memory use per GPU host and GPU, in percent of the GPU's memory (NVML's view). */
   gpuMemory(): { node_id: string; gpu: number; pct: number }[];
   partitioned(): boolean;
+  /** Where changes through the API are recorded (the lab's records), with the caller's Idempotency-Key. */
+  recordMutation(m: { node_id: string; kind: OrchestratorHttpMutationKind; idempotency_key?: string; detail: Record<string, unknown> }): void;
 }
 
 type Reply = { status: number; body: unknown; text?: string };
@@ -82,6 +85,7 @@ export class OrchestratorHttp {
     try {
       const body = await readBody(req);
       reply = await this.route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://x'), body);
+      if (req.method === 'POST' && reply.status < 300) this.record(req, reply);
     } catch (err) {
       reply = error(503, 'backend_unavailable', (err as Error).message);
     }
@@ -147,6 +151,28 @@ export class OrchestratorHttp {
       return json(202, { pool_id: poolId, status: 'running' });
     }
     return error(404, 'not_found', `no route ${key}`);
+  }
+
+  private record(req: IncomingMessage, reply: Reply): void {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const kind: OrchestratorHttpMutationKind | undefined =
+      path === '/control/maintenance'
+        ? 'maintenance_mode'
+        : path === '/pools/stop-all'
+          ? 'pools_stop_all'
+          : path.endsWith('/stop')
+            ? 'pool_stop'
+            : path.endsWith('/start')
+              ? 'pool_start'
+              : undefined;
+    if (!kind) return;
+    const key = req.headers['idempotency-key'];
+    this.deps.recordMutation({
+      node_id: this.deps.nodeId,
+      kind,
+      idempotency_key: typeof key === 'string' ? key : undefined,
+      detail: reply.body as Record<string, unknown>,
+    });
   }
 
   private health(r: ReplicaView): Reply {

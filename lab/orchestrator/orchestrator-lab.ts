@@ -15,6 +15,7 @@ import type { HostCommandExtension } from '../command-extension';
 import type { GpuProcess } from '../command-types';
 import { MEMORY_TOTAL_MIB } from '../gpus';
 import type { LabPart } from '../world';
+import type { Records } from '../records';
 import { OrchestratorHttp } from './http-api';
 import { artifactPath, JOB_TIMINGS, JobRunner, type JobCounters } from './job-runner';
 import { LEADER_LOCK_NAME, type LockSession } from './leader-lock';
@@ -92,7 +93,7 @@ export class OrchestratorLab implements LabPart {
 
   constructor(
     private readonly apps: AppRuntime,
-    private readonly opts: OrchestratorOptions & { timeScale: number; bindHost: string },
+    private readonly opts: OrchestratorOptions & { timeScale: number; bindHost: string; records?: Records },
   ) {
     this.scheduler = new Scheduler(opts.timeScale);
     this.lockName = opts.lockName ?? LEADER_LOCK_NAME;
@@ -271,6 +272,7 @@ export class OrchestratorLab implements LabPart {
         runaway: p.runaway ? { growth_mib_per_s: p.runaway.growthMiBPerSec, ignore_term: p.runaway.ignoreTerm } : null,
         workers: p.workers.filter((w) => w.alive).map((w) => ({ pid: w.pid, gpu: w.gpuIndex, rss_mib: w.rssMiB, job_id: w.job?.jobId ?? null })),
       })),
+      other_processes: this.otherProcesses.filter((o) => o.alive).map((o) => ({ node_id: o.nodeId, pid: o.pid, user: o.user, args: o.args })),
       job_ms: this.jobMsOverride ?? JOB_TIMINGS.jobMs,
       counters: { ...this.counters },
     };
@@ -300,6 +302,7 @@ export class OrchestratorLab implements LabPart {
       counters: this.counters,
       gpuMemory: () => this.gpuMemory(),
       partitioned: () => this.partitioned.has(nodeId),
+      recordMutation: (m) => this.opts.records?.mutation({ ...m, applied: true }),
     });
     this.http.set(nodeId, http);
     const deps = { state: host.lab.state, journal: host.journal, scheduler: this.scheduler, files: host.files };

@@ -41,6 +41,7 @@ export interface OrchestratorState {
   replicas: { node_id: string; is_leader: boolean; unit: { pid: number } | null }[];
   pools: { pool_id: string; node_id: string; status: string; memory_mib: number; workers: { pid: number; gpu: number; rss_mib: number }[] }[];
   counters: { processed: number; retries: number; deadLettered: number; evictions: number };
+  other_processes: { node_id: string; pid: number; user: string; args: string }[];
 }
 
 export async function startOrchestratorLab(opts: OrchestratorLabOptions): Promise<TestOrchestratorLab> {
