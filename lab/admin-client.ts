@@ -169,6 +169,23 @@ export class LabAdmin {
     const r = await this.records(nodeId);
     return r.processes.filter((p) => p.command.startsWith(commandPrefix) && p.ended_at !== null && !p.killed).length;
   }
+  /** POST /lab/v1/orchestrator/faults/<name> (the lab runs the orchestrator): what was applied. */
+  async orchestratorFault(name: string, body: object = {}): Promise<Record<string, unknown>> {
+    return ((await this.post(`/lab/v1/orchestrator/faults/${name}`, body)) as { applied: Record<string, unknown> }).applied;
+  }
+
+  /** Adds jobs to the orchestrator's stream as a producer would: ids `<prefix>-1` ... */
+  async orchestratorJobs(count: number, model: string, prefix: string): Promise<{ job_id: string; stream_id: string }[]> {
+    return ((await this.post('/lab/v1/orchestrator/jobs', { count, model, prefix })) as { jobs: { job_id: string; stream_id: string }[] }).jobs;
+  }
+
+  /** The orchestrator's whole state: replicas, pools with their worker PIDs and memory, counters. */
+  async orchestratorState(): Promise<Record<string, unknown>> {
+    const res = await fetch(`${this.baseUrl}/lab/v1/orchestrator/state`, { headers: this.auth() });
+    if (!res.ok) throw new Error(`lab orchestrator state: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown>;
+  }
+
   private auth(): Record<string, string> {
     return { authorization: `Bearer ${this.token}` };
   }

@@ -61,16 +61,6 @@ export async function startOrchestratorLab(opts: OrchestratorLabOptions): Promis
   const admin = new LabAdmin(lab.platformUrl, lab.platformToken);
   const redis = new Redis(redisUrl(), { connectionName: `${opts.suite}-test` });
   const cluster = lab.orchestrator!.cluster;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(new URL(path, lab.platformUrl), {
-      method,
-      headers: { authorization: `Bearer ${lab.platformToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json)}`);
-    return json;
-  };
   return {
     lab,
     admin,
@@ -83,8 +73,8 @@ export async function startOrchestratorLab(opts: OrchestratorLabOptions): Promis
       orchestrators: [cluster],
     },
     redis,
-    fault: async (name, body = {}) => (await call('POST', `/lab/v1/orchestrator/faults/${name}`, body)).applied as Record<string, unknown>,
-    state: async () => (await call('GET', '/lab/v1/orchestrator/state')) as unknown as OrchestratorState,
+    fault: (name, body = {}) => admin.orchestratorFault(name, body),
+    state: async () => (await admin.orchestratorState()) as unknown as OrchestratorState,
     async stop() {
       await lab.stop();
       // The streams live in a shared Redis: leave nothing behind.

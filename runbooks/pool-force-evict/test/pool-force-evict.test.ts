@@ -92,7 +92,7 @@ it('stops a pool that answers the graceful stop through the API, signals nothing
 
 it('escalates a pool that ignores SIGTERM to SIGKILL only after an approval, with jobs in hand, and its leases are reaped', async () => {
   await orch.fault('long_jobs', { job_ms: 60_000 });
-  await fetchJobs(4);
+  await orch.admin.orchestratorJobs(4, 'llama-3-8b', `evict-${Date.now()}`);
   await eventually(async () => ((await leases(LLAMA)) >= 2 ? true : undefined), 'the llama workers to hold leases');
   const pids = await livePids(LLAMA);
   await orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 8, ignore_term: true });
@@ -194,15 +194,6 @@ it('plans an eviction without changing anything, and a pool that is not running 
 });
 
 // ---- helpers on the lab's own API and the orchestrator's ----
-
-async function fetchJobs(count: number): Promise<void> {
-  const res = await fetch(new URL('/lab/v1/orchestrator/jobs', orch.lab.platformUrl), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${orch.lab.platformToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ count, model: 'llama-3-8b', prefix: `evict-${Date.now()}` }),
-  });
-  expect(res.status).toBe(201);
-}
 
 async function leases(poolId: string): Promise<number> {
   const res = await fetch(new URL(`/leases?pool_id=${poolId}`, orch.cluster.replicas[0]!.api_url));
