@@ -14,6 +14,7 @@ import { createDrillActivities } from './drill/drill-activities';
 import { createEngineActivities } from './evidence/engine-activities';
 import { EvidenceStore } from './evidence/evidence-store';
 import { PlanStore } from './evidence/plan-store';
+import { createDriverActivities } from './gpu/driver-activities';
 import { createGpuActivities } from './gpu/gpu-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
@@ -60,6 +61,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createApprovalActivities(deps.approvals),
     ...createInventoryActivities({ inventory: deps.inventory }),
     ...createGpuActivities({ hosts, jobs }),
+    ...createDriverActivities({ hosts, jobs }),
     ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),
     ...createAppPlatformActivities({ appPlatform, evidence }),
     ...createControllerActivities({ hosts }),

@@ -8,6 +8,8 @@ const MINUTE = 60_000;
 export const HOST_COMMAND_BUDGET_MS = {
   persistence_mode: MINUTE,
   reset_gpu: 2 * MINUTE,
+  /** apt-get of a driver package: download, unpack, dkms building the module (minutes; slow mirrors more). */
+  driver_install: 30 * MINUTE,
 } as const;
 
 /** dcgmi diag per level: r1 ~1 min, r2 ~2 min, r3 ~15 min, r4 ~1 h on 8 GPUs. */

@@ -15,6 +15,7 @@ export const ACTION_ALLOWED_ROLES = {
   reboot_host: ['worker_compute'],
   run_gpu_diag: ['worker_compute'],
   set_persistence_mode: ['worker_compute'],
+  install_gpu_driver: ['worker_compute'],
   read_boot_id: ['worker_compute', 'app_control', 'platform_control'],
   // Platform-app control components (the Slurm controller) live on app_control only (seed 002).
   read_app_controller: ['app_control'],

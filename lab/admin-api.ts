@@ -33,6 +33,7 @@ const GpuProcessBody = z
 const DropBody = z.object({ command_prefix: z.string().min(1).max(200), count: z.number().int().min(1).max(1000).default(1) }).strict();
 const NoiseBody = z.object({ bytes: z.number().int().min(1).max(MAX_NOISE_BYTES) }).strict();
 const EmptyBody = z.object({}).strict();
+const DriverBody = z.object({ driver_version: z.string().regex(/^\d+\.\d+(\.\d+)?$/) }).strict();
 const SeedBody = z.object({ count: z.number().int().min(1).max(64).default(1) }).strict();
 const NodeParams = z.object({ node_id: z.string() });
 const RecordsQuery = z.object({ node_id: z.string().optional() });
@@ -134,6 +135,24 @@ export function registerAdminApi(app: FastifyInstance, world: LabWorld, token: s
     if (!body.success) return sendInvalid(reply, body.error);
     host.state.hostEngineDown = true;
     return { node_id: host.spec.node_id, host_engine_down: true };
+  });
+
+  app.post('/lab/v1/hosts/:node_id/faults/driver-install-fails', async (req, reply) => {
+    const host = hostOf(req.params);
+    if (!host?.state.isWorker) return sendError(reply, 404, 'node_not_found', `no GPU host ${NodeParams.parse(req.params).node_id}`);
+    const body = EmptyBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    host.state.driverInstallFails = true;
+    return { node_id: host.spec.node_id, driver_install_fails: true };
+  });
+
+  app.post('/lab/v1/hosts/:node_id/faults/driver-fails-diag', async (req, reply) => {
+    const host = hostOf(req.params);
+    if (!host?.state.isWorker) return sendError(reply, 404, 'node_not_found', `no GPU host ${NodeParams.parse(req.params).node_id}`);
+    const body = DriverBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    host.state.driverFailsDiag = body.data.driver_version;
+    return { node_id: host.spec.node_id, driver_fails_diag: body.data.driver_version };
   });
 
   app.post('/lab/v1/hosts/:node_id/faults/boot-hang', async (req, reply) => {

@@ -97,6 +97,14 @@ export class LabAdmin {
   stopHostEngine(nodeId: string) {
     return this.post(`/lab/v1/hosts/${nodeId}/faults/dcgm-down`, {});
   }
+  /** The next driver package install on the host fails in dkms's module build. */
+  failDriverInstall(nodeId: string) {
+    return this.post(`/lab/v1/hosts/${nodeId}/faults/driver-install-fails`, {});
+  }
+  /** Running `driverVersion`, the host's GPU 0 fails dcgmi diag (a driver regression). */
+  driverFailsDiag(nodeId: string, driverVersion: string) {
+    return this.post(`/lab/v1/hosts/${nodeId}/faults/driver-fails-diag`, { driver_version: driverVersion });
+  }
   /** The host's next reboot never finishes: it stays down until the lab reset. */
   hangNextBoot(nodeId: string) {
     return this.post(`/lab/v1/hosts/${nodeId}/faults/boot-hang`, {});

@@ -2,7 +2,7 @@
 import type { AppSshMutationKind } from './app-runtime/mutation-kinds';
 import type { OrchestratorSshMutationKind } from './orchestrator/mutation-kinds';
 
-export type SshMutationKind = 'reset_gpu' | 'reboot' | 'persistence_mode' | AppSshMutationKind | OrchestratorSshMutationKind;
+export type SshMutationKind = 'reset_gpu' | 'reboot' | 'persistence_mode' | 'driver_install' | AppSshMutationKind | OrchestratorSshMutationKind;
 
 export interface CommandResult {
   stdout: string;
@@ -66,6 +66,8 @@ export const DURATIONS = {
   small: 20,
   /** bash answering "command not found" or refusing a command line. */
   shell: 5,
+  /** apt-get installing a driver package: download, unpack, dkms building the module. */
+  driverInstall: 180_000,
   /** A powered-off host coming back: POST, GPU init, services. */
   reboot: 180_000,
   /** Between `systemctl reboot` returning and sshd going away (shutdown of services). */

@@ -6,7 +6,7 @@
  * (DCGM_ST_CONNECTION_NOT_VALID, plain text even with -j) when nv-hostengine is down.
  */
 import { answer, DURATIONS, fail, type CommandContext, type CommandPlan, type CommandResult } from './command-types';
-import { DRIVER_VERSION, PCI_DEVICE_ID } from './gpus';
+import { PCI_DEVICE_ID } from './gpus';
 import { isLost, MEMORY_XIDS, remapPending, type SimGpu, type SimHostState } from './gpu-host-state';
 import { styledJson } from './styled-json';
 
@@ -53,7 +53,7 @@ const PLAN: { category: string; tests: { name: string; level: number }[] }[] = [
 const LEVEL_NAMES: Record<string, number> = { '1': 1, quick: 1, short: 1, '2': 2, medium: 2, '3': 3, long: 3, '4': 4, xlong: 4 };
 
 /** The first test that catches the GPU's problem, and what it reports. */
-function finding(gpu: SimGpu, level: number): { test: string; warning: Warning } | null {
+function finding(state: SimHostState, gpu: SimGpu, level: number): { test: string; warning: Warning } | null {
   const i = gpu.index;
   if (isLost(gpu)) {
     return { test: 'software', warning: { warning: `GPU ${i} has fallen off the bus`, error_id: 120, error_category: 13, error_severity: 2 } };
@@ -77,7 +77,7 @@ function finding(gpu: SimGpu, level: number): { test: string; warning: Warning }
       warning: { warning: `Detected XID ${persistent.xid} for GPU ${i}`, error_id: 101, error_category: 5, error_severity: 4 },
     };
   }
-  if (gpu.diag_fail) {
+  if (gpu.diag_fail || (gpu.index === 0 && state.driverFailsDiag === state.driverLoaded)) {
     return {
       test: level >= 2 ? 'memory' : 'software',
       warning: { warning: `GPU ${i} memory test found 4096 mismatched bytes`, error_id: 58, error_category: 10, error_severity: 2 },
@@ -91,7 +91,7 @@ const visibleGpus = (state: SimHostState) => state.gpus.filter((g) => !state.dia
 
 function runDiag(state: SimHostState, level: number): { json: object; failed: boolean } {
   const gpus = visibleGpus(state);
-  const findings = new Map(gpus.map((g) => [g.index, finding(g, level)]));
+  const findings = new Map(gpus.map((g) => [g.index, finding(state, g, level)]));
   const failedBefore = new Set<number>();
   let anyFail = false;
   const categories = [];
@@ -120,7 +120,7 @@ function runDiag(state: SimHostState, level: number): { json: object; failed: bo
     json: {
       'DCGM Diagnostic': { test_categories: categories },
       entity_groups: [{ ...GPU_GROUP, entities: gpus.map((g) => ({ entity_id: g.index, serial_num: g.serial, device_id: PCI_DEVICE_ID })) }],
-      metadata: { version: DCGM_VERSION, 'Driver Version Detected': DRIVER_VERSION },
+      metadata: { version: DCGM_VERSION, 'Driver Version Detected': state.driverLoaded },
     },
   };
 }
@@ -138,7 +138,7 @@ function finishDiag(state: SimHostState, level: number, json: boolean): CommandR
   const { json: body, failed } = runDiag(state, level);
   const exitCode = failed ? EXIT_DIAG_FAILED : 0;
   if (json) return { stdout: styledJson(body), stderr: '', exitCode };
-  const lines = visibleGpus(state).map((g) => `GPU${g.index}: ${finding(g, level) ? 'Fail' : 'Pass'}`);
+  const lines = visibleGpus(state).map((g) => `GPU${g.index}: ${finding(state, g, level) ? 'Fail' : 'Pass'}`);
   return { stdout: `Successfully ran diagnostic for group.\n${lines.join('\n')}\n`, stderr: '', exitCode };
 }
 

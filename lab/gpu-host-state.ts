@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HostRole } from '../domain/host-roles';
-import { GPUS_PER_NODE, gpuIdentities, type GpuIdentity } from './gpus';
+import { DRIVER_VERSION, GPUS_PER_NODE, gpuIdentities, type GpuIdentity } from './gpus';
 import { bootMessages, KernelJournal, recoveryActionMessage, xidMessage, type KernelLine, type RecoveryAction } from './kernel-log';
 
 /** Xids that mean an uncorrectable memory error: volatile ECC + pending row remap. */
@@ -66,6 +66,13 @@ export class SimHostState {
   diagOmitted = new Set<number>();
   /** nv-hostengine is not running (crashed, or a broken DCGM install): dcgmi cannot connect. Sticky until lab reset. */
   hostEngineDown = false;
+  /** The driver the kernel runs (loaded at boot) and the one the packages hold; they differ between an install and the reboot. */
+  driverLoaded: string = DRIVER_VERSION;
+  driverInstalled: string = DRIVER_VERSION;
+  /** The next driver install fails in dkms's module build (once). */
+  driverInstallFails = false;
+  /** Running this driver, GPU 0 fails dcgmi diag's memory test (a driver regression on this host). */
+  driverFailsDiag: string | null = null;
   /** Regular files by absolute path (/var/tmp is on disk: it survives a reboot). */
   files = new Map<string, string>();
   private lastPid = 0;
@@ -97,6 +104,9 @@ export class SimHostState {
     }));
     this.diagOmitted.clear();
     this.hostEngineDown = false;
+    this.driverInstalled = DRIVER_VERSION;
+    this.driverInstallFails = false;
+    this.driverFailsDiag = null;
     this.files.clear();
     this.previousKernelLog = null;
     this.boot(now, false);
@@ -110,6 +120,7 @@ export class SimHostState {
     this.previousKernelLog = keepPrevious ? this.kernelLog : null;
     this.bootId = randomUUID();
     this.bootedAt = now;
+    this.driverLoaded = this.driverInstalled;
     // PIDs start over after a boot; services and logins take the first few hundred.
     this.lastPid = 1200 + Math.floor(Math.random() * 400);
     this.strayProcesses = [];
@@ -192,6 +203,7 @@ export class SimHostState {
       hostname: this.hostname,
       role: this.role,
       boot_id: this.bootId,
+      driver: { loaded: this.driverLoaded, installed: this.driverInstalled },
       booted_at: this.bootedAt.toISOString(),
       gpus: this.gpus.map((g) => ({
         index: g.index,

@@ -8,6 +8,7 @@
  */
 import { answer, DURATIONS, fail, notFound, ok, type CommandContext, type CommandPlan, type CommandResult } from './command-types';
 import { dcgmi } from './dcgmi';
+import { aptGet, dpkgQuery } from './gpu-driver';
 import type { SimHostState } from './gpu-host-state';
 import { journalctl } from './journalctl';
 import { nvidiaSmi } from './nvidia-smi';
@@ -17,7 +18,7 @@ const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 
 /** Programs every host has, and the ones only GPU workers have. */
 const COMMON_PROGRAMS = new Set(['cat', 'hostname', 'journalctl', 'systemctl', 'systemd-run']);
-const GPU_PROGRAMS = new Set(['nvidia-smi', 'dcgmi']);
+const GPU_PROGRAMS = new Set(['nvidia-smi', 'dcgmi', 'apt-get', 'dpkg-query']);
 
 /** Whether `program` is installed on the host (what systemd-run's executable lookup sees). */
 export function programExists(state: SimHostState, program: string): boolean {
@@ -58,6 +59,10 @@ export function planCommand(state: SimHostState, argv: readonly string[], ctx: C
       return nvidiaSmi(state, args, ctx);
     case 'dcgmi':
       return dcgmi(state, args, ctx);
+    case 'apt-get':
+      return aptGet(state, args);
+    case 'dpkg-query':
+      return dpkgQuery(state, args);
     default:
       return answer(DURATIONS.shell, notFound(cmd));
   }

@@ -4,7 +4,7 @@
  * 255 other error) and the time each takes.
  */
 import { answer, DURATIONS, fail, ok, type CommandContext, type CommandPlan, type CommandResult, type GpuProcess } from './command-types';
-import { DRIVER_VERSION, GPU_NAME, MEMORY_TOTAL_MIB } from './gpus';
+import { GPU_NAME, MEMORY_TOTAL_MIB } from './gpus';
 import { eccVolatile, isLost, remapPending, type SimGpu, type SimHostState } from './gpu-host-state';
 import type { RecoveryAction } from './kernel-log';
 
@@ -42,7 +42,7 @@ const FIELDS: Record<string, FieldDef> = {
   name: { value: () => GPU_NAME },
   gpu_name: { value: () => GPU_NAME },
   serial: { value: (g) => g.serial },
-  driver_version: { value: () => DRIVER_VERSION },
+  driver_version: { value: (_g, _c, s) => s.driverLoaded },
   'temperature.gpu': { value: (g, c) => String(g.idle_temperature_c + (busy(g, c) ? 31 : 0)) },
   'utilization.gpu': { unit: '%', value: (g, c) => (busy(g, c) ? '97' : '0') },
   'memory.used': { unit: 'MiB', value: (g, c) => String(usedMiB(g, c)) },
@@ -242,6 +242,13 @@ export function nvidiaSmi(state: SimHostState, args: readonly string[], ctx: Com
   const id = opts.get('-i') ?? opts.get('--id');
   const targets = selectGpus(state, id);
   if (!targets) return answer(DURATIONS.nvidiaSmiRefusal, fail(6, 'No devices were found\n'));
+  // A driver installed since boot: the userspace library no longer matches the loaded module.
+  if (state.driverLoaded !== state.driverInstalled && (opts.has('--query-gpu') || opts.has('--query-compute-apps'))) {
+    return answer(
+      DURATIONS.nvidiaSmiRefusal,
+      fail(18, `Failed to initialize NVML: Driver/library version mismatch\nNVML library version: ${state.driverInstalled}\n`),
+    );
+  }
   const apps = opts.get('--query-compute-apps');
   if (apps !== undefined) return { durationMs: DURATIONS.gpuQuery, finish: () => computeApps(state, ctx, apps, opts.get('--format') ?? '', targets) };
   const q = opts.get('--query-gpu');

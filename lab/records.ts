@@ -10,6 +10,7 @@ export type MutationKind =
   | 'reset_gpu'
   | 'reboot'
   | 'persistence_mode'
+  | 'driver_install'
   | AppSshMutationKind
   | AppHttpMutationKind
   | OrchestratorSshMutationKind

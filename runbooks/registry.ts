@@ -9,6 +9,7 @@
 import type { RunbookDefinition } from '../domain/runbook-definition';
 import { appInstanceDeployRunbook } from './app-instance-deploy/definition';
 import { bootstrapSshReconcileRunbook } from './bootstrap-ssh-reconcile/definition';
+import { gpuDriverUpgradeRunbook } from './gpu-driver-upgrade/definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 import { poolForceEvictRunbook } from './pool-force-evict/definition';
@@ -21,6 +22,7 @@ export { runbookDrill } from '../engine/drill';
 
 export { appInstanceDeploy } from './app-instance-deploy/workflow';
 export { bootstrapSshReconcile } from './bootstrap-ssh-reconcile/workflow';
+export { gpuDriverUpgrade } from './gpu-driver-upgrade/workflow';
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 export { poolForceEvict } from './pool-force-evict/workflow';
@@ -33,4 +35,5 @@ export const RUNBOOKS: readonly RunbookDefinition[] = [
   bootstrapSshReconcileRunbook,
   workerAddRunbook,
   poolForceEvictRunbook,
+  gpuDriverUpgradeRunbook,
 ];

@@ -64,3 +64,12 @@ export const DCGM_EXIT_DIAG_FAILED = 226;
 export const DCGM_EXIT_ISOLATE = 205;
 /** -39 DCGM_ST_DIAG_ALREADY_RUNNING: another diag holds the GPUs; try again later. */
 export const DCGM_EXIT_ALREADY_RUNNING = 217;
+
+/** The loaded driver's version; fails with NVML's "Driver/library version mismatch" between an install and the reboot. */
+export const driverVersionCommand = (): string[] => ['nvidia-smi', '--query-gpu=driver_version', '--format=csv,noheader'];
+
+/** The installed driver package as an apt pin, `nvidia-driver-550-server=550.90.07-0ubuntu1`. */
+export const installedDriverCommand = (): string[] => ['dpkg-query', '-W', '-f=${Package}=${Version}\\n', 'nvidia-driver-*'];
+
+/** Installs exactly `pin` (PKG=VERSION), up or down: the one-step rollback is the same command with the old pin. */
+export const installDriverCommand = (pin: string): string[] => ['apt-get', 'install', '-y', '--allow-downgrades', '--no-install-recommends', pin];
