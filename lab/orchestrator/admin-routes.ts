@@ -27,7 +27,7 @@ export function registerOrchestratorAdmin(app: FastifyInstance, lab: Orchestrato
     const parsed = FaultSchema.safeParse({ ...((req.body as object | undefined) ?? {}), fault: fault.replace(/-/g, '_') });
     if (!parsed.success) return sendInvalid(reply, parsed.error);
     try {
-      return { applied: applyFault(lab, parsed.data) };
+      return { applied: await applyFault(lab, parsed.data) };
     } catch (err) {
       if (err instanceof FaultError || err instanceof RangeError) return sendError(reply, 400, 'invalid_request', err.message);
       throw err;

@@ -45,6 +45,20 @@ export const FaultSchema = z.discriminatedUnion('fault', [
    * kills by the PID they noted earlier kills the wrong process.
    */
   z.object({ fault: z.literal('pid_reused'), pool_id: z.string().default('pool-llama-3-8b') }).strict(),
+  /**
+   * A pool of its own on a GPU host (a drill's test pool): started as the API would,
+   * recorded in worker_pools, and with `runaway` growing and shrugging off SIGTERM.
+   */
+  z
+    .object({
+      fault: z.literal('test_pool'),
+      node_id: z.string(),
+      pool_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
+      model: Model.default('mistral-7b'),
+      workers: z.number().int().min(1).max(8).default(2),
+      runaway: z.boolean().default(true),
+    })
+    .strict(),
   /** Jobs take this long (real ms), so a drain has jobs in flight. */
   z.object({ fault: z.literal('long_jobs'), job_ms: z.number().int().min(1).max(3_600_000).default(60_000) }).strict(),
 ]);
@@ -53,7 +67,7 @@ export type Fault = z.infer<typeof FaultSchema>;
 
 export class FaultError extends Error {}
 
-export function applyFault(lab: OrchestratorLab, f: Fault): Record<string, unknown> {
+export async function applyFault(lab: OrchestratorLab, f: Fault): Promise<Record<string, unknown>> {
   switch (f.fault) {
     case 'kill_leader':
     case 'stale_lock': {
@@ -106,6 +120,13 @@ export function applyFault(lab: OrchestratorLab, f: Fault): Record<string, unkno
       const args = '/usr/bin/python3 /home/tenant-7/train.py --epochs 40';
       lab.otherProcesses.push({ nodeId: pool.nodeId, pid: worker.pid, user: 'tenant-7', rssMiB: 3_072, startedAt: new Date(), args, alive: true });
       return { fault: f.fault, pool_id: pool.id, node_id: pool.nodeId, pid: worker.pid, now_running: args };
+    }
+    case 'test_pool': {
+      if (!lab.host(f.node_id).isWorker) throw new FaultError(`${f.node_id} is not a GPU host`);
+      const pool = lab.pools.start({ id: f.pool_id, nodeId: f.node_id, model: f.model, workers: f.workers });
+      if (f.runaway) lab.pools.makeRunaway(pool, 64, true);
+      await lab.recordPool(pool);
+      return { fault: f.fault, pool_id: pool.id, node_id: pool.nodeId, pids: pool.workers.map((w) => w.pid), runaway: f.runaway };
     }
     case 'long_jobs':
       lab.jobMsOverride = f.job_ms;

@@ -19,7 +19,7 @@ import type { Records } from '../records';
 import { OrchestratorHttp } from './http-api';
 import { artifactPath, JOB_TIMINGS, JobRunner, type JobCounters } from './job-runner';
 import { LEADER_LOCK_NAME, type LockSession } from './leader-lock';
-import { WORKER_EXECUTABLE, WorkerPools } from './pools';
+import { WORKER_EXECUTABLE, WorkerPools, type Pool } from './pools';
 import { ORCHESTRATOR_BINARY, ORCHESTRATOR_ENV, orchestratorPrograms, type OtherProcess } from './programs';
 import { RedisCommandLog } from './redis-record';
 import { ReplicaProcess } from './replica';
@@ -282,6 +282,18 @@ export class OrchestratorLab implements LabPart {
   url(nodeId: string): string | null {
     const port = this.http.get(nodeId)?.port ?? 0;
     return port ? `http://${this.opts.bindHost === '0.0.0.0' ? '127.0.0.1' : this.opts.bindHost}:${port}` : null;
+  }
+
+  /** A pool started outside the API (a drill's test pool) gets its worker_pools row, as the API's start would write it. */
+  async recordPool(pool: Pool): Promise<void> {
+    await this.store.savePool({
+      pool_id: pool.id,
+      node_id: pool.nodeId,
+      model: pool.model,
+      workers: pool.workers.length,
+      status: 'running',
+      memory_mib: this.pools.memoryMiB(pool),
+    });
   }
 
   /** Adds a job to the stream as a producer would (lab convenience for drills). */

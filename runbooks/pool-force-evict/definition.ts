@@ -8,6 +8,7 @@ import {
   type PoolEvictRequestSignal,
 } from './input';
 import type * as workflow from './workflow';
+import { POOL_EVICT_DRILLS } from './drills';
 
 export const poolForceEvictRunbook: RunbookDefinition<typeof PoolEvictInputSchema> = {
   name: RUNBOOK_POOL_FORCE_EVICT,
@@ -15,7 +16,7 @@ export const poolForceEvictRunbook: RunbookDefinition<typeof PoolEvictInputSchem
     'a runaway GPU orchestrator pool stopped: graceful API stop, then SIGTERM and an approved SIGKILL to PID-verified workers; or, in an OOM emergency, the largest pools first until GPU memory is under the threshold',
   workflowType: 'poolForceEvict' satisfies keyof typeof workflow,
   schema: PoolEvictInputSchema,
-  supportedRunModes: ['live', 'plan'],
+  supportedRunModes: ['live', 'plan', 'drill'],
   outcomes: POOL_EVICT_OUTCOMES,
   // Ends a pool's processes, not a node's service: no disruption slot.
   disruption: 'none',
@@ -24,6 +25,9 @@ export const poolForceEvictRunbook: RunbookDefinition<typeof PoolEvictInputSchem
   // The pool's host is known only from the orchestrator's API, read by the run.
   nodeId: () => undefined,
   alert: () => ({ key: 'evict', xid: undefined }),
+  drills: POOL_EVICT_DRILLS,
+  // The drilled node hosts the drill's test pool; the run names the pool, not the node.
+  drillInput: (_nodeId, input) => input,
   joinSignal: (input, correlationId, receivedAt) => ({
     name: poolEvictRequestSignal.name,
     arg: { source: input.source, correlation_id: correlationId, received_at: receivedAt } satisfies PoolEvictRequestSignal,

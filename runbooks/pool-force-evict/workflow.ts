@@ -96,7 +96,7 @@ class PoolEvictRun {
     const stopped = await this.evict(pool, host, workers, snapshot.leader !== null, false);
     if (typeof stopped !== 'string') return stopped;
     run.phase('verify');
-    const unverified = await this.verify(pool, host, workers);
+    const unverified = (await this.verify(pool, host, workers)) ?? (await this.checkOtherPools(snapshot.pools, [poolId]));
     if (unverified) return unverified;
     return {
       outcome: 'evicted',
@@ -118,6 +118,11 @@ class PoolEvictRun {
       const hot = hottest(metrics, oom.node_id);
       if (!hot || hot.value <= oom.threshold_pct) {
         if (evicted.length === 0) return { outcome: 'below_threshold', summary: `every GPU is at or under ${oom.threshold_pct}% (NVML): nothing evicted` };
+        const collateral = await this.checkOtherPools(
+          snapshot.pools,
+          evicted.map((e) => e.pool_id),
+        );
+        if (collateral) return collateral;
         return { outcome: 'memory_relieved', summary: `every GPU is under ${oom.threshold_pct}% after evicting ${describeEvictions(evicted)}` };
       }
       if (round >= oom.max_pools) {
@@ -274,6 +279,21 @@ class PoolEvictRun {
     return undefined;
   }
 
+  /** Every other pool that ran before the run still runs: the eviction took nothing else with it. */
+  private async checkOtherPools(before: OrchestratorPool[], evicted: string[]): Promise<RunbookResult | undefined> {
+    const { run, input } = this;
+    const others = before.filter((p) => !evicted.includes(p.pool_id)).map((p) => p.pool_id);
+    const now = await run.step('check_other_pools', (ctx) => acts.orch.readPools(ctx, input.cluster), {
+      describe: (pools) => `${others.filter((id) => pools.some((p) => p.pool_id === id)).length} of ${others.length} other pool(s) still running`,
+    });
+    const lost = others.filter((id) => !now.some((p) => p.pool_id === id && p.worker_pids.length > 0));
+    if (lost.length === 0) return undefined;
+    return {
+      outcome: 'escalated',
+      summary: `evicted ${evicted.join(', ')}, but ${lost.join(', ')} no longer run(s) either: look at the host and the leader's log`,
+    };
+  }
+
   // ---- plan ----
 
   private plan(evictions: PlannedAction[][], emergency = false): Plan {
@@ -283,6 +303,7 @@ class PoolEvictRun {
       node_id: null,
       actions: [
         ...evictions.flat(),
+        { kind: 'check' as const, step: 'check_other_pools', what: 'every other pool GET /pools listed before still runs' },
         ...(emergency
           ? [
               {

@@ -149,7 +149,8 @@ async function run(stack: Stack): Promise<void> {
     const fleetExecutions: number[] = [];
     for await (const e of temporal.client.workflow.list({ query: `WorkflowId = '${fleetId}'` })) fleetExecutions.push(e.historyLength);
     let longestNodeRun = 0;
-    for await (const e of temporal.client.workflow.list({ query: `WorkflowType = 'gpuDriverUpgrade'` })) longestNodeRun = Math.max(longestNodeRun, e.historyLength);
+    for await (const e of temporal.client.workflow.list({ query: `WorkflowType = 'gpuDriverUpgrade'` }))
+      longestNodeRun = Math.max(longestNodeRun, e.historyLength);
 
     const waves = Math.ceil(NODES / K);
     const idealMs = waves * soloMs;
