@@ -17,6 +17,7 @@ import { PlanStore } from './evidence/plan-store';
 import { createGpuActivities } from './gpu/gpu-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
+import { createLeaderRecoveryActivities } from './orchestrator/leader-recovery-activities';
 import { HostAccess } from './host/host-access';
 import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
@@ -77,6 +78,7 @@ export function createActivities(deps: ActivityDeps) {
       faultInjectionUrl: deps.faultInjectionUrl,
       faultInjectionToken: deps.faultInjectionToken,
     }),
+    ...createLeaderRecoveryActivities({ clusters: deps.orchestrators, hosts, evidence, logger: deps.logger }),
   };
 }
 

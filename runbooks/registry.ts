@@ -11,6 +11,7 @@ import { appInstanceDeployRunbook } from './app-instance-deploy/definition';
 import { bootstrapSshReconcileRunbook } from './bootstrap-ssh-reconcile/definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
+import { leaderRecoveryRunbook } from './leader-recovery/definition';
 import { workerAddRunbook } from './worker-add/definition';
 
 // The engine's own workflows, which runbooks use.
@@ -22,6 +23,7 @@ export { appInstanceDeploy } from './app-instance-deploy/workflow';
 export { bootstrapSshReconcile } from './bootstrap-ssh-reconcile/workflow';
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
+export { leaderRecovery } from './leader-recovery/workflow';
 export { workerAdd } from './worker-add/workflow';
 
 export const RUNBOOKS: readonly RunbookDefinition[] = [
@@ -30,4 +32,5 @@ export const RUNBOOKS: readonly RunbookDefinition[] = [
   appInstanceDeployRunbook,
   bootstrapSshReconcileRunbook,
   workerAddRunbook,
+  leaderRecoveryRunbook,
 ];
