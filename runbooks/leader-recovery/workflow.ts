@@ -132,20 +132,30 @@ class LeaderRecoveryRun {
     const process = r
       ? await run.step('prove_leader_stopped', (ctx) => acts.hosts.readReplicaProcess(onReplica(ctx, r.node_id), r.pid), { describe: describeProcess })
       : null;
-    let proven: LockHolder = holder;
+    let proven: LockHolder & { used_meanwhile?: boolean } = holder;
     if (process && !process.running) {
       const minIdleS = Math.ceil(input.min_idle / 1000);
-      const waitMs = input.min_idle + 2 * input.poll_interval;
+      // MySQL counts idle time in whole seconds: a second more than the minimum, and two polls.
+      const waitMs = input.min_idle + 2 * input.poll_interval + 1000;
       proven = await run.step(
         'wait_for_idle_session',
         (ctx) => this.waits(waitMs).lock.waitForIdleHolder(ctx, input.cluster, holder.session_id!, minIdleS, waitMs, input.poll_interval),
         { describe: (h) => `${describeHolder(h)}${h.used_meanwhile ? '; it was used meanwhile' : ''}` },
       );
     }
+    if (proven.session_id !== holder.session_id || !proven.session) {
+      return this.awaitLeader('recovered_automatically', `session ${holder.session_id} let go of ${holder.lock_name} on its own while it was watched`);
+    }
+    if (proven.used_meanwhile) {
+      return {
+        outcome: 'escalated',
+        summary: `not freeing ${holder.lock_name}: session ${holder.session_id} was used while it was watched, so something alive holds it; nothing was changed`,
+      };
+    }
     const verdict = judgeLock(proven, process, Math.ceil(input.min_idle / 1000));
     if (verdict.kind === 'live_holder') return { outcome: 'lock_held_by_live_leader', summary: `${verdict.why}; nothing was changed` };
     if (verdict.kind === 'unproven') return { outcome: 'escalated', summary: `not freeing ${holder.lock_name}: ${verdict.why}; nothing was changed` };
-    if (verdict.kind === 'free') return this.awaitLeader('recovered_lock_freed', `${verdict.why} on its own`);
+    if (verdict.kind === 'free') return this.awaitLeader('recovered_automatically', `${verdict.why} on its own`);
 
     // ---- two people look at the proof before the session is ended ----
     const backend = proven.backend;
