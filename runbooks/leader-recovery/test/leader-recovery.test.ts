@@ -7,16 +7,20 @@
  * never freed; plan mode changes nothing.
  */
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { quote } from 'shell-quote';
+import { createLeaderLockActivities } from '../../../capabilities/orchestrator/leader-lock-activities';
 import { OrchestratorApi, type LeaderStatus } from '../../../capabilities/orchestrator/orchestrator-api';
 import { findHost } from '../../../domain/inventory';
+import type { LockHolder } from '../../../domain/leader-recovery';
 import { approvalUpdate, statusQuery } from '../../../domain/messages';
 import { MEMO_REQUESTED_BY, type RunReport, type RunStatus } from '../../../domain/runbook';
+import type { StepContext } from '../../../domain/step-context';
 import { lockHolder } from '../../../lab/orchestrator/leader-lock';
 import { openSql, type Sql } from '../../../lab/orchestrator/sql';
 import { run as ssh } from '../../../test/lab/support';
-import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
+import { connectStack, eventually, testLogger, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
 import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
 import { leaderRecoveryWorkflowId, type LeaderRecoveryRequest } from '../input';
 
@@ -222,5 +226,46 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
     expect(await replicaMutations()).toEqual([]);
     expect(await holder()).toBe(applied.lock_session_id);
     expect(await sessionExists(applied.lock_session_id)).toBe(true);
+  });
+
+  test('ending the session is checked again right before it, refuses a live or changed holder, and never ends anything twice', async () => {
+    const acts = createLeaderLockActivities({ clusters: [orch.cluster], logger: testLogger });
+    const env = new MockActivityEnvironment();
+    const ctx: StepContext = {
+      workflow_id: 'test',
+      run_id: 'test',
+      runbook: 'leader-recovery',
+      correlation_id: 'test',
+      step: 'end_lock_session',
+      idempotency_key: 'test',
+    };
+    await waitLeader();
+    // The live leader's session is used every election round: never idle long enough.
+    const live = (await status()).lock.holder_session_id!;
+    expect(await env.run(acts.endLockSession, ctx, orch.cluster.name, { session_id: live, started_at: null, min_idle_s: 3600 })).toMatchObject({
+      result: 'no_longer_idle',
+    });
+    expect(await holder()).toBe(live);
+
+    const applied = (await orch.fault('stale_lock')) as { lock_session_id: number; pid: number };
+    const s = await waitLeaderless(applied.lock_session_id);
+    // A follower's session exists but does not hold the lock: not the one to end.
+    const follower = s.replicas.find((r) => r.lock_session_id !== null && r.lock_session_id !== applied.lock_session_id && r.heartbeat_age_ms < 1000)!;
+    expect(
+      await env.run(acts.endLockSession, ctx, orch.cluster.name, { session_id: follower.lock_session_id!, started_at: null, min_idle_s: 0 }),
+    ).toMatchObject({
+      result: 'holder_changed',
+    });
+    expect(await sessionExists(follower.lock_session_id!)).toBe(true);
+
+    const inspected: LockHolder = await env.run(acts.inspectLeaderLock, ctx, orch.cluster.name);
+    expect(inspected).toMatchObject({ backend, session_id: applied.lock_session_id, replica: { pid: applied.pid } });
+    const expected = { session_id: applied.lock_session_id, started_at: inspected.session?.started_at ?? null, min_idle_s: 0 };
+    expect(await env.run(acts.endLockSession, ctx, orch.cluster.name, expected)).toMatchObject({ result: 'ended' });
+    expect(await sessionExists(applied.lock_session_id)).toBe(false);
+    // A retried attempt finds the session gone and ends nothing (whoever holds the lock by then).
+    await waitLeader();
+    expect(await env.run(acts.endLockSession, ctx, orch.cluster.name, expected)).toMatchObject({ result: 'already_gone' });
+    expect(await holder()).not.toBeNull();
   });
 });
