@@ -34,12 +34,17 @@ export interface PoolCheck {
   missing: string[];
 }
 
+/** A poll's call to one replica: short, so a wait keeps heartbeating past a replica that does not answer. */
+const POLL_CALL_TIMEOUT_MS = 2_000;
+
 export function createLeaderStatusActivities(deps: { clusters: readonly OrchestratorCluster[] }) {
   const cluster = (name: string | undefined) => clusterNamed(deps.clusters, name);
 
-  async function view(c: OrchestratorCluster): Promise<LeaderView> {
-    const api = new OrchestratorApi(c);
+  /** `onProgress` between the calls: a wait heartbeats while a blackholed replica times out. */
+  async function view(c: OrchestratorCluster, timeoutMs?: number, onProgress: () => void = () => undefined): Promise<LeaderView> {
+    const api = new OrchestratorApi(c, timeoutMs);
     const health = await Promise.all(c.replicas.map(async (r) => ({ node_id: r.node_id, health: await api.health(r.node_id) })));
+    onProgress();
     try {
       const s = await api.leaderStatus();
       return { cluster: c.name, lock_name: c.lock_name, answered: true, leader: s.leader, lock: s.lock, replicas: s.replicas, health };
@@ -78,7 +83,7 @@ export function createLeaderStatusActivities(deps: { clusters: readonly Orchestr
       const c = cluster(clusterName);
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const v = await view(c);
+        const v = await view(c, POLL_CALL_TIMEOUT_MS, () => heartbeat());
         heartbeat({ leader: v.leader?.replica_id ?? null });
         if ((v.leader && v.leader.replica_id !== notReplica) || Date.now() >= deadline) return v;
         await sleep(pollMs);
