@@ -5,6 +5,8 @@
  * session: it frees only locks this session holds, so it does nothing here.
  */
 import { heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../../domain/errors';
 import type { Logger } from 'pino';
 import { sessionIsIdle, type LockHolder } from '../../domain/leader-recovery';
 import type { OrchestratorCluster } from '../../domain/orchestrator';
@@ -64,6 +66,14 @@ async function inspect(db: OrchestratorDb, lockName: string): Promise<LockHolder
   const base = { backend: db.backend, lock_name: lockName, session_id: id };
   if (id === null) return { ...base, session: null, replica: null };
   const s = await session(db, id);
+  // The lock still held by a session this user cannot see: a missing privilege, not a session gone.
+  if (!s && (await holderSession(db, lockName)) === id) {
+    throw ApplicationFailure.create({
+      type: ErrorType.OrchestratorDbError,
+      message: `session ${id} holds ${lockName} but ${db.backend === 'mysql' ? 'information_schema.PROCESSLIST' : 'pg_stat_activity'} does not show it: the engine's database user needs ${db.backend === 'mysql' ? 'the PROCESS privilege' : 'pg_read_all_stats'}`,
+      nonRetryable: true,
+    });
+  }
   const rows = await db.query(REPLICA_SQL.bySession, [id]);
   // A PostgreSQL pid is reused once its backend ends: a row last heard of before this session began was another session's.
   const started = s?.started_at ? Date.parse(s.started_at) : -Infinity;
