@@ -1,9 +1,12 @@
-import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { HostDescription, InventoryActivities } from '../../capabilities/inventory/inventory-activities';
 import type { EndSessionResult, LeaderLockActivities } from '../../capabilities/orchestrator/leader-lock-activities';
 import type { LeaderStatusActivities, LeaderView } from '../../capabilities/orchestrator/leader-status-activities';
 import { orchestratorRequests } from '../../capabilities/orchestrator/requests';
 import { LEADER_LOCK_SQL, ORCHESTRATOR_UNIT, REPLICA_SQL, replicaCommands } from '../../capabilities/orchestrator/commands';
 import type { ReplicaHostActivities } from '../../capabilities/orchestrator/replica-host-activities';
+import { ErrorType } from '../../domain/errors';
+import { ACTION_ALLOWED_ROLES, isActionAllowed, type HostRole } from '../../domain/host-roles';
 import { describeFindings, judgeLock, type HolderProcess, type JournalFindings, type LockHolder } from '../../domain/leader-recovery';
 import type { PlannedAction } from '../../domain/plan';
 import type { RunReport } from '../../domain/runbook';
@@ -18,6 +21,7 @@ const acts = {
   status: proxyActivities<LeaderStatusActivities>(ActivityOptionSets.platformCall),
   hosts: proxyActivities<ReplicaHostActivities>(ActivityOptionSets.hostRead),
   lock: proxyActivities<LeaderLockActivities>(ActivityOptionSets.records),
+  inventory: proxyActivities<InventoryActivities>(ActivityOptionSets.lookup),
 };
 
 /** A step context aimed at one replica host, with a key of its own (several hosts may be read in one step). */
@@ -47,6 +51,7 @@ export async function leaderRecovery(request: LeaderRecoveryRequest): Promise<Ru
 
 class LeaderRecoveryRun {
   private replicaNodes: string[] = [];
+  private roles = new Map<string, HostRole>();
 
   constructor(
     private readonly run: RunbookRun,
@@ -60,6 +65,7 @@ class LeaderRecoveryRun {
     run.phase('pre_checks');
     let view = await run.step('read_leader_status', (ctx) => acts.status.readLeaderStatus(ctx, input.cluster), { describe: describeView });
     this.replicaNodes = view.health.map((h) => h.node_id);
+    await this.resolveReplicaHosts();
     const journals = await this.readJournals();
     if (view.leader) {
       const former = formerLeaders(view, input.lookback);
@@ -232,6 +238,30 @@ class LeaderRecoveryRun {
     return { outcome, summary: `${summary}; ${pools.rows.length} pool(s) rehydrated` };
   }
 
+  /**
+   * The replica hosts are inventoried control hosts where the orchestrator may be
+   * managed: checked before any SSH (the activities refuse again), and their roles
+   * named in the plan.
+   */
+  private async resolveReplicaHosts(): Promise<void> {
+    const hosts: HostDescription[] = await this.run.step(
+      'resolve_replica_hosts',
+      () => Promise.all(this.replicaNodes.map((n) => acts.inventory.describeHost(n))),
+      {
+        describe: (hs) => hs.map((h) => `${h.hostname} (${h.role})`).join(', '),
+      },
+    );
+    const wrong = hosts.filter((h) => !isActionAllowed('manage_orchestrator', h.role));
+    if (wrong.length) {
+      throw ApplicationFailure.create({
+        type: ErrorType.HostRoleViolation,
+        message: `replicas of ${this.input.cluster} on ${wrong.map((h) => `${h.hostname} (${h.role})`).join(', ')}: the orchestrator is managed on ${ACTION_ALLOWED_ROLES.manage_orchestrator.join(', ')} hosts only`,
+        nonRetryable: true,
+      });
+    }
+    for (const h of hosts) this.roles.set(h.node_id, h.role);
+  }
+
   /** Every replica's journal since the lookback, in one step; a summary line for the report. */
   private async readJournals(): Promise<string> {
     const { run, input } = this;
@@ -248,6 +278,10 @@ class LeaderRecoveryRun {
   private pickRestartHost(view: LeaderView, deadNode: string | undefined): string {
     const others = view.health.filter((h) => h.node_id !== deadNode);
     return (others.find((h) => h.health !== null) ?? others[0] ?? view.health[0]!).node_id;
+  }
+
+  private roleOf(nodeId: string): HostRole {
+    return this.roles.get(nodeId) ?? 'platform_control';
   }
 
   /** Activities that wait up to `waitMs`, heartbeating every poll. */
@@ -292,7 +326,7 @@ class LeaderRecoveryRun {
               kind: 'ssh' as const,
               step: 'prove_leader_stopped',
               host: holder.node_id,
-              host_role: 'platform_control' as const,
+              host_role: this.roleOf(holder.node_id),
               argv: replicaCommands.process(holder.pid),
               mutates: false,
             },
@@ -313,7 +347,7 @@ class LeaderRecoveryRun {
           kind: 'ssh' as const,
           step: 'restart_replica',
           host: restartOn,
-          host_role: 'platform_control' as const,
+          host_role: this.roleOf(restartOn),
           argv: replicaCommands.restart(),
           mutates: true,
         },

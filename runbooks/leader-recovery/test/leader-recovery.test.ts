@@ -102,7 +102,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
     const report: RunReport = await (await start()).result();
     expect(report.outcome).toBe('leader_healthy');
     expect(report.summary).toContain(leader.replica_id);
-    expect(steps(report)).toEqual(['read_leader_status', 'read_replica_journals']);
+    expect(steps(report)).toEqual(['read_leader_status', 'resolve_replica_hosts', 'read_replica_journals']);
     expect(await replicaMutations()).toEqual([]);
   });
 
