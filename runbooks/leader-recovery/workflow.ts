@@ -93,9 +93,8 @@ class LeaderRecoveryRun {
     view = elected;
     // Confirmed: nobody leads. A lock whose holder still runs is a live lock, whatever else holds.
     const suspect = view.lock?.holder_replica ?? null;
-    let suspectProcess: HolderProcess | null = null;
     if (suspect) {
-      suspectProcess = await run.step('read_holder_process', (ctx) => acts.hosts.readReplicaProcess(onReplica(ctx, suspect.node_id), suspect.pid), {
+      const suspectProcess = await run.step('read_holder_process', (ctx) => acts.hosts.readReplicaProcess(onReplica(ctx, suspect.node_id), suspect.pid), {
         describe: describeProcess,
       });
       if (suspectProcess.running) {
