@@ -19,6 +19,7 @@ import { createGpuActivities } from './gpu/gpu-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
 import { createPoolProcessActivities } from './orchestrator/pool-process-activities';
+import { createLeaderRecoveryActivities } from './orchestrator/leader-recovery-activities';
 import { HostAccess } from './host/host-access';
 import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
@@ -81,6 +82,7 @@ export function createActivities(deps: ActivityDeps) {
       faultInjectionUrl: deps.faultInjectionUrl,
       faultInjectionToken: deps.faultInjectionToken,
     }),
+    ...createLeaderRecoveryActivities({ clusters: deps.orchestrators, hosts, evidence, logger: deps.logger }),
   };
 }
 

@@ -17,6 +17,8 @@ export const ErrorType = {
   PlatformApiError: 'PlatformApiError',
   /** No replica of the orchestrator answered, or one answered with an error. */
   OrchestratorApiError: 'OrchestratorApiError',
+  /** The orchestrator's SQL database refused or failed a statement (non-retryable when it is a matter of privileges). */
+  OrchestratorDbError: 'OrchestratorDbError',
   DrainTimeout: 'DrainTimeout',
   RebootTimeout: 'RebootTimeout',
   /** A host command ran past the time the step gives it; it was stopped on the host. */

@@ -13,6 +13,7 @@ import { gpuDriverUpgradeRunbook } from './gpu-driver-upgrade/definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 import { poolForceEvictRunbook } from './pool-force-evict/definition';
+import { leaderRecoveryRunbook } from './leader-recovery/definition';
 import { workerAddRunbook } from './worker-add/definition';
 
 // The engine's own workflows, which runbooks use.
@@ -26,6 +27,7 @@ export { gpuDriverUpgrade } from './gpu-driver-upgrade/workflow';
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 export { poolForceEvict } from './pool-force-evict/workflow';
+export { leaderRecovery } from './leader-recovery/workflow';
 export { workerAdd } from './worker-add/workflow';
 
 export const RUNBOOKS: readonly RunbookDefinition[] = [
@@ -36,4 +38,5 @@ export const RUNBOOKS: readonly RunbookDefinition[] = [
   workerAddRunbook,
   poolForceEvictRunbook,
   gpuDriverUpgradeRunbook,
+  leaderRecoveryRunbook,
 ];
