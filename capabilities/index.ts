@@ -17,6 +17,8 @@ import { PlanStore } from './evidence/plan-store';
 import { createGpuActivities } from './gpu/gpu-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
+import { createDlqActivities } from './orchestrator/dlq-activities';
+import { createModelArtifactActivities } from './orchestrator/model-artifact-activities';
 import { HostAccess } from './host/host-access';
 import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
@@ -77,6 +79,8 @@ export function createActivities(deps: ActivityDeps) {
       faultInjectionUrl: deps.faultInjectionUrl,
       faultInjectionToken: deps.faultInjectionToken,
     }),
+    ...createDlqActivities({ clusters: deps.orchestrators, logger: deps.logger }),
+    ...createModelArtifactActivities({ hosts }),
   };
 }
 
