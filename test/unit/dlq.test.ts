@@ -12,6 +12,7 @@ import {
   replayedKey,
   statArtifactCommand,
   thresholdCrossed,
+  type StreamEntry,
 } from '../../domain/dlq';
 import { countMutations, renderPlan } from '../../domain/plan';
 
@@ -37,7 +38,7 @@ test('a replay carries the job as its producer wrote it, and replay_of naming th
 });
 
 test('a sample is grouped by cause, the largest group first, with its models and examples', () => {
-  const entries = [
+  const entries: StreamEntry[] = [
     deadLetter,
     { id: '5-0', fields: { job_id: 'a', model: 'mistral-7b', cause: 'model_artifact_missing' } },
     { id: '6-0', fields: { job_id: 'b', model: 'llama-3-8b', cause: 'model_artifact_missing' } },

@@ -10,7 +10,7 @@
 import type { Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { replayedKey } from '../../../domain/dlq';
-import { statusQuery } from '../../../domain/messages';
+import { approvalSignal, statusQuery } from '../../../domain/messages';
 import { ORCHESTRATOR_DLQ } from '../../../domain/orchestrator';
 import type { RunReport } from '../../../domain/runbook';
 import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
@@ -240,6 +240,55 @@ test('the batch stops at the error threshold: entries dead-lettered again stay i
     expect({ id, accounted: done.has(id) || left.includes(id) }).toEqual({ id, accounted: true });
   }
   expect((await jobs('threshold')).every((j) => j.completions <= 1)).toBe(true);
+});
+
+test('a cause no check covers asks a person, who sees the sample; approved with the cause still there, the canary fails again and nothing else moves', async () => {
+  // Dead letters of a cause the runbook has no check for (written as the orchestrator writes them), while the artifact is gone.
+  await lab.waitLeader();
+  const removedFrom = (await lab.fault('missing_model_artifact', { model: 'llama-3-8b' })).removed_from as string[];
+  expect(removedFrom.length).toBeGreaterThan(0);
+  for (let i = 1; i <= 3; i++) {
+    await olab.redis.xadd(
+      ORCHESTRATOR_DLQ,
+      '*',
+      'job_id',
+      `gated-${i}`,
+      'source_id',
+      `0-${i}`,
+      'model',
+      'llama-3-8b',
+      'cause',
+      'upstream_timeout',
+      'attempts',
+      '3',
+    );
+  }
+  const before = await dlqIds();
+
+  const report = await stack.withWorker(
+    'dlq-replay-gated',
+    async (tq) => {
+      const handle = await start(tq);
+      const pending = await eventually(async () => (await handle.query(statusQuery)).pending_approval ?? undefined, 'the approval request');
+      expect(pending).toMatchObject({ step: 'approve_replay', kind: 'generic' });
+      expect(pending.question).toContain('upstream_timeout');
+      const shown = pending.context as { causes: { cause: string; count: number }[]; sample: { id: string }[] };
+      expect(shown.causes).toEqual([expect.objectContaining({ cause: 'upstream_timeout', count: 3 })]);
+      expect(shown.sample.map((e) => e.id)).toEqual(before);
+      await handle.signal(approvalSignal, { decision: 'approve', actor: 'sre-oncall', reason: 'upstream fixed', approval_id: pending.id });
+      return handle.result();
+    },
+    { fleet: olab.fleet },
+  );
+  expect(report.outcome).toBe('root_cause_not_fixed');
+  expect(report.summary).toMatch(/the canary \S+ \(replayed as \S+\) was dead-lettered again/);
+  const replays = replaysIn(await lab.records());
+  expect([...replays.keys()]).toEqual([before[0]]);
+  // The three originals stay, and the canary's new dead letter joins them.
+  const after = await dlqIds();
+  expect(after.slice(0, 3)).toEqual(before);
+  expect(after).toHaveLength(4);
+  expect(await lab.gauge('gpu_orchestrator_maintenance_mode')).toBe(0);
 });
 
 test('plan mode reads the sample and checks the cause, and changes nothing', async () => {
