@@ -298,6 +298,8 @@ test('plan mode reads the sample and checks the cause, and changes nothing', asy
 
   const report = await replay({ run_mode: 'plan' });
   expect(report.outcome).toBe('planned');
+  // Reads only: the maintenance mode is never set (the API call is the procedure's first step).
+  expect(report.steps.map((s) => s.name)).toEqual(['read_maintenance_mode', 'sample_dlq', 'read_pools', 'check_model_artifacts', 'record_plan']);
   expect(report.plan?.lines.join('\n')).toMatch(/pause_processing: POST \/control\/maintenance \{"mode":"drain"\}/);
   expect(report.plan?.lines.join('\n')).toMatch(/replay_canary: redis EVAL replay-once/);
   const records = await lab.records();
