@@ -20,6 +20,8 @@ import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
 import { createPoolProcessActivities } from './orchestrator/pool-process-activities';
 import { createLeaderRecoveryActivities } from './orchestrator/leader-recovery-activities';
+import { createDlqActivities } from './orchestrator/dlq-activities';
+import { createModelArtifactActivities } from './orchestrator/model-artifact-activities';
 import { HostAccess } from './host/host-access';
 import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
@@ -83,6 +85,8 @@ export function createActivities(deps: ActivityDeps) {
       faultInjectionToken: deps.faultInjectionToken,
     }),
     ...createLeaderRecoveryActivities({ clusters: deps.orchestrators, hosts, evidence, logger: deps.logger }),
+    ...createDlqActivities({ clusters: deps.orchestrators, logger: deps.logger }),
+    ...createModelArtifactActivities({ hosts }),
   };
 }
 

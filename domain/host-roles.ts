@@ -32,6 +32,8 @@ export const ACTION_ALLOWED_ROLES = {
   // Its worker pools are processes on the GPU workers: only there are their PIDs read or signalled.
   read_pool_processes: ['worker_compute'],
   signal_pool_workers: ['worker_compute'],
+  // The model files pool workers load live on the GPU workers; a DLQ replay checks they are back.
+  read_model_artifacts: ['worker_compute'],
 } as const satisfies Record<string, readonly HostRole[]>;
 
 export type HostAction = keyof typeof ACTION_ALLOWED_ROLES;

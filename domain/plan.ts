@@ -11,6 +11,8 @@ export type PlannedAction =
   | PlannedSsh
   | PlannedHttp
   | { kind: 'sql'; step: string; statement: string; params: unknown[]; mutates: boolean }
+  /** Redis commands (a script shows as its name and what it does atomically). */
+  | { kind: 'redis'; step: string; command: string[]; mutates: boolean }
   /** Disruption slots leased from every scope the node belongs to, before it leaves service. */
   | { kind: 'lease'; step: string; node_id: string; scopes: string[] }
   | { kind: 'release'; step: string; node_id: string; scopes: string[] }
@@ -95,6 +97,8 @@ function describeAction(a: Exclude<PlannedAction, { kind: 'branch' }>): string {
       return `${a.step}: ${a.method} ${a.path}${a.body === undefined ? '' : ` ${JSON.stringify(a.body)}`}${a.mutates ? '' : '  [no change]'}`;
     case 'sql':
       return `${a.step}: sql ${a.statement}${a.params.length ? ` -- ${JSON.stringify(a.params)}` : ''}${a.mutates ? '' : '  [no change]'}`;
+    case 'redis':
+      return `${a.step}: redis ${a.command.map(showArg).join(' ')}${a.mutates ? '' : '  [no change]'}`;
     case 'lease':
       return `${a.step}: lease ${a.node_id} from ${a.scopes.join(', ')} (waits while a scope is full)`;
     case 'release':
@@ -122,5 +126,5 @@ export function expectedPath(actions: PlannedAction[]): PlannedAction[] {
 
 /** Changes to the fleet or the platform on the expected path. */
 export function countMutations(actions: PlannedAction[]): number {
-  return expectedPath(actions).filter((a) => (a.kind === 'ssh' || a.kind === 'http' || a.kind === 'sql') && a.mutates).length;
+  return expectedPath(actions).filter((a) => (a.kind === 'ssh' || a.kind === 'http' || a.kind === 'sql' || a.kind === 'redis') && a.mutates).length;
 }

@@ -10,6 +10,7 @@ import type { RunbookDefinition } from '../domain/runbook-definition';
 import { appInstanceDeployRunbook } from './app-instance-deploy/definition';
 import { bootstrapSshReconcileRunbook } from './bootstrap-ssh-reconcile/definition';
 import { gpuDriverUpgradeRunbook } from './gpu-driver-upgrade/definition';
+import { dlqReplayRunbook } from './dlq-replay/definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 import { poolForceEvictRunbook } from './pool-force-evict/definition';
@@ -24,6 +25,7 @@ export { runbookDrill } from '../engine/drill';
 export { appInstanceDeploy } from './app-instance-deploy/workflow';
 export { bootstrapSshReconcile } from './bootstrap-ssh-reconcile/workflow';
 export { gpuDriverUpgrade } from './gpu-driver-upgrade/workflow';
+export { dlqReplay } from './dlq-replay/workflow';
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 export { poolForceEvict } from './pool-force-evict/workflow';
@@ -39,4 +41,5 @@ export const RUNBOOKS: readonly RunbookDefinition[] = [
   poolForceEvictRunbook,
   gpuDriverUpgradeRunbook,
   leaderRecoveryRunbook,
+  dlqReplayRunbook,
 ];
