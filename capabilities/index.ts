@@ -18,6 +18,7 @@ import { createGpuActivities } from './gpu/gpu-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
 import { createPoolProcessActivities } from './orchestrator/pool-process-activities';
+import { createRollingUpgradeActivities } from './orchestrator/rolling-upgrade-activities';
 import { HostAccess } from './host/host-access';
 import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
@@ -79,6 +80,7 @@ export function createActivities(deps: ActivityDeps) {
       faultInjectionUrl: deps.faultInjectionUrl,
       faultInjectionToken: deps.faultInjectionToken,
     }),
+    ...createRollingUpgradeActivities({ hosts, clusters: deps.orchestrators, logger: deps.logger }),
   };
 }
 

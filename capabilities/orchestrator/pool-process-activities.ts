@@ -140,12 +140,19 @@ export function createPoolProcessActivities(deps: { hosts: HostAccess; logger: L
       const table = await hosts.run(ctx, 'read_gpu_state', gpuTableCommand(), { evidenceSuffix: 'gpus' });
       const parsed = parseGpuTable(table.stdout, table.stderr, table.exit_code ?? -1);
       const apps = await hosts.run(ctx, 'read_gpu_state', gpuProcessesCommand(), { evidenceSuffix: 'gpu_processes' });
-      if (apps.exit_code !== 0) throw ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `nvidia-smi compute apps on ${ctx.node_id}: ${apps.stderr.trim()}` });
+      if (apps.exit_code !== 0)
+        throw ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `nvidia-smi compute apps on ${ctx.node_id}: ${apps.stderr.trim()}` });
       const num = (c: unknown) => (typeof c === 'number' ? c : null);
       const gpus = parsed.gpus.map((g) => {
         const used = num(g.memory_used_mib);
         const total = num(g.memory_total_mib);
-        return { index: g.index, uuid: g.uuid, used_mib: used, total_mib: total, used_pct: used !== null && total ? Math.round((used / total) * 1000) / 10 : null };
+        return {
+          index: g.index,
+          uuid: g.uuid,
+          used_mib: used,
+          total_mib: total,
+          used_pct: used !== null && total ? Math.round((used / total) * 1000) / 10 : null,
+        };
       });
       const processes = parseGpuProcesses(apps.stdout).map((p) => ({
         pid: p.pid,
