@@ -9,6 +9,7 @@
 import type { RunbookDefinition } from '../domain/runbook-definition';
 import { appInstanceDeployRunbook } from './app-instance-deploy/definition';
 import { bootstrapSshReconcileRunbook } from './bootstrap-ssh-reconcile/definition';
+import { drainAndRollingUpgradeRunbook } from './drain-and-rolling-upgrade/definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 import { workerAddRunbook } from './worker-add/definition';
@@ -20,6 +21,7 @@ export { runbookDrill } from '../engine/drill';
 
 export { appInstanceDeploy } from './app-instance-deploy/workflow';
 export { bootstrapSshReconcile } from './bootstrap-ssh-reconcile/workflow';
+export { drainAndRollingUpgrade } from './drain-and-rolling-upgrade/workflow';
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 export { workerAdd } from './worker-add/workflow';
@@ -30,4 +32,5 @@ export const RUNBOOKS: readonly RunbookDefinition[] = [
   appInstanceDeployRunbook,
   bootstrapSshReconcileRunbook,
   workerAddRunbook,
+  drainAndRollingUpgradeRunbook,
 ];

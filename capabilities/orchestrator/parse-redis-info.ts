@@ -1,3 +1,5 @@
+import type { RedisPersistence } from '../../domain/orchestrator-upgrade';
+
 /**
  * Redis's INFO output (`# Section` headers, `key:value` lines, CRLF) as a map of
  * strings, and the persistence facts a backup pre-check reads from it.
@@ -11,19 +13,6 @@ export function parseRedisInfo(text: string): Map<string, string> {
     if (i > 0) out.set(line.slice(0, i), line.slice(i + 1));
   }
   return out;
-}
-
-/** INFO persistence, as the backup pre-check reads it. */
-export interface RedisPersistence {
-  loading: boolean;
-  aof_enabled: boolean;
-  aof_rewrite_in_progress: boolean;
-  aof_last_write_status: string | null;
-  aof_last_bgrewrite_status: string | null;
-  rdb_last_bgsave_status: string | null;
-  /** Unix seconds of the last successful RDB save (at start-up Redis counts its start as one). */
-  rdb_last_save_time: number | null;
-  rdb_changes_since_last_save: number | null;
 }
 
 export function redisPersistence(info: Map<string, string>): RedisPersistence {

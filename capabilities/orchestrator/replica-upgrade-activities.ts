@@ -3,18 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { ErrorType } from '../../domain/errors';
 import type { OrchestratorCluster } from '../../domain/orchestrator';
+import { OrchestratorVersionSchema } from '../../domain/orchestrator-upgrade';
 import type { StepContext } from '../../domain/step-context';
 import type { HostAccess } from '../host/host-access';
 import { stepLogger } from '../observability';
 import { clusterNamed } from './orchestrator-activities';
 import { OrchestratorApi, type ReplicaHealth } from './orchestrator-api';
-import {
-  installOrchestratorCommand,
-  ORCHESTRATOR_VERSION_PATTERN,
-  orchestratorUnitActiveCommand,
-  orchestratorVersionCommand,
-  parseOrchestratorVersion,
-} from './upgrade-commands';
+import { installOrchestratorCommand, orchestratorUnitActiveCommand, orchestratorVersionCommand, parseOrchestratorVersion } from './commands';
 
 export interface ReplicaInstall {
   node_id: string;
@@ -66,7 +61,7 @@ export function createReplicaUpgradeActivities(deps: { hosts: HostAccess; cluste
      * the runbook decides (it rolls back). Heartbeats while the step runs.
      */
     async installReplicaVersion(ctx: StepContext, version: string, timeoutMs: number): Promise<InstallResult> {
-      if (!ORCHESTRATOR_VERSION_PATTERN.test(version)) {
+      if (!OrchestratorVersionSchema.safeParse(version).success) {
         throw ApplicationFailure.create({ type: ErrorType.InvalidInput, message: `not a release version: ${JSON.stringify(version)}`, nonRetryable: true });
       }
       const before = await read(ctx, 'before');

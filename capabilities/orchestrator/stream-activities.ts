@@ -2,7 +2,8 @@ import type { StepContext } from '../../domain/step-context';
 import { ORCHESTRATOR_DLQ, ORCHESTRATOR_GROUP, ORCHESTRATOR_STREAM, type OrchestratorCluster } from '../../domain/orchestrator';
 import { withRedis } from './backend-clients';
 import { clusterNamed } from './orchestrator-activities';
-import { parseRedisInfo, redisPersistence, type RedisPersistence } from './parse-redis-info';
+import type { RedisPersistence } from '../../domain/orchestrator-upgrade';
+import { parseRedisInfo, redisPersistence } from './parse-redis-info';
 
 /** The job stream and its consumer group as Redis reports them (XINFO, XPENDING, XLEN). */
 export interface StreamState {
