@@ -21,10 +21,7 @@ interface FieldDef {
 const busy = (gpu: SimGpu, ctx: CommandContext) => ctx.allocatedGpus.includes(gpu.index);
 /** An allocation's job holds 71234 MiB; long-lived processes (pool workers, another tenant's) hold their own. */
 const usedMiB = (gpu: SimGpu, ctx: CommandContext) =>
-  Math.min(
-    MEMORY_TOTAL_MIB,
-    (busy(gpu, ctx) ? 71234 : 0) + ctx.gpuProcesses.filter((p) => p.gpuIndex === gpu.index).reduce((sum, p) => sum + p.usedMiB, 0),
-  );
+  Math.min(MEMORY_TOTAL_MIB, (busy(gpu, ctx) ? 71234 : 0) + ctx.gpuProcesses.filter((p) => p.gpuIndex === gpu.index).reduce((sum, p) => sum + p.usedMiB, 0));
 
 /** How --query-gpu=gpu_recovery_action spells each action. */
 const RECOVERY_FIELD: Record<RecoveryAction, string> = {
