@@ -19,6 +19,7 @@ import {
   querySql,
   replicaHealth,
   startUpgrade,
+  statusOf,
   TARGET_VERSION,
   waitForApproval,
   waitForLeader,
@@ -190,6 +191,41 @@ test('the package step fails on the second node: the first is pinned back to the
   expect(await runningPools()).toEqual(poolsBefore);
   await expectEachProcessedOnce(jobs);
   expect(await orch.redis.xlen(ORCHESTRATOR_DLQ)).toBe(0);
+});
+
+test('a drain that does not finish asks the approver: approve waits longer, reject aborts with maintenance cleared and nothing stopped or upgraded', async () => {
+  // Jobs take 7.2 s (the lab's longest): far longer than the run waits for its drain.
+  await orch.fault('long_jobs', { job_ms: 3_600_000 });
+  const handle = await startUpgrade(stack, taskQueue, { drain_timeout: '1s' });
+  await waitForApproval(handle, 'approve_upgrade');
+  await addJobs(lab(), 'slow', 2);
+  await eventually(async () => ((await querySql(orch.cluster, 'SELECT lease_id FROM orchestrator_leases')).length >= 2 ? true : undefined), 'jobs in flight');
+  const pidsBefore = (await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`);
+  await decide(handle, 'approve_upgrade', 'approve');
+  await decide(handle, 'approve_drain_timeout', 'approve');
+  await eventually(async () => {
+    const st = await statusOf(handle);
+    return st?.pending_approval?.step === 'approve_drain_timeout' && st.approvals.length === 2 ? true : undefined;
+  }, 'the second drain-timeout approval');
+  await decide(handle, 'approve_drain_timeout', 'reject');
+  const report = (await handle.result()) as RunReport;
+
+  expect(report.outcome).toBe('escalated');
+  expect(report.summary).toMatch(
+    /the drain did not finish \(\d+ pending, [1-9]\d* lease\(s\)\) and the wait was aborted by sre-oncall; maintenance cleared, nothing upgraded/,
+  );
+  expect(steps(report).filter((n) => n === 'wait_drained')).toHaveLength(2);
+  expect(steps(report)).not.toContain('stop_pools');
+  expect(await maintenanceMode(orch.cluster)).toBe('normal');
+  for (const n of replicaNodes()) expect((await orch.admin.records(n)).mutations).toEqual([]);
+  expect((await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
+});
+
+test('every replica already on the target version: nothing to do, nothing asked', async () => {
+  const report = (await (await startUpgrade(stack, taskQueue, { target_version: PREVIOUS_VERSION })).result()) as RunReport;
+  expect(report.outcome).toBe('already_at_version');
+  expect(steps(report)).not.toContain('approve_upgrade');
+  for (const n of replicaNodes()) expect((await orch.admin.records(n)).mutations).toEqual([]);
 });
 
 test.each([

@@ -42,10 +42,20 @@ export async function startUpgrade(s: Stack, taskQueue: string, over: Partial<Ro
   });
 }
 
+/** The run's status; undefined until its first workflow task has registered the query. */
+export async function statusOf(handle: WorkflowHandle): Promise<RunStatus | undefined> {
+  try {
+    return await handle.query(statusQuery);
+  } catch (err) {
+    if ((err as Error).name === 'QueryNotRegisteredError') return undefined;
+    throw err;
+  }
+}
+
 export async function waitForApproval(handle: WorkflowHandle, step: string): Promise<RunStatus> {
   return eventually(async () => {
-    const st = await handle.query(statusQuery);
-    return st.pending_approval?.step === step ? st : undefined;
+    const st = await statusOf(handle);
+    return st?.pending_approval?.step === step ? st : undefined;
   }, `approval ${step}`);
 }
 
@@ -57,7 +67,7 @@ export async function decide(handle: WorkflowHandle, step: string, decision: 'ap
 
 /** Until the run has started the step named `step`. */
 export async function waitForStep(handle: WorkflowHandle, step: string): Promise<void> {
-  await eventually(async () => ((await handle.query(statusQuery)).steps.some((x) => x.name === step) ? true : undefined), `step ${step}`, 60_000, 20);
+  await eventually(async () => ((await statusOf(handle))?.steps.some((x) => x.name === step) ? true : undefined), `step ${step}`, 60_000, 20);
 }
 
 /** Jobs as a producer adds them (the lab's XADD); returns their ids. */
