@@ -4,9 +4,9 @@ import type { StepContext } from '../../domain/step-context';
 import { querySql, withRedis } from './backend-clients';
 import { clusterNamed } from './orchestrator-activities';
 
-/** How every job in the stream up to a point ended, as the orchestrator's own table records it. */
+/** How every job of a range of the stream ended, as the orchestrator's own table records it. */
 export interface JobAccount {
-  /** Stream entries up to `up_to` (every job added before and during the window). */
+  /** Stream entries from `from` to `up_to`: every job not yet settled when the window opened, and every one added during it. */
   jobs: number;
   /** Done, completed exactly once. */
   done_once: number;
@@ -17,6 +17,8 @@ export interface JobAccount {
   dead_lettered: string[];
   /** Full counts (the lists above show at most 20 ids each). */
   counts: { duplicated: number; unsettled: number; dead_lettered: number };
+  /** XRANGE's start: an id (inclusive) or "(id" (exclusive). */
+  from: string;
   up_to: string;
   waited_ms: number;
 }
@@ -27,16 +29,16 @@ const CHUNK = 500;
 
 /**
  * The verification that no job was lost or duplicated: every entry of the job
- * stream up to `upTo` (XRANGE) against the orchestrator_jobs table (completions
+ * stream from `from` to `upTo` (XRANGE) against the orchestrator_jobs table (completions
  * counts each completion, so a duplicate shows as 2). Waits, heartbeating, until
  * every one is settled or the timeout; jobs added in the window may still be
  * running when it starts. Read only.
  */
 export function createJobLedgerActivities(deps: { clusters: readonly OrchestratorCluster[] }) {
-  async function account(c: OrchestratorCluster, upTo: string): Promise<Omit<JobAccount, 'waited_ms' | 'counts'> & { settled: boolean }> {
+  async function account(c: OrchestratorCluster, from: string, upTo: string): Promise<Omit<JobAccount, 'waited_ms' | 'counts'> & { settled: boolean }> {
     const ids = await withRedis(c.redis_url, async (redis) => {
       const out: string[] = [];
-      let start = '-';
+      let start = from;
       for (;;) {
         const batch = (await redis.call('XRANGE', ORCHESTRATOR_STREAM, start, upTo, 'COUNT', String(CHUNK))) as [string, string[]][];
         for (const [id, flat] of batch) {
@@ -75,15 +77,15 @@ export function createJobLedgerActivities(deps: { clusters: readonly Orchestrato
     for (const [id, n] of seen) {
       if (n > 1 && !duplicated.some((d) => d.job_id === id)) duplicated.push({ job_id: id, completions: rows.get(id)?.completions ?? 0 });
     }
-    return { jobs: unique.length, done_once: once, duplicated, unsettled, dead_lettered: dead, up_to: upTo, settled: unsettled.length === 0 };
+    return { jobs: unique.length, done_once: once, duplicated, unsettled, dead_lettered: dead, from, up_to: upTo, settled: unsettled.length === 0 };
   }
 
   return {
-    async accountJobs(_ctx: StepContext, cluster: string | undefined, upTo: string, timeoutMs: number, pollMs: number): Promise<JobAccount> {
+    async accountJobs(_ctx: StepContext, cluster: string | undefined, from: string, upTo: string, timeoutMs: number, pollMs: number): Promise<JobAccount> {
       const c = clusterNamed(deps.clusters, cluster);
       const started = Date.now();
       for (;;) {
-        const a = await account(c, upTo);
+        const a = await account(c, from, upTo);
         const waited = Date.now() - started;
         heartbeat({ unsettled: a.unsettled.length, waited_ms: waited });
         if (a.settled || waited >= timeoutMs) {

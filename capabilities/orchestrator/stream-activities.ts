@@ -12,6 +12,8 @@ export interface StreamState {
   last_generated_id: string;
   /** Delivered to the group and not yet acknowledged. */
   pending: number;
+  /** The oldest of those (XPENDING's summary), null when none: with the group's position, where unsettled work begins. */
+  oldest_pending_id: string | null;
   dlq_length: number;
   group: { last_delivered_id: string; entries_read: number | null; lag: number | null; consumers: number } | null;
 }
@@ -49,6 +51,7 @@ export function createStreamActivities(deps: { clusters: readonly OrchestratorCl
           stream_length: Number(info.length ?? 0),
           last_generated_id: String(info['last-generated-id'] ?? '0-0'),
           pending: Number(pending[0] ?? 0),
+          oldest_pending_id: typeof pending[1] === 'string' ? pending[1] : null,
           dlq_length: Number(await redis.call('XLEN', ORCHESTRATOR_DLQ)),
           group: g
             ? {

@@ -60,6 +60,16 @@ export async function drainAndRollingUpgrade(request: RollingUpgradeRequest): Pr
   return runRunbook(run, input, () => new RollingUpgradeRun(run, input).upgrade());
 }
 
+/**
+ * Where the window's work begins in the stream: the oldest entry pending when it opened
+ * (delivered, not settled), or else the first entry after the group's position. Entries
+ * before it were acknowledged before the window, settled by earlier runs of the orchestrator.
+ */
+function windowStart(s: StreamState): string {
+  if (s.oldest_pending_id) return s.oldest_pending_id;
+  return `(${s.group?.last_delivered_id ?? '0-0'}`;
+}
+
 class RollingUpgradeRun {
   private readonly drainWait: DrainActivities;
   private readonly poolWait: DrainActivities;
@@ -395,10 +405,10 @@ class RollingUpgradeRun {
     const end = await this.readStream();
     const jobs: JobAccount = await run.step(
       'verify_jobs',
-      (ctx) => this.ledger.accountJobs(ctx, this.cluster, end.last_generated_id, input.verify_timeout, input.poll_interval),
+      (ctx) => this.ledger.accountJobs(ctx, this.cluster, windowStart(before), end.last_generated_id, input.verify_timeout, input.poll_interval),
       {
         describe: (a) =>
-          `${a.jobs} job(s) up to ${a.up_to}: ${a.done_once} done once, ${a.counts.duplicated} duplicated, ${a.counts.unsettled} not done, ${a.counts.dead_lettered} dead-lettered`,
+          `${a.jobs} job(s) from ${a.from} to ${a.up_to}: ${a.done_once} done once, ${a.counts.duplicated} duplicated, ${a.counts.unsettled} not done, ${a.counts.dead_lettered} dead-lettered`,
       },
     );
     if (jobs.counts.unsettled)
@@ -467,7 +477,11 @@ class RollingUpgradeRun {
         },
       ]),
       http('exit_maintenance', req.setMaintenance('normal')),
-      { kind: 'check', step: 'verify_jobs', what: 'every stream entry up to the window end against orchestrator_jobs: done, completions = 1' },
+      {
+        kind: 'check',
+        step: 'verify_jobs',
+        what: 'every stream entry from the oldest pending (or the group position) to the window end against orchestrator_jobs: done, completions = 1',
+      },
       { kind: 'check', step: 'verify_stream', what: 'DLQ length unchanged, the group position not moved back' },
     ];
     return {

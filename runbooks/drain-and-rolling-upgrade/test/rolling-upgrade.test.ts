@@ -127,6 +127,8 @@ test('drain + upgrade with jobs in flight: every replica on the new version, eve
   expect(await versions()).toEqual(everyReplica(TARGET_VERSION));
   for (const n of replicaNodes()) expect(await installs(n)).toEqual([TARGET_VERSION]);
   await expectEachProcessedOnce([...before, ...duringDrain, ...duringUpgrade]);
+  // The run's own account: every one of them, each done once.
+  expect(report.steps.find((x) => x.name === 'verify_jobs')?.detail).toMatch(/^9 job\(s\) from .*: 9 done once, 0 duplicated, 0 not done, 0 dead-lettered$/);
 
   // Jobs in flight when the drain began finished before the pools were stopped; jobs added
   // in the window (and those the leader had not read yet) waited for maintenance to be cleared.
@@ -191,6 +193,20 @@ test('the package step fails on the second node: the first is pinned back to the
   expect(await runningPools()).toEqual(poolsBefore);
   await expectEachProcessedOnce(jobs);
   expect(await orch.redis.xlen(ORCHESTRATOR_DLQ)).toBe(0);
+});
+
+test('the verification can fail: a job of the window completed twice is reported and the run escalates', async () => {
+  const handle = await startUpgrade(stack, taskQueue);
+  await waitForApproval(handle, 'approve_upgrade');
+  const [twice] = await addJobs(lab(), 'twice', 1);
+  await expectEachProcessedOnce([twice!]);
+  // As a duplicate delivery that slipped past the orchestrator's check would leave it.
+  await querySql(orch.cluster, 'UPDATE orchestrator_jobs SET completions = 2 WHERE job_id = ?', [twice]);
+  await decide(handle, 'approve_upgrade', 'approve');
+  const report = (await handle.result()) as RunReport;
+  expect(report.outcome).toBe('escalated');
+  expect(report.summary).toMatch(/verification found: 1 job\(s\) processed more than once \(twice-1 ×2\)/);
+  expect(await versions()).toEqual(everyReplica(TARGET_VERSION));
 });
 
 test('a drain that does not finish asks the approver: approve waits longer, reject aborts with maintenance cleared and nothing stopped or upgraded', async () => {
