@@ -237,6 +237,27 @@ test('a drain that does not finish asks the approver: approve waits longer, reje
   expect((await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
 });
 
+test('a run cancelled while it drains clears maintenance on its way out (compensation), leaving pools and versions as they were', async () => {
+  await orch.fault('long_jobs', { job_ms: 3_600_000 });
+  const handle = await startUpgrade(stack, taskQueue);
+  await waitForApproval(handle, 'approve_upgrade');
+  await addJobs(lab(), 'cancelled', 2);
+  await eventually(async () => ((await querySql(orch.cluster, 'SELECT lease_id FROM orchestrator_leases')).length >= 2 ? true : undefined), 'jobs in flight');
+  const pidsBefore = (await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`);
+  await decide(handle, 'approve_upgrade', 'approve');
+  await waitForStep(handle, 'wait_drained');
+  expect(await maintenanceMode(orch.cluster)).toBe('drain');
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow();
+
+  const report = (await statusOf(handle))!;
+  expect(report.outcome).toBe('cancelled');
+  expect(report.steps.find((x) => x.name === 'enter_maintenance')?.status).toBe('compensated');
+  expect(await maintenanceMode(orch.cluster)).toBe('normal');
+  for (const n of replicaNodes()) expect((await orch.admin.records(n)).mutations).toEqual([]);
+  expect((await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
+});
+
 test('every replica already on the target version: nothing to do, nothing asked', async () => {
   const report = (await (await startUpgrade(stack, taskQueue, { target_version: PREVIOUS_VERSION })).result()) as RunReport;
   expect(report.outcome).toBe('already_at_version');
