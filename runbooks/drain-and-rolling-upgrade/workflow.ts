@@ -138,9 +138,9 @@ class RollingUpgradeRun {
       todo.map((r) => r.host.node_id),
       snapshot.leader?.node_id ?? null,
     ).map((id) => todo.find((r) => r.host.node_id === id)!);
-    const running = snapshot.pools.filter((p) => p.status === 'running');
+    const planned = snapshot.pools.filter((p) => p.status === 'running');
 
-    const stop = await planCheckpoint(run, this.plan(order, running), input.plan_hash);
+    const stop = await planCheckpoint(run, this.plan(order, planned), input.plan_hash);
     if (stop) return stop;
 
     const from = [...new Set(order.map((r) => r.before.version))].join(', ');
@@ -151,7 +151,7 @@ class RollingUpgradeRun {
         cluster: this.cluster,
         target_version: input.target_version,
         order: order.map((r) => ({ node_id: r.host.node_id, hostname: r.host.hostname, from: r.before.version })),
-        pools: running.map((p) => p.pool_id),
+        pools: planned.map((p) => p.pool_id),
         window: { start: input.window_start, end: input.window_end },
         backups: { db_backup_at: input.db_backup_at, redis_aof: redis.persistence.aof_enabled },
         stream: before,
@@ -200,6 +200,10 @@ class RollingUpgradeRun {
       }
     }
 
+    // The pools that run now (the approval may have been a while ago) are the ones brought back.
+    const running = await run.step('read_pools', async (ctx) => (await acts.orchestrator.readPools(ctx, this.cluster)).filter((p) => p.status === 'running'), {
+      describe: (ps) => ps.map((p) => `${p.pool_id} (${p.workers} workers on ${p.node_id})`).join(', ') || 'none running',
+    });
     await run.step('stop_pools', (ctx) => acts.orchestrator.stopAllPools(ctx, this.cluster), {
       describe: (r) => `POST /pools/stop-all: ${r.stopping.join(', ') || 'none running'}`,
     });
