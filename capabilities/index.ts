@@ -22,6 +22,7 @@ import { createPoolProcessActivities } from './orchestrator/pool-process-activit
 import { createLeaderRecoveryActivities } from './orchestrator/leader-recovery-activities';
 import { createDlqActivities } from './orchestrator/dlq-activities';
 import { createModelArtifactActivities } from './orchestrator/model-artifact-activities';
+import { createRollingUpgradeActivities } from './orchestrator/rolling-upgrade-activities';
 import { HostAccess } from './host/host-access';
 import { HostJobs } from './host/host-jobs';
 import { createPlatformActivities } from './platform/platform-activities';
@@ -87,6 +88,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLeaderRecoveryActivities({ clusters: deps.orchestrators, hosts, evidence, logger: deps.logger }),
     ...createDlqActivities({ clusters: deps.orchestrators, logger: deps.logger }),
     ...createModelArtifactActivities({ hosts }),
+    ...createRollingUpgradeActivities({ hosts, clusters: deps.orchestrators, logger: deps.logger }),
   };
 }
 

@@ -31,6 +31,8 @@ export const ErrorType = {
   ResetRefused: 'ResetRefused',
   /** dcgmi diag could not run at all (not a failing diag); the run holds the node for a person. */
   DiagUnavailable: 'DiagUnavailable',
+  /** A package step (an orchestrator release) failed on a host; the runbook rolls back, it does not retry it. */
+  InstallFailed: 'InstallFailed',
   /** Output was cut at the size cap, so what was read cannot be trusted as complete. */
   OutputTruncated: 'OutputTruncated',
 } as const;

@@ -11,6 +11,7 @@ import { appInstanceDeployRunbook } from './app-instance-deploy/definition';
 import { bootstrapSshReconcileRunbook } from './bootstrap-ssh-reconcile/definition';
 import { gpuDriverUpgradeRunbook } from './gpu-driver-upgrade/definition';
 import { dlqReplayRunbook } from './dlq-replay/definition';
+import { drainAndRollingUpgradeRunbook } from './drain-and-rolling-upgrade/definition';
 import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 import { poolForceEvictRunbook } from './pool-force-evict/definition';
@@ -26,6 +27,7 @@ export { appInstanceDeploy } from './app-instance-deploy/workflow';
 export { bootstrapSshReconcile } from './bootstrap-ssh-reconcile/workflow';
 export { gpuDriverUpgrade } from './gpu-driver-upgrade/workflow';
 export { dlqReplay } from './dlq-replay/workflow';
+export { drainAndRollingUpgrade } from './drain-and-rolling-upgrade/workflow';
 export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 export { poolForceEvict } from './pool-force-evict/workflow';
@@ -42,4 +44,5 @@ export const RUNBOOKS: readonly RunbookDefinition[] = [
   gpuDriverUpgradeRunbook,
   leaderRecoveryRunbook,
   dlqReplayRunbook,
+  drainAndRollingUpgradeRunbook,
 ];

@@ -72,3 +72,14 @@ export const REPLICA_SQL = {
   bySession: 'SELECT replica_id, node_id, pid, is_leader, heartbeat_at FROM orchestrator_replicas WHERE lock_session_id = ? ORDER BY heartbeat_at DESC',
   runningPools: "SELECT pool_id, node_id, model, workers, status FROM worker_pools WHERE status = 'running' ORDER BY pool_id",
 };
+
+// ---- rolling upgrade: the installed version, and the fleet's package step (installs a release, restarts the unit) ----
+
+export const ORCHESTRATOR_INSTALLER = '/usr/local/sbin/gpu-orchestrator-install';
+export const orchestratorVersionCommand = (): string[] => ['gpu-orchestrator', '--version'];
+export const installOrchestratorCommand = (version: string): string[] => [ORCHESTRATOR_INSTALLER, version];
+
+/** "gpu-orchestrator 2.3.1" → "2.3.1"; null for anything else. */
+export function parseOrchestratorVersion(stdout: string): string | null {
+  return /^gpu-orchestrator (\d+\.\d+\.\d+)\s*$/m.exec(stdout)?.[1] ?? null;
+}

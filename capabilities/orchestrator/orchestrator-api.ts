@@ -107,6 +107,10 @@ export class OrchestratorApi {
     return this.onLeader(req.stopPool(poolId), StopSchema, idempotencyKey);
   }
 
+  stopAllPools(idempotencyKey: string): Promise<{ stopping: string[] }> {
+    return this.onLeader(req.stopAllPools(), z.object({ stopping: z.array(z.string()) }), idempotencyKey);
+  }
+
   startPool(poolId: string, idempotencyKey: string): Promise<{ pool_id: string; status: string }> {
     return this.onLeader(req.startPool(poolId), StopSchema, idempotencyKey);
   }

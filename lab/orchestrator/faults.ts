@@ -61,6 +61,8 @@ export const FaultSchema = z.discriminatedUnion('fault', [
     .strict(),
   /** Jobs take this long (real ms), so a drain has jobs in flight. */
   z.object({ fault: z.literal('long_jobs'), job_ms: z.number().int().min(1).max(3_600_000).default(60_000) }).strict(),
+  /** The package step fails its checksum on this replica host (a corrupt mirror): it exits 1 and changes nothing. */
+  z.object({ fault: z.literal('install_fails'), node_id: z.string() }).strict(),
 ]);
 
 export type Fault = z.infer<typeof FaultSchema>;
@@ -131,5 +133,9 @@ export async function applyFault(lab: OrchestratorLab, f: Fault): Promise<Record
     case 'long_jobs':
       lab.jobMsOverride = f.job_ms;
       return { fault: f.fault, job_ms: f.job_ms };
+    case 'install_fails':
+      if (!lab.replicaNodes.includes(f.node_id)) throw new FaultError(`${f.node_id} runs no replica`);
+      lab.installFailures.add(f.node_id);
+      return { fault: f.fault, node_id: f.node_id };
   }
 }

@@ -17,6 +17,7 @@ import { MEMORY_TOTAL_MIB } from '../gpus';
 import type { LabPart } from '../world';
 import type { Records } from '../records';
 import { OrchestratorHttp } from './http-api';
+import { INSTALLER_SCRIPT, ORCHESTRATOR_INSTALLER } from './installer';
 import { artifactPath, JOB_TIMINGS, JobRunner, type JobCounters } from './job-runner';
 import { LEADER_LOCK_NAME, type LockSession } from './leader-lock';
 import { WORKER_EXECUTABLE, WorkerPools, type Pool } from './pools';
@@ -81,6 +82,8 @@ export class OrchestratorLab implements LabPart {
   readonly gpuPressure = new Map<string, { pid: number; mib: number }>();
   /** Processes on GPU hosts that belong to no pool (a PID a dead worker left, taken by someone else). */
   readonly otherProcesses: OtherProcess[] = [];
+  /** Replica hosts where the package step fails its verification (fault `install_fails`). */
+  readonly installFailures = new Set<string>();
   jobMsOverride: number | null = null;
   private readonly scheduler: Scheduler;
   private readonly sql: Sql;
@@ -148,7 +151,7 @@ export class OrchestratorLab implements LabPart {
   }
 
   programs(nodeId: string): HostCommandExtension {
-    return orchestratorPrograms(this.host(nodeId), this.pools, this.otherProcesses);
+    return orchestratorPrograms(this.host(nodeId), this.pools, this.otherProcesses, { unit: UNIT, failing: () => this.installFailures.has(nodeId) });
   }
 
   /** A host lost power: its pool workers die with it (the replica is a unit: the app runtime handles it). */
@@ -205,6 +208,7 @@ export class OrchestratorLab implements LabPart {
     this.partitioned.clear();
     this.gpuPressure.clear();
     this.otherProcesses.length = 0;
+    this.installFailures.clear();
     this.jobMsOverride = null;
     Object.assign(this.counters, { processed: 0, retries: 0, deadLettered: 0, evictions: 0 });
 
@@ -344,6 +348,7 @@ export class OrchestratorLab implements LabPart {
   private seedReplicaFiles(h: AppHost): void {
     h.files.addDir('/etc/gpu-orchestrator');
     h.files.write(ORCHESTRATOR_BINARY, `\u007fELF gpu-orchestrator ${DEFAULT_VERSION}\n`, { mode: 0o755 });
+    h.files.write(ORCHESTRATOR_INSTALLER, INSTALLER_SCRIPT, { mode: 0o755 });
     h.files.write(
       ORCHESTRATOR_ENV,
       [

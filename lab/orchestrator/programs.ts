@@ -2,13 +2,15 @@
  * What the orchestrator adds to a host's shell: `ps` over the host's long-lived
  * processes (services' main processes, pool workers), `kill` (bash's builtin:
  * signals to those PIDs, with bash's messages), and `gpu-orchestrator
- * --version` where it is installed. systemctl and journalctl for the unit come
+ * --version` and the package step `gpu-orchestrator-install VERSION` (installer.ts)
+ * where it is installed. systemctl and journalctl for the unit come
  * from the app runtime's programs, since the unit lives among its units.
  */
 import { fail, ok, type CommandPlan, type CommandResult } from '../command-types';
 import type { HostCommandExtension } from '../command-extension';
 import type { AppHost } from '../app-runtime/app-host';
 import { parseEnvFile } from '../app-runtime/host-files';
+import { installOrchestrator, ORCHESTRATOR_INSTALLER } from './installer';
 import { POOL_USER, workerArgs, type WorkerPools } from './pools';
 
 export const ORCHESTRATOR_BINARY = '/usr/local/bin/gpu-orchestrator';
@@ -168,12 +170,24 @@ export function kill(host: AppHost, pools: WorkerPools, others: readonly OtherPr
   return result;
 }
 
-export function orchestratorPrograms(host: AppHost, pools: WorkerPools, others: readonly OtherProcess[]): HostCommandExtension {
+/** The package step on a replica host: the unit it restarts, and whether the mirror fails it now (fault). */
+export interface InstallerDeps {
+  unit: string;
+  failing(): boolean;
+}
+
+export function orchestratorPrograms(host: AppHost, pools: WorkerPools, others: readonly OtherProcess[], installer: InstallerDeps): HostCommandExtension {
   const isBinary = (arg0: string) => arg0 === 'gpu-orchestrator' || arg0 === ORCHESTRATOR_BINARY;
+  const isInstaller = (arg0: string) => (arg0 === 'gpu-orchestrator-install' || arg0 === ORCHESTRATOR_INSTALLER) && host.files.exists(ORCHESTRATOR_INSTALLER);
   const has = (program: string) =>
-    program === 'ps' || program === '/usr/bin/ps' || program === 'kill' || (isBinary(program) && host.files.exists(ORCHESTRATOR_BINARY));
+    program === 'ps' ||
+    program === '/usr/bin/ps' ||
+    program === 'kill' ||
+    (isBinary(program) && host.files.exists(ORCHESTRATOR_BINARY)) ||
+    isInstaller(program);
   const plan = (argv: readonly string[]): CommandPlan | undefined => {
     const [arg0 = '', ...args] = argv;
+    if (isInstaller(arg0)) return installOrchestrator(host, args, installer.unit, installer.failing);
     if (arg0 === 'ps' || arg0 === '/usr/bin/ps' || arg0 === '/bin/ps') return { durationMs: PS_MS, finish: () => ps(host, pools, others, args) };
     if (arg0 === 'kill') return { durationMs: KILL_MS, finish: () => kill(host, pools, others, args) };
     if (isBinary(arg0) && host.files.exists(ORCHESTRATOR_BINARY)) {

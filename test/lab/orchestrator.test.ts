@@ -319,6 +319,36 @@ describe.each(['mysql', 'postgres'] as const)('the orchestrator lab on %s', (kin
     expect([...names].every((n) => n?.startsWith('gpu-orchestrator:orchestrator-'))).toBe(true);
     expect(record.some((c) => c.args[0] === 'XACK' && c.client_name === 'gpu-orchestrator-worker')).toBe(true);
   });
+  it('installs a release over SSH: the package step rewrites the version and restarts the unit; a failed checksum changes nothing', async () => {
+    const leader = await waitLeader();
+    const follower = Object.keys(urls()).find((n) => n !== leader.node_id)!;
+    const installer = '/usr/local/sbin/gpu-orchestrator-install';
+    expect((await sh(follower, ['gpu-orchestrator', '--version'])).stdout).toBe('gpu-orchestrator 2.3.1\n');
+
+    const res = await sh(follower, [installer, '2.4.0']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('installed /usr/local/bin/gpu-orchestrator (2.4.0, was 2.3.1)');
+    expect((await sh(follower, ['gpu-orchestrator', '--version'])).stdout).toBe('gpu-orchestrator 2.4.0\n');
+    expect((await sh(follower, ['cat', '/etc/gpu-orchestrator/orchestrator.env'])).stdout).toMatch(/^ORCHESTRATOR_VERSION=2\.4\.0$/m);
+    // The restarted process reads the new version at start.
+    await waitFor(async () => {
+      const h = await api('GET', '/health', undefined, follower).catch(() => undefined);
+      return h?.body.status === 'ok' && h.body.version === '2.4.0' ? true : undefined;
+    }, 10_000);
+    expect((await admin.records(follower)).mutations.filter((m) => m.kind === 'orchestrator_install')).toMatchObject([
+      { applied: true, detail: { version: '2.4.0', previous_version: '2.3.1' } },
+    ]);
+
+    expect((await sh(follower, [installer, '9.9.9'])).code).toBe(1);
+    expect((await sh(follower, [installer, '2.4.0;reboot'])).code).toBe(2);
+    await fault('install_fails', { node_id: leader.node_id });
+    const failed = await sh(leader.node_id, [installer, '2.4.0']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/SHA256 mismatch/);
+    expect((await sh(leader.node_id, ['gpu-orchestrator', '--version'])).stdout).toBe('gpu-orchestrator 2.3.1\n');
+    expect((await admin.records(leader.node_id)).mutations).toEqual([]);
+  });
+
   /**
    * The leader's dispatch against a second delivery of the same job, forced
    * rather than left to load: one JobRunner on a database and Redis db of its
