@@ -47,7 +47,11 @@ export function createLeaderStatusActivities(deps: { clusters: readonly Orchestr
     onProgress();
     try {
       const s = await api.leaderStatus();
-      return { cluster: c.name, lock_name: c.lock_name, answered: true, leader: s.leader, lock: s.lock, replicas: s.replicas, health };
+      // The lock's holder leads only if it also answers for itself: a heartbeat a moment old
+      // can belong to a process that has just died (the status endpoint trusts it for 3 rounds).
+      const own = s.leader ? health.find((h) => h.node_id === s.leader!.node_id)?.health : null;
+      const leader = s.leader && own?.leader === true && own.replica === s.leader.replica_id ? s.leader : null;
+      return { cluster: c.name, lock_name: c.lock_name, answered: true, leader, lock: s.lock, replicas: s.replicas, health };
     } catch (err) {
       // No replica answering is what a dead orchestrator looks like: an answer, not an outage to wait out.
       if (!(err instanceof ApplicationFailure) || err.type !== ErrorType.OrchestratorApiError || err.nonRetryable) throw err;

@@ -14,7 +14,7 @@ import type { StepContext } from '../../domain/step-context';
 import { ActivityOptionSets } from '../../engine/activity-options';
 import { planCheckpoint } from '../../engine/plan-checkpoint';
 import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner';
-import { parseWorkflowInput } from '../../engine/target';
+import { parseWorkflowInput, requireDrillable } from '../../engine/target';
 import { LeaderRecoveryInputSchema, RUNBOOK_LEADER_RECOVERY, leaderRecoveryRequestSignal, type LeaderRecoveryInput, type LeaderRecoveryRequest } from './input';
 
 const acts = {
@@ -258,6 +258,8 @@ class LeaderRecoveryRun {
         nonRetryable: true,
       });
     }
+    // A drill restarts replicas and ends sessions for real: every replica host must be drillable.
+    for (const h of hosts) requireDrillable(this.run, h);
     for (const h of hosts) this.roles.set(h.node_id, h.role);
   }
 

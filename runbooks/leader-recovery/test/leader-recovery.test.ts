@@ -12,6 +12,7 @@ import type { Worker } from '@temporalio/worker';
 import { quote } from 'shell-quote';
 import { createLeaderLockActivities } from '../../../capabilities/orchestrator/leader-lock-activities';
 import { OrchestratorApi, type LeaderStatus } from '../../../capabilities/orchestrator/orchestrator-api';
+import { drillOf, type DrillInput, type DrillReport } from '../../../domain/drills';
 import { findHost } from '../../../domain/inventory';
 import type { LockHolder } from '../../../domain/leader-recovery';
 import { approvalUpdate, statusQuery } from '../../../domain/messages';
@@ -23,6 +24,7 @@ import { run as ssh } from '../../../test/lab/support';
 import { connectStack, eventually, testLogger, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
 import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
 import { leaderRecoveryWorkflowId, type LeaderRecoveryRequest } from '../input';
+import { leaderRecoveryRunbook } from '../definition';
 
 /** Short waits so the real workflow runs in seconds (elections every 200 ms of real time). */
 const FAST = {
@@ -196,6 +198,31 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
     const rows = await sql.query("SELECT pool_id, workers FROM worker_pools WHERE status = 'running'");
     const pools = await new OrchestratorApi(orch.cluster).pools();
     expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(pools.find((p) => p.pool_id === row.pool_id)?.worker_pids).toHaveLength(Number(row.workers));
+  });
+
+  test('drill leader-failure-takeover: the stale lock injected, the run frees it with the drill approving, a new leader rehydrates the pools', async () => {
+    const first = await waitLeader();
+    const entry = leaderRecoveryRunbook;
+    const { scenario, runInput } = drillOf(entry, entry.drills![0]!, 'dev-control-1');
+    const input: DrillInput = {
+      drill_id: `test-leader-${backend}-${Date.now()}`,
+      runbook: entry.name,
+      workflow_type: entry.workflowType,
+      scenario,
+      node_id: 'dev-control-1',
+      child_workflow_id: `${entry.workflowId(entry.schema.parse(runInput))}/drill/${backend}/${Date.now()}`,
+      run_input: runInput,
+    };
+    const report = (await stack.client.workflow.execute('runbookDrill', { taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] })) as DrillReport;
+
+    expect(report).toMatchObject({ passed: true, outcome: 'recovered_lock_freed', expected: 'recovered_lock_freed' });
+    const run = report.run as RunReport;
+    expect(run.approvals).toEqual([expect.objectContaining({ step: 'approve_lock_release', decision: 'approve', actor: `drill:${input.drill_id}` })]);
+    const next = await waitLeader(first.pid);
+    expect(next.pid).not.toBe(first.pid);
+    const rows = await sql.query("SELECT pool_id, workers FROM worker_pools WHERE status = 'running'");
+    const pools = await new OrchestratorApi(orch.cluster).pools();
     for (const row of rows) expect(pools.find((p) => p.pool_id === row.pool_id)?.worker_pids).toHaveLength(Number(row.workers));
   });
 
