@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ORCHESTRATOR_GROUP, ORCHESTRATOR_STREAM, type OrchestratorCluster } from '../../domain/orchestrator';
 import type { StepContext } from '../../domain/step-context';
 import { stepLogger } from '../observability';
-import { withRedis } from './backend-clients';
+import { withRedis } from './redis-connection';
 import { clusterNamed } from './orchestrator-activities';
 import { OrchestratorApi, type OrchestratorPool } from './orchestrator-api';
 

@@ -1,7 +1,8 @@
 import { heartbeat, sleep } from '@temporalio/activity';
 import { ORCHESTRATOR_STREAM, type OrchestratorCluster } from '../../domain/orchestrator';
 import type { StepContext } from '../../domain/step-context';
-import { querySql, withRedis } from './backend-clients';
+import { withRedis } from './redis-connection';
+import { withOrchestratorDb } from './orchestrator-db';
 import { clusterNamed } from './orchestrator-activities';
 
 /** How every job of a range of the stream ended, as the orchestrator's own table records it. */
@@ -52,10 +53,8 @@ export function createJobLedgerActivities(deps: { clusters: readonly Orchestrato
     const rows = new Map<string, { status: string; completions: number }>();
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
-      const found = await querySql(
-        c.db_url,
-        `SELECT job_id, status, completions FROM orchestrator_jobs WHERE job_id IN (${chunk.map(() => '?').join(', ')})`,
-        chunk,
+      const found = await withOrchestratorDb(c, 'reading orchestrator_jobs', (db) =>
+        db.query(`SELECT job_id, status, completions FROM orchestrator_jobs WHERE job_id IN (${chunk.map(() => '?').join(', ')})`, chunk),
       );
       for (const r of found) rows.set(String(r.job_id), { status: String(r.status), completions: Number(r.completions) });
     }

@@ -1,7 +1,7 @@
 /**
  * A short-lived connection to an orchestrator cluster's database (its `db_url`),
  * MySQL/MariaDB through mysql2 or PostgreSQL through pg, for the few statements
- * leader recovery sends. One connection per activity call, closed afterwards:
+ * the orchestrator runbooks send (the leader lock, the jobs ledger). One connection per activity call, closed afterwards:
  * nothing is pooled across runs, and this session never holds a lock of its own.
  */
 import { ApplicationFailure } from '@temporalio/common';
@@ -15,7 +15,7 @@ import type { LockBackend } from './commands';
 const CONNECT_TIMEOUT_MS = 10_000;
 const STATEMENT_TIMEOUT_MS = 15_000;
 /** How this engine's sessions show in pg_stat_activity. */
-const APPLICATION_NAME = 'gpuaas-runbooks leader-recovery';
+const APPLICATION_NAME = 'gpuaas-runbooks';
 
 export type DbValue = string | number | null;
 export type DbRow = Record<string, unknown>;

@@ -1,6 +1,6 @@
 import type { StepContext } from '../../domain/step-context';
 import { ORCHESTRATOR_DLQ, ORCHESTRATOR_GROUP, ORCHESTRATOR_STREAM, type OrchestratorCluster } from '../../domain/orchestrator';
-import { withRedis } from './backend-clients';
+import { withRedis } from './redis-connection';
 import { clusterNamed } from './orchestrator-activities';
 import type { RedisPersistence } from '../../domain/orchestrator-upgrade';
 import { parseRedisInfo, redisPersistence } from './parse-redis-info';

@@ -11,7 +11,6 @@
  * Figures only: nothing about time is asserted.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
@@ -23,7 +22,7 @@ import { installTracing } from '../../runtime/tracing';
 import type { Stack } from '../stack';
 import { runBench } from './bench-stack';
 import { labWorker } from './lab-worker';
-import { summarize, table } from './stats';
+import { machineLine, summarize, table } from './stats';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RESULTS_FILE = path.join(ROOT, '.data', 'bench-budget.json');
@@ -119,12 +118,7 @@ async function run(stack: Stack): Promise<void> {
       console.log(`queue drained in              ${Math.round(drainMs)} ms`);
       console.log(`ideal (${Math.ceil(RACK_SIZE / CAP)} runs per rack in turn) ${Math.round(idealMs)} ms`);
       console.log(`drain / ideal                 x${(drainMs / idealMs).toFixed(2)}`);
-      console.log(
-        `machine: node ${process.version}, ${os.cpus().length} CPU(s), load avg ${os
-          .loadavg()
-          .map((x) => x.toFixed(2))
-          .join(' ')}`,
-      );
+      console.log(machineLine());
       fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
       fs.writeFileSync(
         RESULTS_FILE,

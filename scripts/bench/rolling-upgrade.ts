@@ -16,7 +16,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
@@ -27,7 +26,7 @@ import { gpuDriverUpgradeWorkflowId } from '../../runbooks/gpu-driver-upgrade/in
 import { connectTemporal, installTemporalRuntime } from '../../runtime/bootstrap';
 import type { Stack } from '../stack';
 import { runBench } from './bench-stack';
-import { summarize, table } from './stats';
+import { machineLine, summarize, table } from './stats';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RESULTS_FILE = path.join(ROOT, '.data', 'bench-rolling-upgrade.json');
@@ -173,12 +172,7 @@ async function run(stack: Stack): Promise<void> {
       ),
     );
     console.log(`\noutcomes ${JSON.stringify(outcomes)}`);
-    console.log(
-      `machine: node ${process.version}, ${os.cpus().length} CPU(s), load avg ${os
-        .loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
-    );
+    console.log(machineLine());
     fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
     fs.writeFileSync(
       RESULTS_FILE,

@@ -1,4 +1,5 @@
 /** Percentiles and the printed table of the benchmark. Figures only, no assertions. */
+import os from 'node:os';
 
 export interface Summary {
   n: number;
@@ -29,4 +30,12 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]?.length ?? 0)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+/** The line every benchmark ends with: what ran it, and how busy the machine was. */
+export function machineLine(): string {
+  return `machine: node ${process.version}, ${os.cpus().length} CPU(s), load avg ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`;
 }

@@ -4,8 +4,7 @@
  * would, and reading the orchestrator's own state (versions, maintenance, jobs).
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
+import { withOrchestratorDb, type DbValue } from '../../../capabilities/orchestrator/orchestrator-db';
 import { approvalSignal, statusQuery } from '../../../domain/messages';
 import type { OrchestratorCluster } from '../../../domain/orchestrator';
 import type { RunStatus } from '../../../domain/runbook';
@@ -111,29 +110,9 @@ export async function waitForLeader(cluster: OrchestratorCluster): Promise<strin
   }, 'a leader');
 }
 
-/** A read of the orchestrator's own SQL database (the cluster's db_url). */
-export async function querySql(cluster: OrchestratorCluster, text: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
-  if (cluster.db_url.startsWith('mysql://')) {
-    const c = await mysql.createConnection({ uri: cluster.db_url });
-    try {
-      return (await c.query(text, params))[0] as Record<string, unknown>[];
-    } finally {
-      await c.end();
-    }
-  }
-  const c = new pg.Client({ connectionString: cluster.db_url });
-  await c.connect();
-  try {
-    let i = 0;
-    return (
-      await c.query(
-        text.replace(/\?/g, () => `$${++i}`),
-        params,
-      )
-    ).rows as Record<string, unknown>[];
-  } finally {
-    await c.end();
-  }
+/** A read of the orchestrator's own SQL database (the cluster's db_url), through the engine's own connection. */
+export function querySql(cluster: OrchestratorCluster, text: string, params: DbValue[] = []): Promise<Record<string, unknown>[]> {
+  return withOrchestratorDb(cluster, 'a test read', (db) => db.query(text, params));
 }
 
 export async function maintenanceMode(cluster: OrchestratorCluster): Promise<string> {
