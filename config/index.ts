@@ -105,7 +105,11 @@ export interface Config {
   fleet: LabFleetConfig | InventoryFleetConfig;
   ssh: { connectTimeoutMs: number; commandTimeoutMs: number; outputLimitBytes: number };
   /** How long a stopping worker lets in-flight activities finish before it cancels them (they are retried elsewhere). */
-  worker: { shutdownGraceMs: number };
+  /**
+   * How long a stopping worker lets in-flight activities finish; how many workflows it keeps
+   * in memory between tasks (unset: the SDK's default, sized from the heap).
+   */
+  worker: { shutdownGraceMs: number; maxCachedWorkflows?: number };
   /** Approval rules: whether signal decisions count, approvers needed per kind, escalation webhooks by group. */
   approvals: { signals: boolean; minApprovals: Record<string, number>; escalationWebhooks: Record<string, string> };
   /** Disruption caps by inventory label (rack, pool, ...); every node is also leased on its own. */
@@ -252,6 +256,7 @@ const VARIABLES = {
   SSH_COMMAND_TIMEOUT: duration.default('60s'),
   SSH_OUTPUT_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   WORKER_SHUTDOWN_GRACE: duration.default('30s'),
+  WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt.optional(),
   DRILL_FAULT_URL: httpUrl.optional(),
   DRILL_FAULT_TOKEN: nonEmpty.optional(),
   APPROVAL_SIGNALS: z.enum(['on', 'off']).default('on'),
@@ -379,7 +384,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       commandTimeoutMs: v.SSH_COMMAND_TIMEOUT,
       outputLimitBytes: v.SSH_OUTPUT_LIMIT_BYTES,
     },
-    worker: { shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE },
+    worker: { shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE, maxCachedWorkflows: v.WORKER_MAX_CACHED_WORKFLOWS },
     budgets: v.DISRUPTION_BUDGETS,
     approvals: { signals: v.APPROVAL_SIGNALS === 'on', minApprovals: v.MIN_APPROVALS, escalationWebhooks: v.ESCALATION_WEBHOOKS },
     drills: { faultUrl: v.DRILL_FAULT_URL, faultToken: v.DRILL_FAULT_TOKEN ? new Secret(v.DRILL_FAULT_TOKEN) : undefined },

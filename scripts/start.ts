@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       tracing,
       shutdownGraceMs: config.worker.shutdownGraceMs,
+      maxCachedWorkflows: config.worker.maxCachedWorkflows,
       activities: composeActivities({
         ...fleet,
         pool: stack.db.pool,

@@ -113,6 +113,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('keeps the SDK workflow cache size unless WORKER_MAX_CACHED_WORKFLOWS says otherwise', () => {
+    expect(loadConfig({}).worker.maxCachedWorkflows).toBeUndefined();
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '200' }).worker).toEqual({ shutdownGraceMs: 30_000, maxCachedWorkflows: 200 });
+    expect(configError(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '-1' })).message).toMatch(/WORKER_MAX_CACHED_WORKFLOWS: expected 0 or more/);
+  });
+
   it('reads every variable', () => {
     const config = loadConfig({
       TEMPORAL_ADDRESS: 'temporal.internal:7233',
