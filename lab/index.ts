@@ -56,13 +56,11 @@ export interface RunningLab {
   /** http://127.0.0.1:PORT */
   platformUrl: string;
   platformToken: string;
-  /** Present when the lab runs the orchestrator: each replica host's API base URL (stable across restarts). */
-  orchestrator?: {
-    replicaUrls: Record<string, string>;
-    lockName: string;
-    /** What the engine needs to reach it: replica APIs, Redis, SQL and the lock's name (cluster `lab`). */
-    cluster: OrchestratorCluster;
-  };
+  /**
+   * Present when the lab runs the orchestrator: what the engine needs to reach it (cluster
+   * `lab`): each replica host's API base URL (stable across restarts), Redis, SQL, the lock's name.
+   */
+  orchestrator?: { cluster: OrchestratorCluster };
   stop(): Promise<void>;
 }
 
@@ -173,8 +171,6 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const platformUrl = `http://${address}:${platformPort}`;
   logger.info({ platformUrl, inventoryPath, hosts: inventory.hosts.map((h) => `${h.node_id}@${h.host}:${h.port}`) }, 'lab started');
   const orchestratorInfo = orchestrator && {
-    replicaUrls: Object.fromEntries(orchestrator.replicaNodes.map((n) => [n, orchestrator.url(n) ?? ''])),
-    lockName: orchestrator.lockName,
     cluster: {
       name: LAB_CLUSTER,
       replicas: orchestrator.replicaNodes.map((node_id) => ({ node_id, api_url: orchestrator.url(node_id) ?? '' })),

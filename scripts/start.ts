@@ -172,8 +172,8 @@ function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof st
     lines.push(
       `  Lab platform API ${stack.lab.platformUrl}   (fault injection under /lab/v1; bearer token in ${path.relative(process.cwd(), path.join(config.dataDir, 'lab-token'))})`,
       `  Lab inventory    ${path.relative(process.cwd(), stack.lab.inventoryPath)}`,
-      ...Object.entries(stack.lab.orchestrator?.replicaUrls ?? {}).map(
-        ([node, url]) => `  Orchestrator     ${url}   (replica on ${node}; GET /status/leader, /pools, /metrics)`,
+      ...(stack.lab.orchestrator?.cluster.replicas ?? []).map(
+        ({ node_id, api_url }) => `  Orchestrator     ${api_url}   (replica on ${node_id}; GET /status/leader, /pools, /metrics)`,
       ),
       '',
       'Try it:',

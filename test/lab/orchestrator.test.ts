@@ -57,7 +57,7 @@ describe.each(['mysql', 'postgres'] as const)('the orchestrator lab on %s', (kin
   let redis: Redis;
   let sql: { query(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>; close(): Promise<void> };
 
-  const urls = () => lab.orchestrator!.replicaUrls;
+  const urls = () => Object.fromEntries(lab.orchestrator!.cluster.replicas.map((r) => [r.node_id, r.api_url]));
   const host = (nodeId: string): InventoryHost => findHost(lab.inventory, nodeId)!;
   const sh = (nodeId: string, argv: string[]) => run(host(nodeId), lab.clientKeyPath, quote(argv));
   const labApi = (method: string, path: string, body?: unknown) => http(lab.platformUrl, method, path, { body, token: lab.platformToken });
@@ -276,7 +276,7 @@ describe.each(['mysql', 'postgres'] as const)('the orchestrator lab on %s', (kin
   it('a stale lock held by a dead session shows in the database and blocks election until that session is ended', async () => {
     const first = await waitLeader();
     const applied = (await fault('stale_lock')) as { lock_session_id: number; pid: number; node_id: string };
-    const lockName = lab.orchestrator!.lockName;
+    const lockName = lab.orchestrator!.cluster.lock_name;
     expect((await sh(applied.node_id, ['ps', '-p', String(applied.pid)])).code).toBe(1);
 
     if (kind === 'mysql') {

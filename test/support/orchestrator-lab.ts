@@ -4,8 +4,7 @@
  * server globalSetup found, the replicas electing every `electionMs` of real
  * time, and what a test worker needs to act on it (`fleet`, with the cluster).
  */
-import fs from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -69,7 +68,7 @@ export async function startOrchestratorLab(opts: OrchestratorLabOptions): Promis
       inventory: lab.inventory,
       platformUrl: lab.platformUrl,
       platformToken: lab.platformToken,
-      sshPrivateKey: fs.readFileSync(lab.clientKeyPath),
+      sshPrivateKey: readFileSync(lab.clientKeyPath),
       orchestrators: [cluster],
     },
     redis,
