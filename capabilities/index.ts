@@ -16,6 +16,7 @@ import { EvidenceStore } from './evidence/evidence-store';
 import { PlanStore } from './evidence/plan-store';
 import { createDriverActivities } from './gpu/driver-activities';
 import { createGpuActivities } from './gpu/gpu-activities';
+import { readNodeLeaseHolders } from './budget/node-lease-holders';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
 import { createPoolProcessActivities } from './orchestrator/pool-process-activities';
@@ -64,7 +65,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEngineActivities({ evidence, plans: new PlanStore(deps.pool) }),
     ...createApprovalActivities(deps.approvals),
     ...createInventoryActivities({ inventory: deps.inventory }),
-    ...createGpuActivities({ hosts, jobs }),
+    ...createGpuActivities({ hosts, jobs, nodeHolders: (nodeId) => readNodeLeaseHolders(deps.temporal, nodeId) }),
     ...createDriverActivities({ hosts, jobs }),
     ...createPlatformActivities({ platform: deps.platform, evidence, logger: deps.logger }),
     ...createAppPlatformActivities({ appPlatform, evidence }),

@@ -2,7 +2,8 @@ import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { HostDescription, InventoryActivities } from '../capabilities/inventory/inventory-activities';
 import { ErrorType } from '../domain/errors';
-import { ACTION_ALLOWED_ROLES, isActionAllowed, type HostAction } from '../domain/host-roles';
+import { hostRoleViolation } from '../domain/host-role-rules';
+import { isActionAllowed, type HostAction } from '../domain/host-roles';
 import { ActivityOptionSets } from './activity-options';
 import type { RunbookRun } from './runner';
 
@@ -33,13 +34,7 @@ export async function resolveTarget(run: RunbookRun, nodeId: string, action: Hos
   });
   run.setTarget({ node_id: host.node_id, host_name: host.hostname, host_role: host.role });
   await run.step('check_host_role', async () => {
-    if (!isActionAllowed(action, host.role)) {
-      throw ApplicationFailure.create({
-        type: ErrorType.HostRoleViolation,
-        message: `${host.hostname} is ${host.role}; ${what} runs only on ${ACTION_ALLOWED_ROLES[action].join(' or ')} hosts`,
-        nonRetryable: true,
-      });
-    }
+    if (!isActionAllowed(action, host.role)) throw hostRoleViolation(action, host, what);
     requireDrillable(run, host);
   });
   return host;

@@ -48,6 +48,7 @@ export function createControllerActivities(deps: { hosts: HostAccess }) {
      * unless that build already runs: a retried attempt changes nothing twice.
      */
     async installControllerBuild(ctx: StepContext, build: string): Promise<ControllerState> {
+      hosts.resolve(ctx.node_id ?? '', 'manage_app_controller'); // refused as the change it is, before the first read
       const before = await read(ctx, 'before');
       if (before.running && before.build === build) return before;
       const res = await hosts.run(ctx, 'manage_app_controller', installControllerCommand(build), { evidenceSuffix: 'install' });
@@ -57,6 +58,7 @@ export function createControllerActivities(deps: { hosts: HostAccess }) {
 
     /** Starts an installed controller that is not running; installs `build` when none is installed. */
     async bringUpController(ctx: StepContext, build: string): Promise<ControllerState> {
+      hosts.resolve(ctx.node_id ?? '', 'manage_app_controller');
       const before = await read(ctx, 'before');
       if (before.running) return before;
       const argv = before.installed ? unitStartCommand(CONTROLLER_UNIT) : installControllerCommand(build);

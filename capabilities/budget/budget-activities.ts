@@ -1,21 +1,12 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  ledgerWorkflowId,
-  NODE_SCOPE_KIND,
-  scopeKey,
-  scopesOf,
-  type BudgetConfig,
-  type Lease,
-  type LedgerState,
-  type ScopeSpec,
-  type SlotRequest,
-} from '../../domain/disruption';
+import { ledgerWorkflowId, scopesOf, type BudgetConfig, type Lease, type LedgerState, type ScopeSpec, type SlotRequest } from '../../domain/disruption';
 import { ledgerStateQuery, slotRequestSignal } from '../../domain/disruption-messages';
 import { ErrorType } from '../../domain/errors';
 import { findHost, type Inventory } from '../../domain/inventory';
 import type { StepContext } from '../../domain/step-context';
 import type { PlatformClient } from '../platform/platform-client';
+import { readNodeLeaseHolders } from './node-lease-holders';
 
 export interface DisruptionScopes {
   /** Every scope the run's node belongs to, in the order every run leases them. */
@@ -76,14 +67,7 @@ export function createBudgetActivities(deps: BudgetDeps) {
 
     /** Who holds the run's node out of service now (its own scope's ledger); none when it has no ledger. */
     async readNodeHolders(ctx: StepContext): Promise<Lease[]> {
-      const handle = deps.temporal.workflow.getHandle(ledgerWorkflowId(scopeKey(NODE_SCOPE_KIND, ctx.node_id ?? '')));
-      try {
-        if ((await handle.describe()).status.name !== 'RUNNING') return [];
-        return (await handle.query(ledgerStateQuery)).holders;
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return [];
-        throw err;
-      }
+      return readNodeLeaseHolders(deps.temporal, ctx.node_id ?? '');
     },
   };
 }

@@ -1,6 +1,8 @@
-import { heartbeat, sleep } from '@temporalio/activity';
+import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Lease } from '../../domain/disruption';
 import { ErrorType } from '../../domain/errors';
+import { citeRule, GPU_VALIDATION_RULE } from '../../domain/host-role-rules';
 import { diagBudgetMs, HOST_COMMAND_BUDGET_MS } from '../../domain/host-command-budgets';
 import type { DiagSummary, GpuTable, KernelXidEvent } from '../../domain/gpu-observations';
 import type { StepContext } from '../../domain/step-context';
@@ -47,8 +49,33 @@ function noMatches(res: CommandResult): boolean {
 /** Host-job poll period when the caller gives none (runs started before host jobs existed). */
 const DEFAULT_POLL_MS = 5_000;
 
-export function createGpuActivities(deps: { hosts: HostAccess; jobs: HostJobs }) {
+export interface GpuActivityDeps {
+  hosts: HostAccess;
+  jobs: HostJobs;
+  /** Who holds the node's own disruption scope now (its ledger). */
+  nodeHolders: (nodeId: string) => Promise<Lease[]>;
+}
+
+export function createGpuActivities(deps: GpuActivityDeps) {
   const { hosts, jobs } = deps;
+
+  /**
+   * GPU validation is serialized per worker (seed 002): a diag starts only for the
+   * run that holds the node's own scope, cap 1, so no two runs validate one node at
+   * once and a diag never runs on a node in service.
+   */
+  async function requireValidationSlot(ctx: StepContext): Promise<void> {
+    const run = activityInfo().workflowExecution?.workflowId ?? 'an activity outside any run';
+    const holders = await deps.nodeHolders(ctx.node_id ?? '');
+    if (holders.some((h) => h.holder === run)) return;
+    const others = holders.map((h) => h.holder).join(', ') || 'nobody';
+    throw ApplicationFailure.create({
+      type: ErrorType.HostRoleViolation,
+      message: `dcgmi diag refused on ${ctx.node_id}: ${run} does not hold node/${ctx.node_id} (held by ${others}); ${citeRule(GPU_VALIDATION_RULE)}`,
+      nonRetryable: true,
+      details: [{ node_id: ctx.node_id, action: 'run_gpu_diag', rule: GPU_VALIDATION_RULE.id, holders: holders.map((h) => h.holder) }],
+    });
+  }
 
   async function readKernelLog(ctx: StepContext, since: string | undefined): Promise<CommandResult> {
     let res = await hosts.run(ctx, 'read_gpu_state', kernelLogCommand(since), { evidenceSuffix: 'kernel_log' });
@@ -87,6 +114,7 @@ export function createGpuActivities(deps: { hosts: HostAccess; jobs: HostJobs })
      * handled does not trigger again.
      */
     async readGpuObservations(ctx: StepContext, after: KernelLogCursor | null = null): Promise<GpuObservations> {
+      hosts.resolve(ctx.node_id ?? '', 'read_gpu_state'); // before the boot-id read, which every role allows
       const bootId = await readBootId(ctx);
       const through = after && after.boot_id === bootId ? after.through : undefined;
       const smi = await hosts.run(ctx, 'read_gpu_state', gpuTableCommand(), { evidenceSuffix: 'gpu_table' });
@@ -147,6 +175,8 @@ export function createGpuActivities(deps: { hosts: HostAccess; jobs: HostJobs })
      * happened and is not issued again.
      */
     async rebootHostAndWait(ctx: StepContext, previousBootId: string, timeoutMs: number, pollMs: number): Promise<string> {
+      // The role check comes before the boot-id read (allowed on every host), not only before the reboot.
+      hosts.resolve(ctx.node_id ?? '', 'reboot_host');
       const deadline = Date.now() + timeoutMs;
       const current = await bootIdOrNull(ctx);
       if (current && current !== previousBootId) return current;
@@ -175,6 +205,7 @@ export function createGpuActivities(deps: { hosts: HostAccess; jobs: HostJobs })
      * failing diag is a result, not an error.
      */
     async runGpuDiag(ctx: StepContext, level: number, pollMs = DEFAULT_POLL_MS): Promise<DiagSummary & { exit_code: number | null }> {
+      await requireValidationSlot(ctx);
       const res = await jobs.run(ctx, {
         name: `diag_r${level}`,
         action: 'run_gpu_diag',

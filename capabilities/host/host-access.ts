@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { ErrorType } from '../../domain/errors';
-import { isActionAllowed, ACTION_ALLOWED_ROLES, type HostAction } from '../../domain/host-roles';
+import { hostRoleViolation } from '../../domain/host-role-rules';
+import { isActionAllowed, type HostAction } from '../../domain/host-roles';
 import { findHost, type Inventory, type InventoryHost } from '../../domain/inventory';
 import type { StepContext } from '../../domain/step-context';
 import { activityCancellationSignal } from '../cancellation';
@@ -32,14 +33,7 @@ export class HostAccess {
     if (!host) {
       throw ApplicationFailure.create({ type: ErrorType.HostNotInInventory, message: `node ${nodeId} is not in the inventory`, nonRetryable: true });
     }
-    if (!isActionAllowed(action, host.role)) {
-      throw ApplicationFailure.create({
-        type: ErrorType.HostRoleViolation,
-        message: `${action} is not allowed on ${host.hostname}: its role is ${host.role}, allowed: ${ACTION_ALLOWED_ROLES[action].join(', ')}`,
-        nonRetryable: true,
-        details: [{ node_id: nodeId, host_role: host.role, action }],
-      });
-    }
+    if (!isActionAllowed(action, host.role)) throw hostRoleViolation(action, host);
     return host;
   }
 

@@ -9,7 +9,8 @@ import type { ReplicaInstall, ReplicaUpgradeActivities } from '../../capabilitie
 import type { StreamActivities, StreamState } from '../../capabilities/orchestrator/stream-activities';
 import { installOrchestratorCommand } from '../../capabilities/orchestrator/commands';
 import { ErrorType } from '../../domain/errors';
-import { ACTION_ALLOWED_ROLES, isActionAllowed } from '../../domain/host-roles';
+import { hostRoleViolation } from '../../domain/host-role-rules';
+import { isActionAllowed } from '../../domain/host-roles';
 import { compareStreamIds, dbBackupProblem, redisBackupProblem, upgradeOrder, windowProblem } from '../../domain/orchestrator-upgrade';
 import type { Plan, PlannedAction } from '../../domain/plan';
 import type { RunReport } from '../../domain/runbook';
@@ -275,13 +276,7 @@ class RollingUpgradeRun {
         const out: HostDescription[] = [];
         for (const r of snapshot.replicas) {
           const h = await acts.inventory.describeHost(r.node_id);
-          if (!isActionAllowed('manage_orchestrator', h.role)) {
-            throw ApplicationFailure.create({
-              type: ErrorType.HostRoleViolation,
-              message: `${h.hostname} is ${h.role}; orchestrator replicas are upgraded only on ${ACTION_ALLOWED_ROLES.manage_orchestrator.join(' or ')} hosts`,
-              nonRetryable: true,
-            });
-          }
+          if (!isActionAllowed('manage_orchestrator', h.role)) throw hostRoleViolation('manage_orchestrator', h, `upgrading orchestrator replica ${r.node_id}`);
           requireDrillable(run, h);
           out.push(h);
         }

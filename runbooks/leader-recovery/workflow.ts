@@ -1,12 +1,12 @@
-import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { HostDescription, InventoryActivities } from '../../capabilities/inventory/inventory-activities';
 import type { EndSessionResult, LeaderLockActivities } from '../../capabilities/orchestrator/leader-lock-activities';
 import type { LeaderStatusActivities, LeaderView } from '../../capabilities/orchestrator/leader-status-activities';
 import { orchestratorRequests } from '../../capabilities/orchestrator/requests';
 import { LEADER_LOCK_SQL, ORCHESTRATOR_UNIT, REPLICA_SQL, replicaCommands } from '../../capabilities/orchestrator/commands';
 import type { ReplicaHostActivities } from '../../capabilities/orchestrator/replica-host-activities';
-import { ErrorType } from '../../domain/errors';
-import { ACTION_ALLOWED_ROLES, isActionAllowed, type HostRole } from '../../domain/host-roles';
+import { hostRoleViolation } from '../../domain/host-role-rules';
+import { isActionAllowed, type HostRole } from '../../domain/host-roles';
 import { describeFindings, judgeLock, type HolderProcess, type JournalFindings, type LockHolder } from '../../domain/leader-recovery';
 import type { PlannedAction } from '../../domain/plan';
 import type { RunReport } from '../../domain/runbook';
@@ -250,14 +250,8 @@ class LeaderRecoveryRun {
         describe: (hs) => hs.map((h) => `${h.hostname} (${h.role})`).join(', '),
       },
     );
-    const wrong = hosts.filter((h) => !isActionAllowed('manage_orchestrator', h.role));
-    if (wrong.length) {
-      throw ApplicationFailure.create({
-        type: ErrorType.HostRoleViolation,
-        message: `replicas of ${this.input.cluster} on ${wrong.map((h) => `${h.hostname} (${h.role})`).join(', ')}: the orchestrator is managed on ${ACTION_ALLOWED_ROLES.manage_orchestrator.join(', ')} hosts only`,
-        nonRetryable: true,
-      });
-    }
+    const wrong = hosts.find((h) => !isActionAllowed('manage_orchestrator', h.role));
+    if (wrong) throw hostRoleViolation('manage_orchestrator', wrong, `recovering the leader of ${this.input.cluster} (a replica)`);
     // A drill restarts replicas and ends sessions for real: every replica host must be drillable.
     for (const h of hosts) requireDrillable(this.run, h);
     for (const h of hosts) this.roles.set(h.node_id, h.role);
