@@ -92,13 +92,15 @@ export const HOST_ROLE_RULES: readonly HostRoleRule[] = [
     id: 'no-ci-on-gpu',
     quote: 'No arbitrary CI jobs on dev-gpu-1',
     source: 'seed 002, Safety Rules',
-    enforced: 'no runbook starts CI work on any host; finding a runner on a GPU worker is incident triage boundary validation (issue 10, not built yet)',
+    enforced:
+      'no runbook starts CI work on any host; a runner found on a GPU worker is a boundary-validation finding (domain/boundary-validation.ts; the triage runbook that runs it is not built yet)',
   },
   {
     id: 'lab-host-not-platform-control',
     quote: 'Confirm the lab host is not being treated as the platform control-plane host.',
     source: 'seed 000, Boundary Validation',
-    enforced: 'incident triage boundary validation (issue 10, not built yet)',
+    enforced:
+      'GitLab, the registry or the GPUaaS API found on the app_control host is a boundary-validation finding (domain/boundary-validation.ts; the triage runbook that runs it is not built yet)',
   },
 ];
 
