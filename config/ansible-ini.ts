@@ -27,8 +27,6 @@ export type Vars = Map<string, Setting>;
 
 export interface IniGroup {
   name: string;
-  /** The hosts listed under [name], each with its line. */
-  hosts: { name: string; line: number }[];
   /** The groups listed under [name:children]. */
   children: { name: string; line: number }[];
   /** [name:vars]. */
@@ -39,6 +37,8 @@ export interface IniHost {
   name: string;
   /** The first line that lists it. */
   line: number;
+  /** Each [group] section that lists it, with the line. */
+  listings: { group: string; line: number }[];
   /** Its inline vars; a later line overrides an earlier one. */
   vars: Vars;
 }
@@ -66,7 +66,7 @@ export function parseAnsibleIni(file: string, text: string, problems: string[]):
   const varsSections: { name: string; line: number }[] = [];
   const group = (name: string): IniGroup => {
     let g = groups.get(name);
-    if (!g) groups.set(name, (g = { name, hosts: [], children: [], vars: new Map() }));
+    if (!g) groups.set(name, (g = { name, children: [], vars: new Map() }));
     return g;
   };
   const problem = (line: number, message: string) => problems.push(`${file}:${line}: ${message}`);
@@ -84,7 +84,7 @@ export function parseAnsibleIni(file: string, text: string, problems: string[]):
       const [, name, kind = 'hosts'] = header as unknown as [string, string, string | undefined];
       if (kind !== 'hosts' && kind !== 'vars' && kind !== 'children') {
         // Read on as if the section were absent, so its lines do not land in the previous one.
-        section = { group: { name, hosts: [], children: [], vars: new Map() }, kind: 'vars' };
+        section = { group: { name, children: [], vars: new Map() }, kind: 'vars' };
         return problem(lineNo, `[${name}:${kind}]: unknown section type; expected [${name}], [${name}:vars] or [${name}:children]`);
       }
       if (kind === 'vars') varsSections.push({ name, line: lineNo });
@@ -123,10 +123,10 @@ export function parseAnsibleIni(file: string, text: string, problems: string[]):
       if (eq < 1) return problem(lineNo, `host ${name}: expected key=value after the host name, got ${JSON.stringify(assignment)}`);
       vars.set(assignment.slice(0, eq), { value: assignment.slice(eq + 1), origin: { file, line: lineNo } });
     }
-    const host = hosts.get(name) ?? { name, line: lineNo, vars: new Map() };
+    const host: IniHost = hosts.get(name) ?? { name, line: lineNo, listings: [], vars: new Map() };
     for (const [key, setting] of vars) host.vars.set(key, setting);
+    host.listings.push({ group: section.group.name, line: lineNo });
     hosts.set(name, host);
-    section.group.hosts.push({ name, line: lineNo });
   });
 
   for (const { name, line } of varsSections) {

@@ -68,9 +68,9 @@ export function loadAnsibleInventory(file: string): Inventory {
 
   const resolved: ResolvedHost[] = [];
   for (const host of ini.hosts.values()) {
-    const role = hostRole(ini, host, ancestry, file, problems);
+    const role = hostRole(host, ancestry, file, problems);
     const depth = (g: string) => ancestry.get(g)!.depth;
-    const groups = [...hostGroups(ini, host.name, ancestry)].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const groups = [...hostGroups(host, ancestry)].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
     // Ansible's precedence, lowest first: the INI's group vars (all, then by depth and name), the
     // group_vars files in the same order, the host's own line, its host_vars file.
     const layers: Vars[] = [
@@ -138,31 +138,28 @@ function groupAncestry(ini: AnsibleIni, file: string, problems: string[]): Map<s
 }
 
 /** The groups a host is in, directly or as a member of a child group; not `all`. */
-function hostGroups(ini: AnsibleIni, host: string, ancestry: Map<string, { ancestors: Set<string> }>): Set<string> {
+function hostGroups(host: IniHost, ancestry: Map<string, { ancestors: Set<string> }>): Set<string> {
   const groups = new Set<string>();
-  for (const g of ini.groups.values()) {
-    if (!g.hosts.some((h) => h.name === host)) continue;
-    groups.add(g.name);
-    for (const a of ancestry.get(g.name)?.ancestors ?? []) groups.add(a);
+  for (const { group } of host.listings) {
+    groups.add(group);
+    for (const a of ancestry.get(group)?.ancestors ?? []) groups.add(a);
   }
   groups.delete('all');
   return groups;
 }
 
 /** The one role group a host is in; a host in none or in two is a problem at its line. */
-function hostRole(ini: AnsibleIni, host: IniHost, ancestry: Map<string, { ancestors: Set<string> }>, file: string, problems: string[]): HostRole | undefined {
+function hostRole(host: IniHost, ancestry: Map<string, { ancestors: Set<string> }>, file: string, problems: string[]): HostRole | undefined {
   /** Each role group the host is in, with the first line that puts it there and the group it is listed in. */
   const roles = new Map<HostRole, { line: number; listedIn: string }>();
-  for (const g of ini.groups.values()) {
-    for (const listed of g.hosts.filter((h) => h.name === host.name)) {
-      const above = ancestry.get(g.name)?.ancestors ?? new Set<string>();
-      for (const role of HOST_ROLES) if ((g.name === role || above.has(role)) && !roles.has(role)) roles.set(role, { line: listed.line, listedIn: g.name });
-    }
+  for (const { group, line } of host.listings) {
+    const above = ancestry.get(group)?.ancestors ?? new Set<string>();
+    for (const role of HOST_ROLES) if ((group === role || above.has(role)) && !roles.has(role)) roles.set(role, { line, listedIn: group });
   }
   const found = [...roles.entries()].sort((a, b) => a[1].line - b[1].line);
   if (found.length === 1) return found[0]![0];
   if (found.length === 0) {
-    const groups = [...hostGroups(ini, host.name, ancestry)].filter((g) => g !== 'ungrouped');
+    const groups = [...hostGroups(host, ancestry)].filter((g) => g !== 'ungrouped');
     problems.push(
       `${file}:${host.line}: host ${host.name} is in no role group${groups.length > 0 ? ` (only in ${groups.join(', ')})` : ''}: list it under [platform_control], [app_control] or [worker_compute]`,
     );

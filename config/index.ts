@@ -440,7 +440,13 @@ function formatPath(p: (string | number)[], raw: unknown): string {
  * group_vars and host_vars into the same schema; its errors name the file and line.
  */
 export function loadInventory(file: string): Inventory {
-  if (path.extname(file).toLowerCase() === '.ini') return loadAnsibleInventory(file);
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.ini') return loadAnsibleInventory(file);
+  if (!['.json', '.yaml', '.yml'].includes(ext)) {
+    throw new ConfigError(`Invalid inventory ${file}:`, [
+      `unsupported file extension ${JSON.stringify(ext)}: use .json, .yaml or .yml, or an Ansible hosts.ini`,
+    ]);
+  }
   return loadDataFile(file, `Invalid inventory ${file}:`, InventorySchema);
 }
 

@@ -397,7 +397,10 @@ describe('loadInventory', () => {
       'message',
       expect.stringMatching(/not valid YAML/),
     );
-    expect(configError(() => loadInventory(write('inventory.toml', 'x = 1')))).toHaveProperty('message', expect.stringMatching(/unsupported file extension/));
+    expect(configError(() => loadInventory(write('inventory.toml', 'x = 1')))).toHaveProperty(
+      'message',
+      expect.stringMatching(/unsupported file extension ".toml": use .json, .yaml or .yml, or an Ansible hosts.ini/),
+    );
     expect(configError(() => loadInventory(path.join(dir, 'nope.json')))).toHaveProperty('message', expect.stringMatching(/cannot read file/));
     expect(configError(() => loadInventory(write('empty.json', '{"hosts": []}')))).toHaveProperty(
       'message',
