@@ -2,12 +2,12 @@
  * Reads an Ansible INI inventory (hosts.ini): `[group]` sections of host lines with inline
  * `key=value` vars, `[group:vars]` and `[group:children]`, as Ansible's own ini plugin reads them.
  *
- * Ansible's INI is not plain INI, and no npm library reads it: `ini`, `js-ini` and
- * `config-ini-parser` split a host line at its first "=" (`dev-gpu-1 ansible_host=...` becomes a
- * key "dev-gpu-1 ansible_host"), drop bare host names or whole `:vars` sections, and none keeps
- * line numbers, which every error here must name. So sections are matched line by line, and a
- * host line is split into words with shell-quote, the same shell-style quoting Ansible applies
- * to it (Python's shlex).
+ * Ansible's INI is not plain INI, and no npm library reads it: `ini` splits a host line at its
+ * first "=" (`dev-gpu-1 ansible_host=...` becomes a key "dev-gpu-1 ansible_host"),
+ * `@one-ini/wasm` drops bare host names and a later `:vars` section, `js-ini` and
+ * `config-ini-parser` refuse a bare host name; and none keeps line numbers, which every error
+ * here must name. So sections are matched line by line, and a host line is split into words with
+ * shell-quote, the same shell-style quoting Ansible applies to it (Python's shlex).
  */
 import { parse as shellWords } from 'shell-quote';
 
@@ -69,10 +69,12 @@ export function parseAnsibleIni(file: string, text: string, problems: string[]):
     if (!g) groups.set(name, (g = { name, children: [], vars: new Map() }));
     return g;
   };
-  const problem = (line: number, message: string) => problems.push(`${file}:${line}: ${message}`);
+  const problem = (line: number, message: string): void => {
+    problems.push(`${file}:${line}: ${message}`);
+  };
 
   // Lines before any section list hosts of `ungrouped`, as in Ansible.
-  let section: { group: IniGroup; kind: 'hosts' | 'vars' | 'children' } = { group: group('ungrouped'), kind: 'hosts' };
+  let section: { group: IniGroup; kind: 'hosts' | 'vars' | 'children' | 'unknown' } = { group: group('ungrouped'), kind: 'hosts' };
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
     const line = raw.trim();
@@ -83,8 +85,8 @@ export function parseAnsibleIni(file: string, text: string, problems: string[]):
       if (!header) return problem(lineNo, `cannot read the section header ${JSON.stringify(line)}`);
       const [, name, kind = 'hosts'] = header as unknown as [string, string, string | undefined];
       if (kind !== 'hosts' && kind !== 'vars' && kind !== 'children') {
-        // Read on as if the section were absent, so its lines do not land in the previous one.
-        section = { group: { name, children: [], vars: new Map() }, kind: 'vars' };
+        // Its lines are skipped: they belong to no section that could be read.
+        section = { group: { name, children: [], vars: new Map() }, kind: 'unknown' };
         return problem(lineNo, `[${name}:${kind}]: unknown section type; expected [${name}], [${name}:vars] or [${name}:children]`);
       }
       if (kind === 'vars') varsSections.push({ name, line: lineNo });
@@ -93,6 +95,7 @@ export function parseAnsibleIni(file: string, text: string, problems: string[]):
       return;
     }
 
+    if (section.kind === 'unknown') return;
     if (section.kind === 'children') {
       const child = GROUP_NAME.exec(line)?.[1];
       if (!child) return problem(lineNo, `[${section.group.name}:children]: expected one group name per line, got ${JSON.stringify(line)}`);

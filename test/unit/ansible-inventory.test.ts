@@ -215,6 +215,7 @@ describe('refusals name the file and line', () => {
         `gpu-2 gpuaas_host_key="${KEY(2)}"`,
         '[rack_r1:vals]',
         'gpuaas_label_rack=r1',
+        'gpu-1',
       ].join('\n'),
     });
     expect(problemsOf(file)).toEqual([
