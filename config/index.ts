@@ -11,17 +11,11 @@ import { BudgetConfigSchema, type BudgetConfig } from '../domain/disruption';
 import { DurationSchema } from '../domain/durations';
 import { InventorySchema, type Inventory } from '../domain/inventory';
 import { OrchestratorClustersSchema, type OrchestratorCluster } from '../domain/orchestrator';
+import { chooseInventoryFile } from './ansible-environment';
+import { loadAnsibleInventory } from './ansible-inventory';
+import { ConfigError } from './config-error';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(
-    title: string,
-    /** One entry per bad variable (or inventory field): "API_PORT: expected ..." */
-    readonly problems: string[],
-  ) {
-    super(`${title}\n${problems.map((p) => `  ${p}`).join('\n')}`);
-  }
-}
+export { ConfigError };
 
 /**
  * A value that must never reach a log line: JSON.stringify, util.inspect, String() and
@@ -56,6 +50,7 @@ export interface LabFleetConfig {
 /** Real fleet mode: hosts come from INVENTORY_FILE, the platform API is real. The lab is not started. */
 export interface InventoryFleetConfig {
   mode: 'inventory';
+  /** A JSON or YAML inventory, or an Ansible hosts.ini (the one GPUAAS_ENVIRONMENT picks when INVENTORY_FILE is a folder). */
   inventoryFile: string;
   sshPrivateKeyFile: string;
   platformApiUrl: string;
@@ -250,6 +245,10 @@ const VARIABLES = {
   OIDC_ROLES_CLAIM: nonEmpty.default('roles'),
   ALERT_COOLDOWN: duration.default('60s'),
   INVENTORY_FILE: nonEmpty.optional(),
+  GPUAAS_ENVIRONMENT: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected an environment folder name, e.g. dev')
+    .optional(),
   SSH_PRIVATE_KEY_FILE: nonEmpty.optional(),
   ORCHESTRATOR_CLUSTERS_FILE: nonEmpty.optional(),
   SSH_CONNECT_TIMEOUT: duration.default('10s'),
@@ -308,6 +307,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (typeof file === 'string' && !fs.existsSync(file)) problems.push(`${name}: file not found: ${file}`);
     }
   }
+  // Which file an inventory folder means is asked only of an environment name that is valid.
+  const environmentValid = v.GPUAAS_ENVIRONMENT !== undefined || !env.GPUAAS_ENVIRONMENT?.trim();
+  const inventory =
+    v.INVENTORY_FILE && fs.existsSync(v.INVENTORY_FILE) && environmentValid ? chooseInventoryFile(v.INVENTORY_FILE, v.GPUAAS_ENVIRONMENT) : undefined;
+  if (inventory && 'problem' in inventory) problems.push(`${inventory.problem.variable}: ${inventory.problem.message}`);
   const oidcSet = (['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const).filter((n) => v[n] !== undefined);
   if (oidcSet.length > 0 && oidcSet.length < 3) {
     for (const n of ['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const)
@@ -326,16 +330,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   if (problems.length > 0) throw new ConfigError('Invalid configuration:', problems);
 
-  const fleet: Config['fleet'] = v.INVENTORY_FILE
-    ? {
-        mode: 'inventory',
-        inventoryFile: path.resolve(v.INVENTORY_FILE),
-        sshPrivateKeyFile: path.resolve(v.SSH_PRIVATE_KEY_FILE!),
-        platformApiUrl: v.PLATFORM_API_URL!,
-        platformApiToken: new Secret(v.PLATFORM_API_TOKEN!),
-        orchestratorClustersFile: v.ORCHESTRATOR_CLUSTERS_FILE && path.resolve(v.ORCHESTRATOR_CLUSTERS_FILE),
-      }
-    : { mode: 'lab' };
+  const fleet: Config['fleet'] =
+    inventory && 'file' in inventory
+      ? {
+          mode: 'inventory',
+          inventoryFile: path.resolve(inventory.file),
+          sshPrivateKeyFile: path.resolve(v.SSH_PRIVATE_KEY_FILE!),
+          platformApiUrl: v.PLATFORM_API_URL!,
+          platformApiToken: new Secret(v.PLATFORM_API_TOKEN!),
+          orchestratorClustersFile: v.ORCHESTRATOR_CLUSTERS_FILE && path.resolve(v.ORCHESTRATOR_CLUSTERS_FILE),
+        }
+      : { mode: 'lab' };
 
   return {
     temporal: {
@@ -431,9 +436,17 @@ function formatPath(p: (string | number)[], raw: unknown): string {
 
 /**
  * Reads an inventory file (.json, .yaml or .yml) and validates it. Errors name the file, the
- * host (index and node_id) and the field.
+ * host (index and node_id) and the field. An Ansible hosts.ini (.ini) is read with its
+ * group_vars and host_vars into the same schema; its errors name the file and line.
  */
 export function loadInventory(file: string): Inventory {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.ini') return loadAnsibleInventory(file);
+  if (!['.json', '.yaml', '.yml'].includes(ext)) {
+    throw new ConfigError(`Invalid inventory ${file}:`, [
+      `unsupported file extension ${JSON.stringify(ext)}: use .json, .yaml or .yml, or an Ansible hosts.ini`,
+    ]);
+  }
   return loadDataFile(file, `Invalid inventory ${file}:`, InventorySchema);
 }
 

@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import type { Inventory } from '../domain/inventory';
 import type { OrchestratorCluster } from '../domain/orchestrator';
 import { registerAdminApi } from './admin-api';
+import { writeAnsibleInventory } from './ansible-inventory';
 import { AppRuntime, appPrograms, registerAppRuntimeApi } from './app-runtime';
 import { chainExtensions } from './command-extension';
 import { DURATIONS } from './command-types';
@@ -52,6 +53,8 @@ export interface LabOptions {
 export interface RunningLab {
   inventory: Inventory;
   inventoryPath: string;
+  /** The same inventory in seed 002's Ansible layout: <dataDir>/ansible/inventory/environments/lab/hosts.ini. */
+  ansibleInventoryPath: string;
   clientKeyPath: string;
   /** http://127.0.0.1:PORT */
   platformUrl: string;
@@ -167,6 +170,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
     new Map(hosts.map((h) => [h.spec.node_id, { host: address, port: h.ssh?.port ?? 0, hostKey: keys.hosts.get(h.spec.node_id)?.publicKey ?? '' }])),
   );
   writeInventory(inventoryPath, inventory);
+  const ansibleInventoryPath = writeAnsibleInventory(join(opts.dataDir, 'ansible', 'inventory'), inventory);
 
   const platformUrl = `http://${address}:${platformPort}`;
   logger.info({ platformUrl, inventoryPath, hosts: inventory.hosts.map((h) => `${h.node_id}@${h.host}:${h.port}`) }, 'lab started');
@@ -179,5 +183,14 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
       lock_name: orchestrator.lockName,
     },
   };
-  return { inventory, inventoryPath, clientKeyPath: keys.client.privateKeyPath, platformUrl, platformToken: token, orchestrator: orchestratorInfo, stop };
+  return {
+    inventory,
+    inventoryPath,
+    ansibleInventoryPath,
+    clientKeyPath: keys.client.privateKeyPath,
+    platformUrl,
+    platformToken: token,
+    orchestrator: orchestratorInfo,
+    stop,
+  };
 }

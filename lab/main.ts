@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     `platform API : ${lab.platformUrl}/api/v1  (Authorization: Bearer ${lab.platformToken})`,
     `lab admin    : ${lab.platformUrl}/lab/v1  (same bearer token)`,
     `inventory    : ${lab.inventoryPath}`,
+    `  as Ansible : ${lab.ansibleInventoryPath}`,
     `client key   : ${lab.clientKeyPath}`,
     ...lab.inventory.hosts.map((h) => `  ${h.node_id.padEnd(14)} ${h.role.padEnd(17)} ssh -i ${lab.clientKeyPath} -p ${h.port} ${h.user}@${h.host}`),
     'Ctrl-C to stop.',

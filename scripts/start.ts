@@ -171,7 +171,7 @@ function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof st
   if (stack.lab) {
     lines.push(
       `  Lab platform API ${stack.lab.platformUrl}   (fault injection under /lab/v1; bearer token in ${path.relative(process.cwd(), path.join(config.dataDir, 'lab-token'))})`,
-      `  Lab inventory    ${path.relative(process.cwd(), stack.lab.inventoryPath)}`,
+      `  Lab inventory    ${path.relative(process.cwd(), stack.lab.inventoryPath)}   (as Ansible: ${path.relative(process.cwd(), stack.lab.ansibleInventoryPath)})`,
       ...(stack.lab.orchestrator?.cluster.replicas ?? []).map(
         ({ node_id, api_url }) => `  Orchestrator     ${api_url}   (replica on ${node_id}; GET /status/leader, /pools, /metrics)`,
       ),

@@ -12,7 +12,9 @@ import {
   rebootCommand,
   resetGpuCommand,
 } from '../../capabilities/gpu/commands';
+import { loadInventory } from '../../config';
 import { InventorySchema, findHost, type InventoryHost } from '../../domain/inventory';
+import { LAB_ANSIBLE_ENVIRONMENT } from '../../lab/ansible-inventory';
 import { startLab, type RunningLab } from '../../lab/index';
 import { gpuUuid } from '../../lab/gpus';
 import { connect, exec, http, run, sleep, waitFor } from './support';
@@ -67,6 +69,12 @@ describe('inventory and keys', () => {
     expect(new Set(lab.inventory.hosts.map((h) => h.port)).size).toBe(4);
     expect(new Set(lab.inventory.hosts.map((h) => h.host_key)).size).toBe(4);
     expect(lab.platformUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it("writes the same inventory in seed 002's Ansible layout, which the engine reads alike", () => {
+    expect(lab.ansibleInventoryPath).toBe(join(dataDir, 'ansible', 'inventory', 'environments', LAB_ANSIBLE_ENVIRONMENT, 'hosts.ini'));
+    expect(loadInventory(lab.ansibleInventoryPath)).toEqual(loadInventory(lab.inventoryPath));
+    expect(loadInventory(lab.ansibleInventoryPath)).toEqual(lab.inventory);
   });
 
   it('keeps the client private key at <dataDir>/keys/client_ed25519 with mode 0600', () => {

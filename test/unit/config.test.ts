@@ -252,6 +252,56 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('an Ansible inventory (INVENTORY_FILE and GPUAAS_ENVIRONMENT)', () => {
+    let inventoryRoot: string;
+    let fleet: Record<string, string>;
+    beforeAll(() => {
+      inventoryRoot = path.join(dir, 'infra', 'ansible', 'inventory');
+      for (const env of ['dev', 'staging']) {
+        fs.mkdirSync(path.join(inventoryRoot, 'environments', env), { recursive: true });
+        fs.writeFileSync(path.join(inventoryRoot, 'environments', env, 'hosts.ini'), '[worker_compute]\n');
+      }
+      fleet = { SSH_PRIVATE_KEY_FILE: write('ansible_key', 'x'), PLATFORM_API_URL: 'https://platform.example.com', PLATFORM_API_TOKEN: 'tok' };
+    });
+    const hostsIni = (env: string) => path.join(inventoryRoot, 'environments', env, 'hosts.ini');
+    const inventoryFile = (env: Record<string, string>) => {
+      const config = loadConfig({ ...fleet, ...env });
+      return config.fleet.mode === 'inventory' ? config.fleet.inventoryFile : undefined;
+    };
+
+    it("picks environments/<GPUAAS_ENVIRONMENT>/hosts.ini from the inventory root or the environments folder, as the seed's commands do", () => {
+      expect(inventoryFile({ INVENTORY_FILE: inventoryRoot, GPUAAS_ENVIRONMENT: 'dev' })).toBe(hostsIni('dev'));
+      expect(inventoryFile({ INVENTORY_FILE: path.join(inventoryRoot, 'environments'), GPUAAS_ENVIRONMENT: 'staging' })).toBe(hostsIni('staging'));
+      expect(inventoryFile({ INVENTORY_FILE: hostsIni('dev'), GPUAAS_ENVIRONMENT: 'dev' })).toBe(hostsIni('dev'));
+      expect(inventoryFile({ INVENTORY_FILE: hostsIni('dev') })).toBe(hostsIni('dev'));
+      expect(inventoryFile({ INVENTORY_FILE: path.join(inventoryRoot, 'environments', 'staging') })).toBe(hostsIni('staging'));
+    });
+
+    it('refuses a folder without GPUAAS_ENVIRONMENT, an environment that is not there, and one that disagrees with the hosts.ini named', () => {
+      const problem = (env: Record<string, string>) => configError(() => loadConfig({ ...fleet, ...env })).problems;
+      expect(problem({ INVENTORY_FILE: inventoryRoot })).toEqual([
+        `GPUAAS_ENVIRONMENT: required when INVENTORY_FILE is an inventory folder (${inventoryRoot} has dev, staging)`,
+      ]);
+      expect(problem({ INVENTORY_FILE: inventoryRoot, GPUAAS_ENVIRONMENT: 'prod' })).toEqual([
+        `GPUAAS_ENVIRONMENT: no environment prod in ${path.join(inventoryRoot, 'environments')} (there: dev, staging)`,
+      ]);
+      expect(problem({ INVENTORY_FILE: hostsIni('dev'), GPUAAS_ENVIRONMENT: 'staging' })).toEqual([
+        `GPUAAS_ENVIRONMENT: staging, but INVENTORY_FILE is environment dev's ${hostsIni('dev')}`,
+      ]);
+      expect(problem({ INVENTORY_FILE: inventoryRoot, GPUAAS_ENVIRONMENT: '../dev' })).toEqual([
+        'GPUAAS_ENVIRONMENT: expected an environment folder name, e.g. dev (got "../dev")',
+      ]);
+      expect(problem({ INVENTORY_FILE: path.join(inventoryRoot, '..') })).toEqual([
+        expect.stringMatching(/^INVENTORY_FILE: no hosts\.ini in .* expected a JSON or YAML inventory, an Ansible hosts\.ini or an inventory folder$/),
+      ]);
+    });
+
+    it('leaves a JSON or YAML inventory as it is whatever GPUAAS_ENVIRONMENT says', () => {
+      const json = write('inv-env.json', '{"hosts": []}');
+      expect(inventoryFile({ INVENTORY_FILE: json, GPUAAS_ENVIRONMENT: 'prod' })).toBe(json);
+    });
+  });
+
   it('reports every bad variable in one error, one per line, without secrets', () => {
     const err = configError(() =>
       loadConfig({
@@ -347,7 +397,10 @@ describe('loadInventory', () => {
       'message',
       expect.stringMatching(/not valid YAML/),
     );
-    expect(configError(() => loadInventory(write('inventory.toml', 'x = 1')))).toHaveProperty('message', expect.stringMatching(/unsupported file extension/));
+    expect(configError(() => loadInventory(write('inventory.toml', 'x = 1')))).toHaveProperty(
+      'message',
+      expect.stringMatching(/unsupported file extension ".toml": use .json, .yaml or .yml, or an Ansible hosts.ini/),
+    );
     expect(configError(() => loadInventory(path.join(dir, 'nope.json')))).toHaveProperty('message', expect.stringMatching(/cannot read file/));
     expect(configError(() => loadInventory(write('empty.json', '{"hosts": []}')))).toHaveProperty(
       'message',
