@@ -27,7 +27,8 @@ export function collect(value: string, previous: string[] = []): string[] {
 /**
  * `key=value` of `--set`: the value is JSON when it reads as a number, boolean, null,
  * array or object (`xid=48`, `gpu_index=3`), and a string otherwise (`drain_timeout=5s`).
- * Quote it as JSON to force a string: `source="123"`. Parsed in the action, not by
+ * Quote it as JSON to force a string: `source="123"`. A drill's time placeholder
+ * (`window_end={now+2h}`) stays a string. Parsed in the action, not by
  * commander, so its errors are UsageErrors.
  */
 export function parseAssignment(assignment: string): [string, unknown] {
@@ -35,6 +36,8 @@ export function parseAssignment(assignment: string): [string, unknown] {
   if (eq <= 0) throw new UsageError(`--set expects key=value, got ${JSON.stringify(assignment)}`);
   const key = assignment.slice(0, eq).trim();
   const raw = assignment.slice(eq + 1);
+  // A drill's time placeholder ({now+2h}) is a string, not JSON gone wrong.
+  if (/^\{now[^{}"]*\}$/.test(raw.trim())) return [key, raw];
   if (/^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null|\[.*\]|\{.*\}|".*")$/s.test(raw.trim())) {
     try {
       return [key, JSON.parse(raw)];

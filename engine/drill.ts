@@ -1,6 +1,6 @@
-import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { DrillActivities } from '../capabilities/drill/drill-activities';
-import { expectedText, type DrillInput, type DrillReport } from '../domain/drills';
+import { expectedText, fillTimePlaceholders, type DrillInput, type DrillReport } from '../domain/drills';
 import { MEMO_REQUESTED_BY, type RunReport } from '../domain/runbook';
 import { runUserMetadata } from '../domain/run-summary';
 import { ActivityOptionSets } from './activity-options';
@@ -26,11 +26,14 @@ export async function runbookDrill(input: DrillInput): Promise<DrillReport> {
   if (scenario.fault) await drill.injectDrillFault(input.node_id, scenario.fault, `${workflowId}/${runId}/inject`);
   const injectedAt = Date.now();
 
+  const given = input.run_input ?? { ...scenario.input, node_id: input.node_id };
+  // Instants relative to this run ({now+2h}: a weekly schedule cannot fix them), in workflow time as the run starts.
+  const runInput = patched('drill-time-placeholders') ? fillTimePlaceholders(given, Date.now()).value : given;
   const child = await startChild(input.workflow_type, {
     workflowId: input.child_workflow_id,
     args: [
       {
-        ...(input.run_input ?? { ...scenario.input, node_id: input.node_id }),
+        ...runInput,
         run_mode: 'drill',
         source: `drill:${input.drill_id}`,
         correlation_id: `${workflowId}/${runId}`,

@@ -1,7 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { drillOf, DrillSpecSchema, expectedText, type DrillInput } from '../../domain/drills';
+import { drillOf, DrillSpecSchema, expectedText, fillTimePlaceholders, type DrillInput } from '../../domain/drills';
 import { ApiError, invalidInput } from '../errors';
 import { routeApis } from '../openapi/route-api';
 import { findRunbook } from '../runbook-registry';
@@ -40,10 +40,12 @@ function view(d: ScheduleDescription) {
 const API = routeApis({
   create: {
     summary: "Schedule a drill: a runbook's scenario against a drillable host",
-    description: 'Runs on `cron` or `every`, never two at once; a run missed during an outage still starts within `catchup_window`.',
+    description:
+      "Runs on `cron` or `every`, never two at once; a run missed during an outage still starts within `catchup_window`. `input` overrides the scenario's run input for this drill; instants relative to each run are written `{now}`, `{now+2h}`, `{now-10m}` and filled as the run starts (checked here as if it started now; a malformed one is 400 invalid_input).",
     body: DrillSpecSchema,
     responses: {
       201: 'the drill as scheduled',
+      400: 'invalid_input: the spec, a malformed time placeholder, or a run input the runbook refuses',
       404: "unknown_runbook, unknown_scenario (details.known lists the runbook's drills) or node_not_found",
       409: 'drill_exists',
       422: 'host_role_violation or not_drillable: the node is not a host this drill may act on',
@@ -91,8 +93,15 @@ export function registerDrillRoutes(app: FastifyInstance, deps: ApiDeps, pending
     // A scenario that expects a refusal targets a host of another role on purpose.
     const problem = targetProblem(entry, deps.inventory, spec.node_id, 'drill', !('failure' in shipped.expect));
     if (problem) throw problem;
-    const { scenario, runInput } = drillOf(entry, shipped, spec.node_id);
-    const checked = entry.schema.safeParse({ ...runInput, run_mode: 'drill' });
+    const { scenario, runInput } = drillOf(entry, shipped, spec.node_id, spec.input);
+    // The schedule keeps the placeholders (each run fills its own); the input is checked as a run starting now would get it.
+    const timed = fillTimePlaceholders(runInput, Date.now());
+    if (timed.problems.length) {
+      throw new ApiError(400, 'invalid_input', `invalid drill input for ${entry.name}: malformed time placeholder`, {
+        fields: timed.problems.map((p) => ({ path: `input.${p.path}`, message: p.message })),
+      });
+    }
+    const checked = entry.schema.safeParse({ ...timed.value, run_mode: 'drill' });
     if (!checked.success) throw invalidInput(checked.error, `drill input for ${entry.name}`);
     const input: DrillInput = {
       drill_id: spec.id,

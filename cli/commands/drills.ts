@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { Drill, DrillReport } from '../api-types';
 import { contextOf } from '../context';
 import { UsageError } from '../errors';
-import { collect } from '../option-parsers';
+import { collect, parseAssignment } from '../option-parsers';
 import { time, type Output } from '../output';
 
 const drillPath = (id: string) => `/api/v1/drills/${encodeURIComponent(id)}`;
@@ -15,6 +15,7 @@ interface CreateOptions {
   every?: string;
   catchupWindow?: string;
   paused?: boolean;
+  set: string[];
 }
 
 /** Drills: scheduled rehearsals of a runbook scenario against a drillable node. */
@@ -62,6 +63,12 @@ export function drillsCommand(): Command {
     .option('--every <duration>', 'or: how often it runs (e.g. 24h)')
     .option('--catchup-window <duration>', 'how late a missed run may still start (default 10m)')
     .option('--paused', 'create it paused')
+    .option(
+      '--set <key=value>',
+      "this drill's value for an input of the scenario, repeatable; instants relative to each run as {now}, {now+2h}, {now-10m} (--set cluster=staging --set db_backup_at={now-6h})",
+      collect,
+      [],
+    )
     .addHelpText(
       'after',
       '\nExample:\n  gpuaas-runbooks drills create nightly-xid --runbook gpu-fault-remediation --scenario transient-xid --node dev-gpu-3 --every 24h',
@@ -77,6 +84,7 @@ export function drillsCommand(): Command {
         ...(opts.cron.length ? { cron: opts.cron } : { every: opts.every }),
         ...(opts.catchupWindow ? { catchup_window: opts.catchupWindow } : {}),
         ...(opts.paused ? { paused: true } : {}),
+        ...(opts.set.length ? { input: Object.fromEntries(opts.set.map(parseAssignment)) } : {}),
       });
       if (out.json) return out.printJson(body);
       out.line(`drill ${body.id} created`);

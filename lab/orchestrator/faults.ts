@@ -6,8 +6,9 @@
  */
 import { z } from 'zod';
 import { artifactPath, MODEL_DIR } from './job-runner';
-import { MODELS, type OrchestratorLab } from './orchestrator-lab';
+import { DEFAULT_VERSION, MODELS, type OrchestratorLab } from './orchestrator-lab';
 import { WORKER_GPU_MIB } from './pools';
+import { PreviousReleaseError, stagePreviousRelease } from './previous-release';
 import { MEMORY_TOTAL_MIB } from '../gpus';
 
 const Model = z.enum(MODELS);
@@ -63,6 +64,25 @@ export const FaultSchema = z.discriminatedUnion('fault', [
   z.object({ fault: z.literal('long_jobs'), job_ms: z.number().int().min(1).max(3_600_000).default(60_000) }).strict(),
   /** The package step fails its checksum on this replica host (a corrupt mirror): it exits 1 and changes nothing. */
   z.object({ fault: z.literal('install_fails'), node_id: z.string() }).strict(),
+  /**
+   * What a weekly upgrade drill finds (previous-release.ts): every replica on `from_version`
+   * by the package step, a long job (`long_jobs`' job_ms) on every idle worker, `queued` more waiting.
+   */
+  z
+    .object({
+      fault: z.literal('previous_release_with_jobs'),
+      from_version: z
+        .string()
+        .regex(/^\d+\.\d+\.\d+$/)
+        .default(DEFAULT_VERSION),
+      job_ms: z.number().int().min(1).max(3_600_000).default(120_000),
+      queued: z.number().int().min(0).max(100).default(2),
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]{1,48}$/)
+        .optional(),
+    })
+    .strict(),
 ]);
 
 export type Fault = z.infer<typeof FaultSchema>;
@@ -137,5 +157,13 @@ export async function applyFault(lab: OrchestratorLab, f: Fault): Promise<Record
       if (!lab.replicaNodes.includes(f.node_id)) throw new FaultError(`${f.node_id} runs no replica`);
       lab.installFailures.add(f.node_id);
       return { fault: f.fault, node_id: f.node_id };
+    case 'previous_release_with_jobs': {
+      await applyFault(lab, { fault: 'long_jobs', job_ms: f.job_ms });
+      try {
+        return { fault: f.fault, job_ms: f.job_ms, ...(await stagePreviousRelease(lab, f)) };
+      } catch (err) {
+        throw err instanceof PreviousReleaseError ? new FaultError(err.message) : err;
+      }
+    }
   }
 }

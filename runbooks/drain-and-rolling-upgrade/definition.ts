@@ -8,6 +8,7 @@ import {
   type RollingUpgradeRequestSignal,
 } from './input';
 import type * as workflow from './workflow';
+import { ROLLING_UPGRADE_DRILLS } from './drills';
 
 export const drainAndRollingUpgradeRunbook: RunbookDefinition<typeof RollingUpgradeInputSchema> = {
   name: RUNBOOK_ROLLING_UPGRADE,
@@ -15,7 +16,7 @@ export const drainAndRollingUpgradeRunbook: RunbookDefinition<typeof RollingUpgr
     "the orchestrator's replicas upgraded node by node behind maintenance-mode drain (the consumer group's position never moved), pools back one at a time, every job of the window processed once; rolled back to the previous version when a node's upgrade fails",
   workflowType: 'drainAndRollingUpgrade' satisfies keyof typeof workflow,
   schema: RollingUpgradeInputSchema,
-  supportedRunModes: ['live', 'plan'],
+  supportedRunModes: ['live', 'plan', 'drill'],
   outcomes: ROLLING_UPGRADE_OUTCOMES,
   disruption: 'node',
   // The replicas run on control hosts; the run names a cluster, not a node (no target check before start).
@@ -24,6 +25,9 @@ export const drainAndRollingUpgradeRunbook: RunbookDefinition<typeof RollingUpgr
   nodeId: () => undefined,
   // One upgrade per target version: a repeat for another version is delivered to the open run, which records it.
   alert: (input) => ({ key: `upgrade-${input.target_version}`, xid: undefined }),
+  drills: ROLLING_UPGRADE_DRILLS,
+  // The drilled node is a replica host; the run names its cluster.
+  drillInput: (_nodeId, input) => input,
   joinSignal: (input, correlationId, receivedAt) => ({
     name: rollingUpgradeRequestSignal.name,
     arg: {

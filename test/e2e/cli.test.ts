@@ -282,6 +282,29 @@ test('drills and budgets: create, list, pause, delete a drill; budgets lists sco
   expect((await as('vic', 'drills', 'reports', id)).stdout).toBe('(none)\n');
   expect((await as('admin', 'drills', 'delete', id)).stdout).toBe(`drill ${id} deleted\n`);
   expect((await as('vic', 'drills', 'show', id)).code).toBe(EXIT.notFound);
+  // The drill's own input (--set): a malformed time placeholder is refused before any schedule exists.
+  const late = `${id}-late`;
+  const malformed = await as(
+    'admin',
+    'drills',
+    'create',
+    late,
+    '--runbook',
+    'gpu-fault-remediation',
+    '--scenario',
+    'transient-xid',
+    '--node',
+    NODE,
+    '--every',
+    '24h',
+    '--set',
+    'source={now+2x}',
+  );
+  expect(malformed).toMatchObject({
+    code: EXIT.usage,
+    stderr: expect.stringMatching(/^error: invalid_input: .*\n {2}input\.source: malformed time placeholder \{now\+2x\}/),
+  });
+  expect((await as('vic', 'drills', 'show', late)).code).toBe(EXIT.notFound);
 
   const budgets = await as('vic', 'budgets', '-o', 'json');
   expect(budgets.code).toBe(EXIT.ok);
