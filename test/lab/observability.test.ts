@@ -14,6 +14,7 @@ import { TempoClient } from '../../capabilities/observability-query/tempo-client
 import { ErrorType } from '../../domain/errors';
 import type { HostRole } from '../../domain/host-roles';
 import { LogEventSchema } from '../../domain/incident-evidence';
+import { LabAdmin, type IncidentRequest, type InjectedIncident } from '../../lab/admin-client';
 import { startLab, type RunningLab } from '../../lab/index';
 import { INCIDENT_SCENARIOS, type IncidentScenario } from '../../lab/observability/incident-scenarios';
 import { http, waitFor } from './support';
@@ -23,23 +24,8 @@ let lab: RunningLab;
 let loki: LokiClient;
 let tempo: TempoClient;
 
-interface Injected {
-  scenario: string;
-  correlation_id: string;
-  trace_id: string;
-  first_failing_role: HostRole;
-  lines: number;
-  text_lines: number;
-  spans: number;
-  host_state: unknown;
-}
-
 const admin = (method: string, path: string, body?: unknown) => http(lab.platformUrl, method, `/lab/v1${path}`, { body, token: lab.platformToken });
-const inject = async (body: Record<string, unknown>): Promise<Injected> => {
-  const res = await admin('POST', '/observability/incidents', body);
-  expect(res.status).toBe(201);
-  return res.body as Injected;
-};
+const inject = (req: IncidentRequest): Promise<InjectedIncident> => new LabAdmin(lab.platformUrl, lab.platformToken).injectIncident(req);
 /** The last hour up to now: where every default-timed incident lies. */
 const logs = (query: string, limit = 1000) => loki.queryRange({ query, start: new Date(Date.now() - 3_600_000), end: new Date(Date.now() + 1000), limit });
 
@@ -260,6 +246,11 @@ describe('Loki query_range', () => {
       return found.length > 0 ? found : undefined;
     }, 10_000);
     expect(controller[0]).toMatchObject({ host_name: 'dev-lab-1', app_slug: 'slurm-reference', component: 'controller' });
+    const agent = await waitFor(async () => {
+      const found = await logs('{service="node-agent", host_name="dev-gpu-1"} | json | msg=~"heartbeat ok|inventory reported"');
+      return found.length > 0 ? found : undefined;
+    }, 10_000);
+    expect(agent[0]).toMatchObject({ host_role: 'worker_compute', node_id: 'dev-gpu-1', component: 'node-agent', level: 'info' });
   });
 });
 
