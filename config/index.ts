@@ -113,6 +113,11 @@ export interface Config {
   drills: { faultUrl?: string; faultToken?: Secret };
   logLevel: LogLevel;
   otel: { endpoint?: string };
+  /**
+   * Where incident triage reads logs (Loki's query_range) and traces (Tempo's trace by id).
+   * Unset in lab mode: the lab's own endpoints; unset on a real fleet: no log or trace evidence.
+   */
+  observability: { lokiUrl?: string; tempoUrl?: string };
   /** The simulated fleet (`npm start` without INVENTORY_FILE). */
   lab: {
     /** Multiplies every simulated command duration and reboot (1 = real time). */
@@ -266,6 +271,8 @@ const VARIABLES = {
   PLATFORM_API_TOKEN: nonEmpty.optional(),
   LOG_LEVEL: logLevel.default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  LOKI_URL: httpUrl.optional(),
+  TEMPO_URL: httpUrl.optional(),
   LAB_TIME_SCALE: positiveNumber.default(1),
   LAB_EXTRA_GPU_NODES: nonNegativeInt.default(0),
 } as const;
@@ -395,6 +402,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     drills: { faultUrl: v.DRILL_FAULT_URL, faultToken: v.DRILL_FAULT_TOKEN ? new Secret(v.DRILL_FAULT_TOKEN) : undefined },
     logLevel: v.LOG_LEVEL,
     otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT },
+    observability: { lokiUrl: v.LOKI_URL, tempoUrl: v.TEMPO_URL },
     lab: { timeScale: v.LAB_TIME_SCALE, extraGpuNodes: v.LAB_EXTRA_GPU_NODES },
   };
 }

@@ -33,6 +33,11 @@ export const ErrorType = {
   DiagUnavailable: 'DiagUnavailable',
   /** A package step (an orchestrator release) failed on a host; the runbook rolls back, it does not retry it. */
   InstallFailed: 'InstallFailed',
+  /**
+   * Loki or Tempo could not be read: unreachable, timed out or 5xx (retryable), or it refused the
+   * request (a LogQL syntax error, a bad trace id: non-retryable, the same query fails again).
+   */
+  ObservabilityApiError: 'ObservabilityApiError',
   /** Output was cut at the size cap, so what was read cannot be trusted as complete. */
   OutputTruncated: 'OutputTruncated',
 } as const;

@@ -1,4 +1,20 @@
 /** A client for the lab's fault-injection and record endpoints (/lab/v1), for tests, drills and scripts. */
+import type { EvidenceGap } from './observability/incident-scenarios';
+import type { InjectedIncident } from './observability/inject-incident';
+
+export type { InjectedIncident } from './observability/inject-incident';
+
+/** One of seed 000's incidents (docs/lab.md lists the scenarios); ids are generated when not given. */
+export interface IncidentRequest {
+  scenario: string;
+  correlation_id?: string;
+  /** 32 lowercase hex characters. */
+  trace_id?: string;
+  started_at?: string;
+  omit?: EvidenceGap[];
+  noise_lines?: number;
+  worker_node_id?: string;
+}
 export interface LabRecords {
   commands: { seq: number; node_id: string; host_name: string; command: string; exit_code: number | null; at: string }[];
   mutations: { seq: number; node_id: string; kind: string; idempotency_key?: string; applied: boolean; at: string; detail?: Record<string, unknown> }[];
@@ -192,6 +208,11 @@ export class LabAdmin {
     const res = await fetch(`${this.baseUrl}/lab/v1/orchestrator/state`, { headers: this.auth() });
     if (!res.ok) throw new Error(`lab orchestrator state: ${res.status} ${await res.text()}`);
     return (await res.json()) as Record<string, unknown>;
+  }
+
+  /** Writes one incident into the lab's Loki and Tempo (POST /lab/v1/observability/incidents). */
+  async injectIncident(req: IncidentRequest): Promise<InjectedIncident> {
+    return (await this.post('/lab/v1/observability/incidents', req)) as InjectedIncident;
   }
 
   private auth(): Record<string, string> {

@@ -20,6 +20,7 @@ import { installErrorHandlers } from './http-errors';
 import { buildInventory, labHostSpecs, previousPorts, writeInventory } from './inventory';
 import { loadLabKeys } from './keys';
 import { OrchestratorLab, registerOrchestratorAdmin, type OrchestratorOptions } from './orchestrator';
+import { LabObservability, registerObservabilityApi } from './observability';
 import { registerPlatformApi } from './platform-api';
 import { SshHost } from './ssh-hosts';
 import { LabWorld, type LabHost } from './world';
@@ -58,6 +59,9 @@ export interface RunningLab {
   clientKeyPath: string;
   /** http://127.0.0.1:PORT */
   platformUrl: string;
+  /** The lab's Loki (GET /loki/api/v1/query_range) and Tempo (GET /api/traces/<id>): the same server, no token. */
+  lokiUrl: string;
+  tempoUrl: string;
   platformToken: string;
   /**
    * Present when the lab runs the orchestrator: what the engine needs to reach it (cluster
@@ -75,14 +79,23 @@ function reachableAddress(bindHost: string): string {
   return bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
 }
 
-function buildHttp(world: LabWorld, apps: AppRuntime, orchestrator: OrchestratorLab | undefined, token: string, logger: Logger): FastifyInstance {
+function buildHttp(
+  world: LabWorld,
+  apps: AppRuntime,
+  orchestrator: OrchestratorLab | undefined,
+  observability: LabObservability,
+  token: string,
+  logger: Logger,
+): FastifyInstance {
   // Fastify's own request logging stays off; errors are logged by the error handler.
   const app = fastify({ logger: false });
   installErrorHandlers(app, logger);
-  registerPlatformApi(app, { platform: world.platform, records: world.records, idempotency: world.idempotency, token });
+  const apiLogs = observability.writer('gpuaas-api', observability.hostsByRole.platform_control);
+  registerPlatformApi(app, { platform: world.platform, records: world.records, idempotency: world.idempotency, token, logs: apiLogs });
   registerAdminApi(app, world, token);
   registerAppRuntimeApi(app, { runtime: apps, platform: world.platform, records: world.records, idempotency: world.idempotency });
   if (orchestrator) registerOrchestratorAdmin(app, orchestrator);
+  registerObservabilityApi(app, observability);
   return app;
 }
 
@@ -104,10 +117,15 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const now = new Date();
   const hosts: LabHost[] = specs.map((spec) => ({ spec, state: new SimHostState(spec.node_id, spec.hostname, spec.role, now) }));
   const world = new LabWorld(hosts, opts.drainDelayMs ?? 300);
-  const apps = new AppRuntime({ hosts, timeScale });
+  // First part: cleared before the others reset, so the lines they write when they start again are kept.
+  const observability = new LabObservability({ hosts: specs });
+  world.parts.push(observability);
+  const apps = new AppRuntime({ hosts, timeScale, observability });
   world.parts.push(apps);
   // After the app runtime: its replicas are units on the app runtime's hosts.
-  const orchestrator = opts.orchestrator ? new OrchestratorLab(apps, { ...opts.orchestrator, timeScale, bindHost, records: world.records }) : undefined;
+  const orchestrator = opts.orchestrator
+    ? new OrchestratorLab(apps, { ...opts.orchestrator, timeScale, bindHost, records: world.records, observability })
+    : undefined;
   if (orchestrator) world.parts.push(orchestrator);
   for (const h of hosts) {
     const { node_id, hostname } = h.spec;
@@ -147,7 +165,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   }
 
   const sshHosts = hosts.map((h) => h.ssh).filter((s): s is SshHost => s !== undefined);
-  const app = buildHttp(world, apps, orchestrator, token, logger.child({ component: 'lab-http' }));
+  const app = buildHttp(world, apps, orchestrator, observability, token, logger.child({ component: 'lab-http' }));
   const stop = async () => {
     await world.stop();
     await Promise.all(sshHosts.map((s) => s.close()));
@@ -189,6 +207,8 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
     ansibleInventoryPath,
     clientKeyPath: keys.client.privateKeyPath,
     platformUrl,
+    lokiUrl: platformUrl,
+    tempoUrl: platformUrl,
     platformToken: token,
     orchestrator: orchestratorInfo,
     stop,

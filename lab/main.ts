@@ -37,6 +37,7 @@ async function main(): Promise<void> {
   const lines = [
     `platform API : ${lab.platformUrl}/api/v1  (Authorization: Bearer ${lab.platformToken})`,
     `lab admin    : ${lab.platformUrl}/lab/v1  (same bearer token)`,
+    `loki / tempo : ${lab.lokiUrl}/loki/api/v1/query_range, ${lab.tempoUrl}/api/traces/<trace id>  (no token)`,
     `inventory    : ${lab.inventoryPath}`,
     `  as Ansible : ${lab.ansibleInventoryPath}`,
     `client key   : ${lab.clientKeyPath}`,

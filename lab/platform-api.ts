@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { NodeIdSchema } from '../domain/inventory';
 import { sendError, sendInvalid } from './http-errors';
 import { fingerprint, IDEMPOTENCY_HEADER, type IdempotencyStore } from './idempotency';
+import type { ServiceLogWriter } from './observability';
 import type { PlatformState } from './platform-state';
 import type { MutationKind, Records } from './records';
 
@@ -17,7 +18,11 @@ export interface PlatformApiDeps {
   records: Records;
   idempotency: IdempotencyStore;
   token: string;
+  /** The API's request log in the lab's Loki (service gpuaas-api on the platform_control host). */
+  logs?: ServiceLogWriter;
 }
+
+export const CORRELATION_HEADER = 'x-correlation-id';
 
 const ReasonBody = z.object({ reason: z.string().trim().min(1).max(1000) }).strict();
 const RmaBody = z
@@ -55,12 +60,32 @@ export function bearerOk(req: FastifyRequest, token: string): boolean {
 export function registerPlatformApi(app: FastifyInstance, deps: PlatformApiDeps): void {
   const { platform, records, idempotency } = deps;
 
+  /** The trace read API (Tempo's /api/traces) shares the prefix but is not the platform's. */
+  const isPlatformPath = (url: string) => url.startsWith('/api/') && !url.startsWith('/api/traces/');
+
   app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/api/')) return;
+    if (!isPlatformPath(req.url)) return;
     if (!bearerOk(req, deps.token)) {
       reply.header('www-authenticate', 'Bearer realm="gpuaas-lab"');
       return sendError(reply, 401, 'unauthorized', 'missing or invalid bearer token');
     }
+  });
+
+  // One line per API request, carrying the caller's correlation id as the real API's access log does.
+  app.addHook('onResponse', async (req, reply) => {
+    if (!deps.logs || !isPlatformPath(req.url)) return;
+    const header = req.headers[CORRELATION_HEADER];
+    const status = reply.statusCode;
+    deps.logs({
+      level: status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info',
+      msg: 'request completed',
+      component: 'api',
+      correlation_id: typeof header === 'string' && header.trim() ? header.trim().slice(0, 200) : undefined,
+      method: req.method,
+      route: req.routeOptions.url ?? req.url.split('?')[0],
+      status,
+      node_id: (req.params as { node_id?: string } | undefined)?.node_id,
+    });
   });
 
   const nodeIdOf = (req: FastifyRequest) => NodeParams.parse(req.params).node_id;

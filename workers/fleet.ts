@@ -10,6 +10,9 @@ export interface LabEndpoints {
   clientKeyPath: string;
   platformUrl: string;
   platformToken: string;
+  /** The lab's Loki and Tempo read APIs. */
+  lokiUrl?: string;
+  tempoUrl?: string;
   /** The lab's GPU orchestrator, when it runs one. */
   orchestrator?: { cluster: OrchestratorCluster };
 }
@@ -20,6 +23,9 @@ export interface FleetWiring {
   platformUrl: string;
   platformToken: string;
   orchestrators: OrchestratorCluster[];
+  /** Where incident evidence is read: LOKI_URL and TEMPO_URL, else the lab's; unset on a fleet that configures none. */
+  lokiUrl?: string;
+  tempoUrl?: string;
 }
 
 /** The fleet the activities act on: the configured real one, or the lab that was just started. */
@@ -31,6 +37,8 @@ export function fleetWiring(config: Config, lab: LabEndpoints | undefined): Flee
       platformUrl: config.fleet.platformApiUrl,
       platformToken: config.fleet.platformApiToken.reveal(),
       orchestrators: config.fleet.orchestratorClustersFile ? loadOrchestratorClusters(config.fleet.orchestratorClustersFile) : [],
+      lokiUrl: config.observability.lokiUrl,
+      tempoUrl: config.observability.tempoUrl,
     };
   }
   if (!lab) throw new Error('no INVENTORY_FILE configured and the lab is not running');
@@ -40,5 +48,7 @@ export function fleetWiring(config: Config, lab: LabEndpoints | undefined): Flee
     platformUrl: lab.platformUrl,
     platformToken: lab.platformToken,
     orchestrators: lab.orchestrator ? [lab.orchestrator.cluster] : [],
+    lokiUrl: config.observability.lokiUrl ?? lab.lokiUrl,
+    tempoUrl: config.observability.tempoUrl ?? lab.tempoUrl,
   };
 }

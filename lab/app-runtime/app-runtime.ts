@@ -5,6 +5,7 @@
  * them. Reached only through the hosts' SSH servers (programs.ts) and the HTTP
  * routes (platform-routes.ts, admin-routes.ts).
  */
+import type { LabObservability } from '../observability';
 import type { LabHost } from '../world';
 import { AppHost } from './app-host';
 import { ALLOCATION_BIND_MS, AppPlatform, RECONCILE_KEY_TASK, type AppAllocation, type AppInstance, type Member, type NodeTask } from './app-platform';
@@ -81,6 +82,8 @@ const UNIT_DEFS: Record<keyof typeof UNITS, UnitDefinition> = {
 export interface AppRuntimeOptions {
   hosts: readonly LabHost[];
   timeScale: number;
+  /** Where the controller and node-agents ship their logs (the lab's Loki); none when left out. */
+  observability?: LabObservability;
 }
 
 export class AppRuntime {
@@ -109,13 +112,14 @@ export class AppRuntime {
       scheduler: this.scheduler,
       hostOf: (id) => this.hosts.get(id),
       requestKeyReconcile: (instanceId, allocationId) => this.requestKeyReconcile(instanceId, allocationId),
+      logs: opts.observability?.writer('slurm-reference-controller', control.nodeId),
     });
     const deps = { state: control.lab.state, journal: control.journal, scheduler: this.scheduler, files: control.files };
     control.units.set(UNITS.controller, new ServiceUnit(UNIT_DEFS.controller, deps, () => this.controller.process()));
     control.units.set(UNITS.slurmctld, new ServiceUnit(UNIT_DEFS.slurmctld, deps, () => this.slurm.slurmctldProcess()));
     for (const host of this.hosts.values()) {
       if (!host.isWorker) continue;
-      const agent = new NodeAgent({ host, platform: this.platform, dns: this.dns });
+      const agent = new NodeAgent({ host, platform: this.platform, dns: this.dns, logs: this.opts.observability?.writer('node-agent', host.nodeId) });
       this.agents.set(host.nodeId, agent);
       const hd = { state: host.lab.state, journal: host.journal, scheduler: this.scheduler, files: host.files };
       host.units.set(UNITS.nodeAgent, new ServiceUnit(UNIT_DEFS.nodeAgent, hd, () => agent.process()));

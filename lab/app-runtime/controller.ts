@@ -15,6 +15,7 @@ import { parseEnvFile } from './host-files';
 import { logfmt } from './logfmt';
 import { resolveName, type LabDns } from './resolver';
 import type { Scheduler } from './scheduler';
+import type { ServiceLogWriter } from '../observability';
 import type { ProcessContext, ServiceProcess } from './service-units';
 import type { SlurmCluster } from './slurm-cluster';
 
@@ -39,6 +40,8 @@ export interface ControllerDeps {
   hostOf(nodeId: string): AppHost | undefined;
   /** Creates an allocation.reconcile_managed_authorized_key task for the allocation's node. */
   requestKeyReconcile(instanceId: string, allocationId: string): { id: string };
+  /** The lab's central logs (Loki): each journal line is shipped there too, as JSON. */
+  logs?: ServiceLogWriter;
 }
 
 type Step = { kind: 'ready' } | { kind: 'waiting' } | { kind: 'error'; category: 'resolve' | 'connect' | 'auth'; error: string };
@@ -79,7 +82,9 @@ export class ControllerDaemon {
   }
 
   private log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, string | number> = {}): void {
-    this.ctx?.log(logfmt(level, msg, fields));
+    if (!this.ctx) return;
+    this.ctx.log(logfmt(level, msg, fields));
+    this.deps.logs?.({ ...fields, level, msg, component: 'controller', app_slug: 'slurm-reference' });
   }
 
   private run(ctx: ProcessContext): void {

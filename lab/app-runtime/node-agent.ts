@@ -16,6 +16,7 @@ import { CONTROL_PLANE_IP, NODE_AGENT_VERSION, PATHS, reachable } from './fleet'
 import { parseEnvFile } from './host-files';
 import { logfmt } from './logfmt';
 import { resolveName, type LabDns } from './resolver';
+import type { ServiceLogWriter } from '../observability';
 import type { ProcessContext, ServiceProcess } from './service-units';
 import type { Timer } from './scheduler';
 
@@ -44,6 +45,8 @@ export interface AgentDeps {
   host: AppHost;
   platform: AppPlatform;
   dns: LabDns;
+  /** The lab's central logs (Loki): the agent ships each journal line there too, as JSON. */
+  logs?: ServiceLogWriter;
 }
 
 export class NodeAgent {
@@ -103,7 +106,9 @@ export class NodeAgent {
   }
 
   private log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, string | number> = {}): void {
-    this.ctx?.log(logfmt(level, msg, fields));
+    if (!this.ctx) return;
+    this.ctx.log(logfmt(level, msg, fields));
+    this.deps.logs?.({ ...fields, level, msg, component: 'node-agent', node_id: this.nodeId });
   }
 
   private run(ctx: ProcessContext): void {

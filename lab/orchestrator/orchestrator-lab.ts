@@ -14,6 +14,7 @@ import { Scheduler } from '../app-runtime/scheduler';
 import type { HostCommandExtension } from '../command-extension';
 import type { GpuProcess } from '../command-types';
 import { MEMORY_TOTAL_MIB } from '../gpus';
+import type { LabObservability } from '../observability';
 import type { LabPart } from '../world';
 import type { Records } from '../records';
 import { OrchestratorHttp } from './http-api';
@@ -96,7 +97,7 @@ export class OrchestratorLab implements LabPart {
 
   constructor(
     private readonly apps: AppRuntime,
-    private readonly opts: OrchestratorOptions & { timeScale: number; bindHost: string; records?: Records },
+    private readonly opts: OrchestratorOptions & { timeScale: number; bindHost: string; records?: Records; observability?: LabObservability },
   ) {
     this.scheduler = new Scheduler(opts.timeScale);
     this.lockName = opts.lockName ?? LEADER_LOCK_NAME;
@@ -338,6 +339,7 @@ export class OrchestratorLab implements LabPart {
           leak: (s) => this.leak(s),
           http,
           counters: this.counters,
+          logs: this.opts.observability?.writer('gpu-orchestrator', nodeId),
         });
         this.processes.set(nodeId, p);
         return p.behaviour();

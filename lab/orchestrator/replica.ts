@@ -9,6 +9,7 @@
  */
 import { Redis } from 'ioredis';
 import type { ProcessContext, ServiceProcess } from '../app-runtime/service-units';
+import type { ServiceLogWriter } from '../observability';
 import type { OrchestratorHttp } from './http-api';
 import type { Connections, JobCounters, JobRunner } from './job-runner';
 import { jsonLine, type LogLevel } from './json-log';
@@ -45,6 +46,8 @@ export interface ReplicaEnv {
   /** The API server of this host: bound while the process runs. */
   http: OrchestratorHttp;
   counters: JobCounters;
+  /** The lab's central logs (Loki): each line is shipped there too. */
+  logs?: ServiceLogWriter;
 }
 
 export interface ReplicaView {
@@ -109,7 +112,16 @@ export class ReplicaProcess implements ReplicaView {
   }
 
   log(level: LogLevel, msg: string, fields: object = {}): void {
-    this.ctx?.log(jsonLine(level, level === 'error' || msg.startsWith('Leader') ? 'leader' : 'engine', msg, { replica: this.replicaId, ...fields }));
+    if (!this.ctx) return;
+    const logger = level === 'error' || msg.startsWith('Leader') ? 'leader' : 'engine';
+    this.ctx.log(jsonLine(level, logger, msg, { replica: this.replicaId, ...fields }));
+    this.env.logs?.({
+      ...(fields as Record<string, string | number | boolean>),
+      level: level === 'warning' ? 'warn' : level,
+      msg,
+      component: logger,
+      node_id: this.nodeId,
+    });
   }
 
   private get alive(): boolean {

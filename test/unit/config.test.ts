@@ -110,6 +110,7 @@ describe('loadConfig', () => {
       lab: { timeScale: 1, extraGpuNodes: 0 },
       logLevel: 'info',
       otel: { endpoint: undefined },
+      observability: { lokiUrl: undefined, tempoUrl: undefined },
     });
   });
 
@@ -137,6 +138,8 @@ describe('loadConfig', () => {
       SSH_OUTPUT_LIMIT_BYTES: '65536',
       LOG_LEVEL: 'debug',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
+      LOKI_URL: 'https://loki.internal:3100',
+      TEMPO_URL: 'https://tempo.internal:3200/',
       API_TOKENS_FILE: '/etc/gpuaas/tokens.json',
       OIDC_ISSUER: 'https://login.example.com/',
       OIDC_AUDIENCE: 'gpuaas-runbooks',
@@ -168,6 +171,7 @@ describe('loadConfig', () => {
     expect(config.ssh).toEqual({ connectTimeoutMs: 5000, commandTimeoutMs: 120_000, outputLimitBytes: 65536 });
     expect(config.logLevel).toBe('debug');
     expect(config.otel.endpoint).toBe('http://otel:4318');
+    expect(config.observability).toEqual({ lokiUrl: 'https://loki.internal:3100', tempoUrl: 'https://tempo.internal:3200/' });
     expect(redactConfig(config).databaseUrl).toBe('postgres://u:***@db:5432/runbooks');
     expect(config.redisUrl).toBe('redis://:rp@redis:6379/2');
     expect(config.orchestratorDbUrl).toBe('mysql://orch:op@mariadb:3306/orchestrator');
@@ -208,6 +212,10 @@ describe('loadConfig', () => {
     expect(config.temporal.address).toBeUndefined();
     expect(config.api.port).toBe(8080);
     expect(config.fleet.mode).toBe('lab');
+  });
+
+  it('leaves LOKI_URL and TEMPO_URL unset by default (the lab serves both; a real fleet names its own)', () => {
+    expect(loadConfig({}).observability).toEqual({ lokiUrl: undefined, tempoUrl: undefined });
   });
 
   describe('real fleet mode (INVENTORY_FILE)', () => {
@@ -315,6 +323,7 @@ describe('loadConfig', () => {
         DATABASE_URL: 'mysql://root:hunter2@db/x',
         OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url',
         PLATFORM_API_URL: 'ftp://platform',
+        LOKI_URL: 'loki:3100',
       }),
     );
     expect(badVariables(err).sort()).toEqual(
@@ -322,6 +331,7 @@ describe('loadConfig', () => {
         'API_PORT',
         'DATABASE_URL',
         'LOG_LEVEL',
+        'LOKI_URL',
         'OTEL_EXPORTER_OTLP_ENDPOINT',
         'PLATFORM_API_URL',
         'SSH_COMMAND_TIMEOUT',
@@ -331,7 +341,7 @@ describe('loadConfig', () => {
         'TEMPORAL_PORT',
       ].sort(),
     );
-    expect(err.problems).toHaveLength(10);
+    expect(err.problems).toHaveLength(11);
     expect(err.message.split('\n')[0]).toBe('Invalid configuration:');
     expect(err.message).toContain('API_PORT: expected a port number (got "eighty")');
     expect(err.message).not.toContain('hunter2');
