@@ -17,6 +17,7 @@ import { PlanStore } from './evidence/plan-store';
 import { createDriverActivities } from './gpu/driver-activities';
 import { createGpuActivities } from './gpu/gpu-activities';
 import { readNodeLeaseHolders } from './budget/node-lease-holders';
+import { createTriageActivities, type LogSource, type TraceSource } from './triage/triage-activities';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrchestratorActivities } from './orchestrator/orchestrator-activities';
 import { createPoolProcessActivities } from './orchestrator/pool-process-activities';
@@ -47,6 +48,9 @@ export interface ActivityDeps {
   faultInjectionToken?: string;
   /** Approval rules this worker's runs apply: minimums, signal checks, escalation webhooks. */
   approvals: ApprovalSettings;
+  /** Where incident triage reads logs and traces (LOKI_URL, TEMPO_URL); unset: triage fails saying so. */
+  logs?: LogSource;
+  traces?: TraceSource;
 }
 
 /**
@@ -78,6 +82,7 @@ export function createActivities(deps: ActivityDeps) {
       temporal: deps.temporal,
       ledgerTaskQueue: deps.ledgerTaskQueue,
     }),
+    ...createTriageActivities({ logs: deps.logs, traces: deps.traces, hosts }),
     ...createOrchestratorActivities({ clusters: deps.orchestrators, logger: deps.logger }),
     ...createPoolProcessActivities({ hosts, logger: deps.logger }),
     ...createDrillActivities({

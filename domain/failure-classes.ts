@@ -59,8 +59,8 @@ export const FAILURE_CLASSES: readonly FailureClass[] = [
     id: 'control_component_unavailable',
     role: 'app_control',
     name: 'platform-app control component unavailable',
-    components: ['slurmctld', 'ray-head', 'k8s-control-plane', 'gpuaas-app-runtime-worker'],
-    errors: ['controller_unavailable', 'controller_deploy_failed'],
+    components: ['slurmctld', 'ray-head', 'k8s-control-plane', 'slurm-reference-controller', 'controller', 'gpuaas-app-runtime-worker'],
+    errors: ['controller_unavailable', 'controller_deploy_failed', 'controller_crashloop'],
   },
   {
     id: 'node_shim_or_adapter',
@@ -69,7 +69,13 @@ export const FAILURE_CLASSES: readonly FailureClass[] = [
     components: ['node-shim', 'app-runtime-adapter'],
     errors: ['adapter_failed'],
   },
-  { id: 'stack_port_collision', role: 'app_control', name: 'stack-local port/state collision', components: [], errors: ['address_in_use', 'state_conflict'] },
+  {
+    id: 'stack_port_collision',
+    role: 'app_control',
+    name: 'stack-local port/state collision',
+    components: [],
+    errors: ['address_in_use', 'port_in_use', 'state_conflict', 'state_dir_locked'],
+  },
   // worker_compute
   {
     id: 'node_agent',

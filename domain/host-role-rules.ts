@@ -93,14 +93,14 @@ export const HOST_ROLE_RULES: readonly HostRoleRule[] = [
     quote: 'No arbitrary CI jobs on dev-gpu-1',
     source: 'seed 002, Safety Rules',
     enforced:
-      'no runbook starts CI work on any host; a runner found on a GPU worker is a boundary-validation finding (domain/boundary-validation.ts; the triage runbook that runs it is not built yet)',
+      'no runbook starts CI work on any host; a runner found on a GPU worker is a boundary-validation finding (domain/boundary-validation.ts, run over SSH by incident-triage, step validate_host_boundaries)',
   },
   {
     id: 'lab-host-not-platform-control',
     quote: 'Confirm the lab host is not being treated as the platform control-plane host.',
     source: 'seed 000, Boundary Validation',
     enforced:
-      'GitLab, the registry or the GPUaaS API found on the app_control host is a boundary-validation finding (domain/boundary-validation.ts; the triage runbook that runs it is not built yet)',
+      'GitLab, the registry or the GPUaaS API found on the app_control host is a boundary-validation finding (domain/boundary-validation.ts, run over SSH by incident-triage, step validate_host_boundaries)',
   },
 ];
 

@@ -17,6 +17,8 @@ export const ACTION_ALLOWED_ROLES = {
   set_persistence_mode: ['worker_compute'],
   install_gpu_driver: ['worker_compute'],
   read_boot_id: ['worker_compute', 'app_control', 'platform_control'],
+  // Incident triage's boundary validation reads every role's process list, and changes nothing.
+  read_processes: ['worker_compute', 'app_control', 'platform_control'],
   // Platform-app control components (the Slurm controller) live on app_control only (seed 002).
   read_app_controller: ['app_control'],
   manage_app_controller: ['app_control'],

@@ -26,6 +26,9 @@ export const LogEventSchema = z.object({
   /** A short machine-readable cause (`image_pull_failed`, `cert_expired`, ...). */
   error: z.string().optional(),
   app_slug: z.string().optional(),
+  /** The platform app instance the line is about, when it is about one (a next step can then name it). */
+  project_id: z.string().optional(),
+  app_instance_id: z.string().optional(),
 });
 export type LogEvent = z.infer<typeof LogEventSchema>;
 

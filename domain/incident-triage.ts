@@ -115,7 +115,8 @@ export function causalRoots(spans: readonly Span[]): Span[] {
   return failed.filter((s) => !hasFailedDescendant.has(s.span_id));
 }
 
-const byTime = (a: Failure, b: Failure) => ms(a.at) - ms(b.at) || (a.source === b.source ? 0 : a.source === 'span' ? -1 : 1);
+/** Oldest first; at the same instant the log line goes first: it is the same event, told with its error code. */
+const byTime = (a: Failure, b: Failure) => ms(a.at) - ms(b.at) || (a.source === b.source ? 0 : a.source === 'log' ? -1 : 1);
 
 /** The role of a failure as its evidence says, else the one its service normally has. */
 const roleOf = (f: Failure): HostRole | undefined => f.host_role ?? SERVICE_ROLES[f.service];

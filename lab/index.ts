@@ -121,6 +121,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   const observability = new LabObservability({ hosts: specs });
   world.parts.push(observability);
   const apps = new AppRuntime({ hosts, timeScale, observability });
+  observability.startProcess = (nodeId, user, args) => apps.startOtherProcess(nodeId, user, args);
   world.parts.push(apps);
   // After the app runtime: its replicas are units on the app runtime's hosts.
   const orchestrator = opts.orchestrator

@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import { createActivities, type RunbookActivities } from '../capabilities';
 import { PlatformClient } from '../capabilities/platform/platform-client';
 import { createSshExecutor } from '../capabilities/host/ssh-executor';
+import { LokiClient } from '../capabilities/observability-query/loki-client';
+import { TempoClient } from '../capabilities/observability-query/tempo-client';
+import { lokiLogSource, tempoTraceSource } from '../capabilities/triage/triage-activities';
 import type { Client } from '@temporalio/client';
 import type { ApprovalSettings } from '../capabilities/approvals/approval-activities';
 import type { BudgetConfig } from '../domain/disruption';
@@ -29,6 +32,9 @@ export interface ActivityWiring {
   faultInjectionToken?: string;
   /** Default: signals on, checked against no one (so refused), the built-in minimums, no escalation webhooks. */
   approvals?: ApprovalSettings;
+  /** Loki and Tempo for incident triage (LOKI_URL, TEMPO_URL, or the lab's). */
+  lokiUrl?: string;
+  tempoUrl?: string;
 }
 
 const NO_APPROVAL_SETTINGS: ApprovalSettings = { signals: true, minApprovals: {}, escalationWebhooks: {} };
@@ -48,5 +54,7 @@ export function composeActivities(w: ActivityWiring): RunbookActivities {
     faultInjectionUrl: w.faultInjectionUrl,
     faultInjectionToken: w.faultInjectionToken,
     approvals: w.approvals ?? NO_APPROVAL_SETTINGS,
+    logs: w.lokiUrl ? lokiLogSource(new LokiClient({ baseUrl: w.lokiUrl })) : undefined,
+    traces: w.tempoUrl ? tempoTraceSource(new TempoClient({ baseUrl: w.tempoUrl })) : undefined,
   });
 }

@@ -26,6 +26,17 @@ export function createInventoryActivities(deps: { inventory: Inventory }) {
       }
       return describe(host);
     },
+    /** The inventoried hosts that evidence names, by node id or host name; names the inventory lacks are listed apart. */
+    async findHostsByName(names: string[]): Promise<{ found: HostDescription[]; unknown: string[] }> {
+      const found = new Map<string, HostDescription>();
+      const unknown: string[] = [];
+      for (const name of names) {
+        const host = findHost(deps.inventory, name) ?? deps.inventory.hosts.find((h) => h.hostname === name);
+        if (host) found.set(host.node_id, describe(host));
+        else unknown.push(name);
+      }
+      return { found: [...found.values()], unknown };
+    },
     /** Every inventoried host of a role (e.g. the app_control host that runs platform-app controllers). */
     async hostsWithRole(role: HostRole): Promise<HostDescription[]> {
       return deps.inventory.hosts.filter((h) => h.role === role).map(describe);

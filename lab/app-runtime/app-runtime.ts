@@ -5,6 +5,7 @@
  * them. Reached only through the hosts' SSH servers (programs.ts) and the HTTP
  * routes (platform-routes.ts, admin-routes.ts).
  */
+import type { OtherProcess } from '../process-table';
 import type { LabObservability } from '../observability';
 import type { LabHost } from '../world';
 import { AppHost } from './app-host';
@@ -96,6 +97,8 @@ export class AppRuntime {
   readonly controller: ControllerDaemon;
   /** The app_control host (dev-lab-1). */
   readonly controlHost: AppHost;
+  /** Processes on the hosts that no unit owns (a tenant's job, a daemon started by hand where it should not run); `ps` lists them. */
+  readonly otherProcesses: OtherProcess[] = [];
 
   constructor(private readonly opts: AppRuntimeOptions) {
     this.scheduler = new Scheduler(opts.timeScale);
@@ -128,6 +131,15 @@ export class AppRuntime {
     this.reset();
   }
 
+  /** A process started on `nodeId` outside any unit, as someone's shell would leave it running. */
+  startOtherProcess(nodeId: string, user: string, args: string): OtherProcess {
+    const host = this.hosts.get(nodeId);
+    if (!host) throw new RangeError(`unknown host ${nodeId}`);
+    const proc: OtherProcess = { nodeId, pid: host.lab.state.nextPid(), user, rssMiB: 64, startedAt: new Date(), args, alive: true };
+    this.otherProcesses.push(proc);
+    return proc;
+  }
+
   /**
    * Converged and idle: controller 1.5.0 and slurmctld running, every node-agent
    * connected with a valid certificate and an unused bootstrap token, slurmd
@@ -138,6 +150,7 @@ export class AppRuntime {
     for (const h of this.hosts.values()) for (const u of h.units.values()) u.kill();
     this.platform.reset();
     this.dns.reset();
+    this.otherProcesses.length = 0;
     const since = new Date(now.getTime() - HISTORY_MS);
     for (const h of this.hosts.values()) {
       h.files.reset();

@@ -65,6 +65,11 @@ export function registerIncidentAdmin(app: FastifyInstance, obs: LabObservabilit
       noiseLines: b.noise_lines,
       hosts,
     });
+    const state = scenario.host_state;
+    if (state && obs.startProcess) {
+      const nodeId = hosts[state.role];
+      injected.started_process = { node_id: nodeId, pid: obs.startProcess(nodeId, state.user, state.args).pid, args: state.args };
+    }
     return reply.code(201).send(injected);
   });
 }

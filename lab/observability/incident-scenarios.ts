@@ -30,12 +30,16 @@ export interface ScenarioEvent {
 }
 
 /**
- * A host state the scenario implies, for the triage's SSH boundary validation. The lab
- * shows it in the evidence (the log lines' host) but does not start the process.
+ * A host state the scenario implies, for the triage's SSH boundary validation: the
+ * injection starts the process on the role's host (the scenario's GPU worker), where
+ * `ps` shows it until the lab is reset.
  */
 export interface ImpliedHostState {
   role: HostRole;
   process: string;
+  user: string;
+  /** Its command line as `ps -o args` shows it. */
+  args: string;
   note: string;
 }
 
@@ -115,6 +119,8 @@ export const INCIDENT_SCENARIOS: readonly IncidentScenario[] = [
     host_state: {
       role: 'worker_compute',
       process: 'gitlab-runner',
+      user: 'gitlab-runner',
+      args: '/usr/bin/gitlab-runner run --working-directory /home/gitlab-runner --config /etc/gitlab-runner/config.toml',
       note: 'a CI runner job on the GPU worker (seed 000: no arbitrary CI workloads on the GPU host)',
     },
   },
@@ -326,6 +332,8 @@ export const INCIDENT_SCENARIOS: readonly IncidentScenario[] = [
     host_state: {
       role: 'worker_compute',
       process: 'slurmctld',
+      user: 'slurm',
+      args: '/usr/sbin/slurmctld -D -f /etc/slurm/slurm.conf',
       note: 'a platform-app control component on the GPU worker (seed 000: control components belong on dev-lab-1)',
     },
   },

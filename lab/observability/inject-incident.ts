@@ -40,6 +40,8 @@ export interface InjectedIncident {
   spans: number;
   omitted: EvidenceGap[];
   host_state: IncidentScenario['host_state'] | null;
+  /** The process the host state put on its host, when the scenario implies one. */
+  started_process?: { node_id: string; pid: number; args: string };
 }
 
 const NOISE_SOURCES: { role: HostRole; service: string; msg: string; component: string }[] = [

@@ -23,6 +23,8 @@ export class LabObservability implements LabPart {
   /** The first host of each role (dev-control-1, dev-lab-1, dev-gpu-1). */
   readonly hostsByRole: Record<HostRole, string>;
   private readonly roles: Map<string, HostRole>;
+  /** Starts a process on a host outside any unit (the app runtime's); set once the lab has one. */
+  startProcess?: (nodeId: string, user: string, args: string) => { pid: number };
 
   constructor(opts: LabObservabilityOptions) {
     this.logs = new LabLogStore(opts.logCap);

@@ -82,7 +82,10 @@ export class OrchestratorLab implements LabPart {
   /** GPU memory held outside the orchestrator, by `node/gpu`: another tenant's process with its own PID. */
   readonly gpuPressure = new Map<string, { pid: number; mib: number }>();
   /** Processes on GPU hosts that belong to no pool (a PID a dead worker left, taken by someone else). */
-  readonly otherProcesses: OtherProcess[] = [];
+  /** Other tenants' processes on the GPU hosts: the app runtime's list, so every `ps` on a host shows the same table. */
+  get otherProcesses(): OtherProcess[] {
+    return this.apps.otherProcesses;
+  }
   /** Replica hosts where the package step fails its verification (fault `install_fails`). */
   readonly installFailures = new Set<string>();
   jobMsOverride: number | null = null;

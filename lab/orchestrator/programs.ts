@@ -12,6 +12,9 @@ import type { AppHost } from '../app-runtime/app-host';
 import { parseEnvFile } from '../app-runtime/host-files';
 import { installOrchestrator, ORCHESTRATOR_INSTALLER } from './installer';
 import { POOL_USER, workerArgs, type WorkerPools } from './pools';
+import { hostRows, ps, type OtherProcess, type ProcRow } from '../process-table';
+
+export type { OtherProcess } from '../process-table';
 
 export const ORCHESTRATOR_BINARY = '/usr/local/bin/gpu-orchestrator';
 export const ORCHESTRATOR_ENV = '/etc/gpu-orchestrator/orchestrator.env';
@@ -20,110 +23,16 @@ export const ORCHESTRATOR_ENV = '/etc/gpu-orchestrator/orchestrator.env';
 const PS_MS = 25;
 const KILL_MS = 2;
 
-interface ProcRow {
-  pid: number;
-  ppid: number;
-  user: string;
-  rssKiB: number;
-  startedAt: Date;
-  args: string;
-}
-
 const SIGNALS: Record<string, 'TERM' | 'KILL' | 0> = { TERM: 'TERM', SIGTERM: 'TERM', '15': 'TERM', KILL: 'KILL', SIGKILL: 'KILL', '9': 'KILL', '0': 0 };
 
-/** A process on the host that is neither a unit's nor a pool worker (another tenant's job, one that took a dead worker's PID). */
-export interface OtherProcess {
-  nodeId: string;
-  pid: number;
-  user: string;
-  rssMiB: number;
-  startedAt: Date;
-  args: string;
-  alive: boolean;
-}
-
+/** The host's processes with the pool workers it runs. */
 function rows(host: AppHost, pools: WorkerPools, others: readonly OtherProcess[]): ProcRow[] {
-  const out: ProcRow[] = [{ pid: 1, ppid: 0, user: 'root', rssKiB: 13_312, startedAt: host.lab.state.bootedAt, args: '/sbin/init' }];
-  for (const u of host.units.values()) {
-    const s = u.status();
-    if (!s.installed || s.mainPid === 0) continue;
-    out.push({ pid: s.mainPid, ppid: 1, user: 'root', rssKiB: Math.round(u.def.memoryMiB * 1024), startedAt: s.since ?? new Date(), args: u.def.execStart });
-  }
+  const out = hostRows(host, others);
   for (const w of pools.workersOn(host.nodeId)) {
     const pool = pools.get(w.poolId)!;
     out.push({ pid: w.pid, ppid: 1, user: POOL_USER, rssKiB: Math.round(w.rssMiB * 1024), startedAt: w.startedAt, args: workerArgs(pool, w.gpuIndex) });
   }
-  for (const o of others.filter((x) => x.alive && x.nodeId === host.nodeId)) {
-    out.push({ pid: o.pid, ppid: 1, user: o.user, rssKiB: Math.round(o.rssMiB * 1024), startedAt: o.startedAt, args: o.args });
-  }
   return out.sort((a, b) => a.pid - b.pid);
-}
-
-/** procps' column for one field of -o. */
-const COLUMNS: Record<string, { header: string; right: boolean; value(r: ProcRow, now: Date): string }> = {
-  pid: { header: 'PID', right: true, value: (r) => String(r.pid) },
-  ppid: { header: 'PPID', right: true, value: (r) => String(r.ppid) },
-  user: { header: 'USER', right: false, value: (r) => r.user },
-  rss: { header: 'RSS', right: true, value: (r) => String(r.rssKiB) },
-  etimes: { header: 'ELAPSED', right: true, value: (r, now) => String(Math.max(0, Math.floor((now.getTime() - r.startedAt.getTime()) / 1000))) },
-  lstart: { header: 'STARTED', right: false, value: (r) => lstart(r.startedAt) },
-  comm: { header: 'COMMAND', right: false, value: (r) => (r.args.split(' ')[0] ?? '').split('/').pop()!.slice(0, 15) },
-  args: { header: 'COMMAND', right: false, value: (r) => r.args },
-  cmd: { header: 'CMD', right: false, value: (r) => r.args },
-};
-
-/** "Wed Apr  8 10:00:00 2026", as ps -o lstart prints it. */
-function lstart(d: Date): string {
-  const s = d.toUTCString(); // "Wed, 08 Apr 2026 10:00:00 GMT"
-  const m = /^(\w+), (\d+) (\w+) (\d+) ([\d:]+)/.exec(s);
-  return m ? `${m[1]} ${m[3]} ${m[2]!.replace(/^0/, ' ')} ${m[5]} ${m[4]}` : s;
-}
-
-/** ps -e | -p PID[,PID] with -o FIELD[=][,FIELD] and --no-headers; the default columns are PID TTY TIME CMD-like "PID CMD". */
-export function ps(host: AppHost, pools: WorkerPools, others: readonly OtherProcess[], args: readonly string[]): CommandResult {
-  let all = false;
-  let pids: number[] | null = null;
-  let fields: { name: string; header: string | null }[] = [
-    { name: 'pid', header: null },
-    { name: 'args', header: null },
-  ];
-  let headers = true;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '-e' || a === '-A') all = true;
-    else if (a === '-p' || a === '--pid') {
-      const v = args[++i];
-      if (v === undefined || !/^\d+(,\d+)*$/.test(v)) return fail(1, 'error: process ID list syntax error\n');
-      pids = v.split(',').map(Number);
-    } else if (a === '-o' || a === '--format') {
-      const v = args[++i] ?? '';
-      fields = [];
-      for (const f of v.split(',')) {
-        const [name = '', header] = f.split('=');
-        if (!COLUMNS[name]) return fail(1, `error: unknown user-defined format specifier "${name}"\n`);
-        fields.push({ name, header: header ?? null });
-      }
-    } else if (a === '--no-headers' || a === '--no-heading' || a === 'h') headers = false;
-    else return fail(1, `error: unsupported option (lab: ps takes -e, -p, -o, --no-headers)\n`);
-  }
-  if (!all && pids === null) all = true;
-  const now = new Date();
-  const selected = rows(host, pools, others).filter((r) => all || pids!.includes(r.pid));
-  const table = selected.map((r) => fields.map((f) => COLUMNS[f.name]!.value(r, now)));
-  const showHeader = headers && fields.some((f) => f.header !== '');
-  const head = fields.map((f) => f.header ?? COLUMNS[f.name]!.header);
-  const widths = fields.map((_, i) => Math.max(showHeader ? head[i]!.length : 0, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => {
-        const last = i === cells.length - 1;
-        return COLUMNS[fields[i]!.name]!.right ? c.padStart(widths[i]!) : last ? c : c.padEnd(widths[i]!);
-      })
-      .join(' ')
-      .trimEnd();
-  const lines = [...(showHeader ? [line(head)] : []), ...table.map(line)];
-  // ps exits 1 when nothing matched the selection.
-  return { stdout: lines.length ? `${lines.join('\n')}\n` : '', stderr: '', exitCode: selected.length ? 0 : 1 };
 }
 
 /** bash's kill builtin: -SIG, -s SIG, -n N; one message per PID that does not exist. */
@@ -188,7 +97,7 @@ export function orchestratorPrograms(host: AppHost, pools: WorkerPools, others: 
   const plan = (argv: readonly string[]): CommandPlan | undefined => {
     const [arg0 = '', ...args] = argv;
     if (isInstaller(arg0)) return installOrchestrator(host, args, installer.unit, installer.failing);
-    if (arg0 === 'ps' || arg0 === '/usr/bin/ps' || arg0 === '/bin/ps') return { durationMs: PS_MS, finish: () => ps(host, pools, others, args) };
+    if (arg0 === 'ps' || arg0 === '/usr/bin/ps' || arg0 === '/bin/ps') return { durationMs: PS_MS, finish: () => ps(rows(host, pools, others), args) };
     if (arg0 === 'kill') return { durationMs: KILL_MS, finish: () => kill(host, pools, others, args) };
     if (isBinary(arg0) && host.files.exists(ORCHESTRATOR_BINARY)) {
       return {

@@ -99,6 +99,9 @@ export async function connectStack() {
         sshPrivateKey: fs.readFileSync(testEnv('clientKeyFile')),
         platformUrl: testEnv('platformUrl'),
         platformToken: testEnv('platformToken'),
+        // The lab serves its Loki- and Tempo-compatible reads beside its platform API.
+        lokiUrl: testEnv('platformUrl'),
+        tempoUrl: testEnv('platformUrl'),
         ...opts.fleet,
         ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024, ...opts.ssh },
         pool: opts.pool ?? pool,

@@ -6,6 +6,7 @@
  */
 import { fail, type CommandPlan, type CommandResult } from '../../command-types';
 import type { ExtensionIo, HostCommandExtension } from '../../command-extension';
+import { hostRows, ps } from '../../process-table';
 import type { AppHost } from '../app-host';
 import type { AppRuntime } from '../app-runtime';
 import { CONTROL_PLANE_IP, PATHS, reachable, SSLIP_ANSWER_IP, UNITS } from '../fleet';
@@ -26,7 +27,9 @@ function plainName(arg0: string): string {
   return m?.[1] ?? arg0;
 }
 
-const EVERYWHERE = new Set(['mv', 'install', 'tee', 'cp', 'rm', 'test', 'stat', 'getent', 'nc', 'curl', 'openssl']);
+const EVERYWHERE = new Set(['mv', 'install', 'tee', 'cp', 'rm', 'test', 'stat', 'getent', 'nc', 'curl', 'openssl', 'ps']);
+/** Real durations, in ms. */
+const PS_MS = 25;
 const SLURM_CLIENTS = new Set(['sinfo', 'scontrol']);
 
 /** What a TCP connect from `from` to ip:port meets in the lab's network. */
@@ -68,6 +71,8 @@ export function appPrograms(rt: AppRuntime, nodeId: string): HostCommandExtensio
     const name = plainName(arg0);
     const { files } = host;
     switch (name) {
+      case 'ps':
+        return quick(PS_MS, () => ps(hostRows(host, rt.otherProcesses), args));
       case 'mv':
         return quick(FILE_OP_MS, () => mv(files, args));
       case 'install':
