@@ -281,7 +281,9 @@ export class ReplicaProcess implements ReplicaView {
       await this.reconcilePools();
       await this.env.runner.reap(c);
       const consumer = this.replicaId;
-      for (const e of await autoclaim(this.redis!, consumer, this.env.timings.claimIdleMs, 10)) {
+      // No more than it can hand out now: an entry claimed and not run has its idle time reset, and would wait another round.
+      const free = this.env.pools.idleWorkers().length;
+      for (const e of free ? await autoclaim(this.redis!, consumer, this.env.timings.claimIdleMs, free) : []) {
         if (!this.isLeader) return;
         await this.env.runner.handle(e, c);
       }
