@@ -11,8 +11,12 @@ import type { RunbookDefinition } from './runbook-definition';
 export interface DrillScenario {
   name: string;
   summary: string;
-  /** The fault to inject first: a POST to the fault-injection endpoint (the lab's, or a staging hook). `{node}` is the target. */
-  fault?: { path: string; body: Record<string, unknown> };
+  /**
+   * The fault to inject first: a POST to the fault-injection endpoint (the lab's, or a staging hook). `{node}` is the target.
+   * `answer_within_ms`: how long the hook may take to answer (default 15 s); one that waits for its fault to take hold
+   * (a storm to reach the DLQ) needs longer.
+   */
+  fault?: { path: string; body: Record<string, unknown>; answer_within_ms?: number };
   /**
    * The runbook's input beside node_id and run_mode (which the drill sets). Instants that
    * depend on when the drill runs are written as time placeholders (`{now}`, `{now+2h}`,

@@ -9,6 +9,8 @@ import { failureOf } from './failures';
 const POLL_MS = 1_000;
 /** Longest a drilled run may take before the drill stops answering its approvals. */
 const DRILL_WATCH_MS = 4 * 60 * 60_000;
+/** The injection activity heartbeats this often while a slow hook answers. */
+const FAULT_HEARTBEAT_POLL_MS = 2_000;
 
 const drill = proxyActivities<DrillActivities>(ActivityOptionSets.platformCall);
 const watcher = proxyActivities<DrillActivities>(ActivityOptionSets.boundedWait(DRILL_WATCH_MS, POLL_MS));
@@ -23,7 +25,12 @@ export async function runbookDrill(input: DrillInput): Promise<DrillReport> {
   const { scenario } = input;
   const { workflowId, runId } = workflowInfo();
   const startedAt = Date.now();
-  if (scenario.fault) await drill.injectDrillFault(input.node_id, scenario.fault, `${workflowId}/${runId}/inject`);
+  if (scenario.fault) {
+    // A hook that answers late (it waits for its fault to take hold) gets its own bound, heartbeating meanwhile.
+    const answerMs = scenario.fault.answer_within_ms;
+    const injector = answerMs ? proxyActivities<DrillActivities>(ActivityOptionSets.boundedWait(answerMs, FAULT_HEARTBEAT_POLL_MS)) : drill;
+    await injector.injectDrillFault(input.node_id, scenario.fault, `${workflowId}/${runId}/inject`);
+  }
   const injectedAt = Date.now();
 
   const given = input.run_input ?? { ...scenario.input, node_id: input.node_id };

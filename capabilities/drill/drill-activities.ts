@@ -15,6 +15,10 @@ export interface DrillDeps {
   faultInjectionToken?: string;
 }
 
+/** How long a fault-injection hook may take to answer when the scenario does not say. */
+export const DEFAULT_FAULT_ANSWER_MS = 15_000;
+const FAULT_HEARTBEAT_MS = 2_000;
+
 /** What a drill does besides running the runbook: inject the fault, answer approvals, keep the report. */
 export function createDrillActivities(deps: DrillDeps) {
   return {
@@ -27,6 +31,8 @@ export function createDrillActivities(deps: DrillDeps) {
         });
       }
       const url = `${deps.faultInjectionUrl}${fault.path.replace('{node}', encodeURIComponent(nodeId))}`;
+      // A hook that waits for its fault to take hold answers late: the activity says it is alive meanwhile.
+      const beating = setInterval(() => heartbeat({ url }), FAULT_HEARTBEAT_MS);
       const res = await fetch(url, {
         method: 'POST',
         headers: {
@@ -35,8 +41,8 @@ export function createDrillActivities(deps: DrillDeps) {
           ...(deps.faultInjectionToken ? { authorization: `Bearer ${deps.faultInjectionToken}` } : {}),
         },
         body: JSON.stringify(fault.body),
-        signal: AbortSignal.timeout(15_000),
-      });
+        signal: AbortSignal.timeout(fault.answer_within_ms ?? DEFAULT_FAULT_ANSWER_MS),
+      }).finally(() => clearInterval(beating));
       if (!res.ok) {
         const text = (await res.text()).slice(0, 300);
         throw ApplicationFailure.create({ type: 'FaultInjectionFailed', message: `${url}: ${res.status} ${text}`, nonRetryable: res.status < 500 });

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { sendError, sendInvalid } from '../http-errors';
+import { IDEMPOTENCY_HEADER } from '../idempotency';
 import { applyFault, FaultError, FaultSchema } from './faults';
 import { MODELS, type OrchestratorLab } from './orchestrator-lab';
 
@@ -22,13 +23,22 @@ const JobsBody = z
   .strict();
 
 export function registerOrchestratorAdmin(app: FastifyInstance, lab: OrchestratorLab): void {
+  // A drill retries its injection (a hook that answers late may outlast one attempt) under the same Idempotency-Key:
+  // the repeat gets the first one's answer, waited for while it is under way, and nothing is injected twice.
+  const injections = new Map<string, Promise<Record<string, unknown>>>();
   app.post('/lab/v1/orchestrator/faults/:fault', async (req, reply) => {
     const { fault } = z.object({ fault: z.string() }).parse(req.params);
     const parsed = FaultSchema.safeParse({ ...((req.body as object | undefined) ?? {}), fault: fault.replace(/-/g, '_') });
     if (!parsed.success) return sendInvalid(reply, parsed.error);
+    const header = req.headers[IDEMPOTENCY_HEADER];
+    const key = typeof header === 'string' ? `${fault} ${header}` : undefined;
     try {
-      return { applied: await applyFault(lab, parsed.data) };
+      const applying = (key && injections.get(key)) || applyFault(lab, parsed.data);
+      if (key) injections.set(key, applying);
+      return { applied: await applying };
     } catch (err) {
+      // Only a refusal is the answer for good; after an internal error a repeat applies it again.
+      if (key && !(err instanceof FaultError || err instanceof RangeError)) injections.delete(key);
       if (err instanceof FaultError || err instanceof RangeError) return sendError(reply, 400, 'invalid_request', err.message);
       throw err;
     }

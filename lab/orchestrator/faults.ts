@@ -5,10 +5,11 @@
  * engine's doing.
  */
 import { z } from 'zod';
-import { artifactPath, MODEL_DIR } from './job-runner';
-import { DEFAULT_VERSION, MODELS, type OrchestratorLab } from './orchestrator-lab';
+import { artifactPath, MAX_ATTEMPTS, MODEL_DIR } from './job-runner';
+import { DEFAULT_VERSION, MODEL_CACHE, MODELS, type OrchestratorLab } from './orchestrator-lab';
 import { WORKER_GPU_MIB } from './pools';
 import { PreviousReleaseError, stagePreviousRelease } from './previous-release';
+import { StaleMessagesError, strandMessages, waitForDeadLetters, type StaleMessagesLab } from './stale-messages';
 import { MEMORY_TOTAL_MIB } from '../gpus';
 
 const Model = z.enum(MODELS);
@@ -81,6 +82,28 @@ export const FaultSchema = z.discriminatedUnion('fault', [
         .string()
         .regex(/^[A-Za-z0-9_.:-]{1,48}$/)
         .optional(),
+    })
+    .strict(),
+  /**
+   * Stale messages (seed 004's reclaimer drill): `count` jobs read by a replica process that dies without XACK,
+   * their model's artifact gone (missing_model_artifact). The leader reclaims them after its min-idle time,
+   * retries each up to MAX_ATTEMPTS and dead-letters it. With `wait`, answered once all are in the DLQ (at most `timeout_ms`);
+   * with `restore_artifact` too, the operator's fix is made then: the artifact copied back from the pull cache.
+   */
+  z
+    .object({
+      fault: z.literal('stale_messages'),
+      /** The replica host whose process read them and died (default: the leader's). */
+      node_id: z.string().optional(),
+      model: Model.default('llama-3-8b'),
+      count: z.number().int().min(1).max(200).default(12),
+      job_prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]{1,48}$/)
+        .optional(),
+      wait: z.boolean().default(true),
+      timeout_ms: z.number().int().min(1).max(3_600_000).optional(),
+      restore_artifact: z.boolean().default(false),
     })
     .strict(),
 ]);
@@ -165,5 +188,61 @@ export async function applyFault(lab: OrchestratorLab, f: Fault): Promise<Record
         throw err instanceof PreviousReleaseError ? new FaultError(err.message) : err;
       }
     }
+    case 'stale_messages':
+      return staleMessages(lab, f);
   }
+}
+
+/**
+ * The storm's root cause first (the artifact gone), then the stranded batch; by default the answer waits for
+ * the reclaimer to dead-letter all of it (10 minutes of lab time, at least 10 s), so a drilled run finds a DLQ.
+ */
+async function staleMessages(lab: OrchestratorLab, f: Extract<Fault, { fault: 'stale_messages' }>): Promise<Record<string, unknown>> {
+  const consumerNode = f.node_id ?? lab.leader()?.nodeId ?? lab.replicaNodes[0]!;
+  if (!lab.replicaNodes.includes(consumerNode)) throw new FaultError(`${consumerNode} runs no replica`);
+  if (f.restore_artifact && !f.wait) throw new FaultError('restore_artifact needs wait: the fix comes once the storm is in the DLQ');
+  const artifact = await applyFault(lab, { fault: 'missing_model_artifact', model: f.model });
+  const access: StaleMessagesLab = {
+    consumerNode,
+    nextPid: () => lab.host(consumerNode).lab.state.nextPid(),
+    connectRedis: (name) => lab.connectRedis(name),
+    jobs: () => lab.jobs(),
+    drained: async () => (await lab.maintenance()) === 'drain',
+  };
+  try {
+    const stranded = await strandMessages(access, f.model, f.count, f.job_prefix);
+    const applied = {
+      fault: f.fault,
+      model: f.model,
+      count: f.count,
+      consumer: stranded.consumer,
+      consumer_node: consumerNode,
+      job_ids: stranded.job_ids,
+      stream_ids: stranded.stream_ids,
+      path: artifact.path,
+      removed_from: artifact.removed_from,
+      min_idle_ms: lab.claimIdleMs,
+      max_attempts: MAX_ATTEMPTS,
+    };
+    if (!f.wait) return applied;
+    const timeoutMs = f.timeout_ms ?? Math.max(10_000, lab.scaled(10 * 60_000));
+    const settled = await waitForDeadLetters(access, stranded.job_ids, timeoutMs, Math.max(20, lab.claimIdleMs / 4));
+    if (!f.restore_artifact) return { ...applied, ...settled };
+    return { ...applied, ...settled, restored_on: restoreFromPullCache(lab, f.model, artifact.removed_from as string[]) };
+  } catch (err) {
+    if (err instanceof StaleMessagesError) throw new FaultError(err.message);
+    throw err;
+  }
+}
+
+/** The operator's fix for a missing artifact (`install -D -m 0644 <pull cache copy> <artifact>` on each host): where it was restored. */
+function restoreFromPullCache(lab: OrchestratorLab, model: string, nodeIds: string[]): string[] {
+  const cached = `${MODEL_CACHE}/${model}/model.safetensors`;
+  for (const nodeId of nodeIds) {
+    const files = lab.host(nodeId).files;
+    const bytes = files.read(cached);
+    if (bytes === undefined) throw new FaultError(`${cached} is gone from ${nodeId} too: nothing to restore the artifact from`);
+    files.write(artifactPath(model), bytes, { mode: 0o644 });
+  }
+  return nodeIds;
 }

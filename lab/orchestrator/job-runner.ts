@@ -77,6 +77,9 @@ export class JobRunner {
       leader.log('info', 'Duplicate delivery acknowledged', { job_id: jobId, stream_id: entry.id });
       return 'acknowledged';
     }
+    // This very entry was dead-lettered and its worker is acknowledging it (SQL first, then the DLQ, then XACK): not run again.
+    // A replay is a new entry, and runs.
+    if (row?.status === 'dead_letter' && row.stream_id === entry.id) return 'in_hand';
     if (row?.status === 'running' && row.pool_id && row.worker_pid !== null) {
       const pool = this.deps.pools.get(row.pool_id);
       if (pool && this.leaseLive(pool.nodeId, row.worker_pid, jobId)) return 'in_hand';

@@ -304,6 +304,33 @@ export class OrchestratorLab implements LabPart {
     });
   }
 
+  /** Wall ms an entry must sit pending before the leader's reclaimer takes it over (XAUTOCLAIM's min-idle-time). */
+  get claimIdleMs(): number {
+    return this.scheduler.scaled(CLAIM_IDLE_MS);
+  }
+
+  /** Wall ms that `realMs` of lab time takes. */
+  scaled(realMs: number): number {
+    return this.scheduler.scaled(realMs);
+  }
+
+  /** A Redis connection of its own under `connectionName`, as a process would open it; the caller closes it. */
+  connectRedis(connectionName: string): Redis {
+    const r = new Redis(this.opts.backends.redisUrl, { connectionName, maxRetriesPerRequest: 1 });
+    r.on('error', () => undefined);
+    return r;
+  }
+
+  /** The jobs' rows in SQL. */
+  jobs() {
+    return this.store.jobs();
+  }
+
+  /** The maintenance flag every replica reads. */
+  maintenance() {
+    return this.store.maintenance();
+  }
+
   /** Adds a job to the stream as a producer would (lab convenience for drills). */
   async addJob(fields: Record<string, string>): Promise<string> {
     return (await this.redis.call('XADD', STREAM, '*', ...Object.entries(fields).flat())) as string;

@@ -17,7 +17,7 @@ import { openLockSession, type LockSession } from './leader-lock';
 import type { WorkerPools } from './pools';
 import { openSql, type Sql, type SqlBackend } from './sql';
 import { OrchestratorStore } from './store';
-import { autoclaim, ensureGroup, readNew } from './streams';
+import { autoclaim, ensureGroup, readNew, touch, type StreamEntry } from './streams';
 
 export interface ReplicaTimings {
   /** Wall ms between election rounds (the page: 2 s). */
@@ -92,6 +92,8 @@ export class ReplicaProcess implements ReplicaView {
   private lock: LockSession | null = null;
   private timers: NodeJS.Timeout[] = [];
   private ticking = false;
+  /** Entries the leader reclaimed (they are in its PEL) that waited for a worker of their model; lost with the process or the leadership, reclaimed again by the next leader. */
+  private readonly reclaimed = new Map<string, StreamEntry>();
   private startedAt = new Date();
   private lastError = '';
 
@@ -169,6 +171,7 @@ export class ReplicaProcess implements ReplicaView {
   private ended(): void {
     this.ctx = null;
     this.isLeader = false;
+    this.reclaimed.clear();
     this.ready = false;
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
@@ -267,6 +270,7 @@ export class ReplicaProcess implements ReplicaView {
   private stepDown(reason: string): void {
     if (!this.isLeader) return;
     this.isLeader = false;
+    this.reclaimed.clear();
     this.log('warning', 'Leader stepping down', { reason });
   }
 
@@ -293,9 +297,21 @@ export class ReplicaProcess implements ReplicaView {
       await this.reconcilePools();
       await this.env.runner.reap(c);
       const consumer = this.replicaId;
-      for (const e of await autoclaim(this.redis!, consumer, this.env.timings.claimIdleMs, 10)) {
+      // Reclaimed entries no worker could take yet go first, as soon as one is free (claimed again they would wait another idle time).
+      for (const e of [...this.reclaimed.values()]) {
         if (!this.isLeader) return;
-        await this.env.runner.handle(e, c);
+        if (!this.env.pools.idleWorkers().some((s) => s.pool.model === (e.fields.model ?? ''))) continue;
+        this.reclaimed.delete(e.id);
+        // Its idle time starts over as it is handed out, so a later reclaim does not take it while (or just after) a worker runs it.
+        if (!(await touch(this.redis!, consumer, e.id))) continue;
+        if ((await this.env.runner.handle(e, c)) === 'no_worker') this.reclaimed.set(e.id, e);
+      }
+      // No more than it has idle workers for.
+      const free = this.env.pools.idleWorkers().length;
+      for (const e of free ? await autoclaim(this.redis!, consumer, this.env.timings.claimIdleMs, free) : []) {
+        if (!this.isLeader) return;
+        if (this.reclaimed.has(e.id)) continue;
+        if ((await this.env.runner.handle(e, c)) === 'no_worker') this.reclaimed.set(e.id, e);
       }
       if ((await this.store!.maintenance()) === 'drain') return;
       const idle = this.env.pools.idleWorkers().length;

@@ -46,6 +46,12 @@ export async function autoclaim(redis: Redis, consumer: string, minIdleMs: numbe
   return entries(raw[1]);
 }
 
+/** Claims an entry `consumer` already holds again, so its idle time starts over (JUSTID: not counted as a delivery); false when it is no longer pending. */
+export async function touch(redis: Redis, consumer: string, id: string): Promise<boolean> {
+  const ids = (await redis.call('XCLAIM', STREAM, GROUP, consumer, '0', id, 'JUSTID')) as string[];
+  return ids.length > 0;
+}
+
 export async function ack(redis: Redis, id: string): Promise<void> {
   await redis.call('XACK', STREAM, GROUP, id);
 }
