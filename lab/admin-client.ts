@@ -1,4 +1,6 @@
 /** A client for the lab's fault-injection and record endpoints (/lab/v1), for tests, drills and scripts. */
+import { ON_CALL_WEBHOOK_PATH, type OnCallNotification } from './on-call';
+
 export interface LabRecords {
   commands: { seq: number; node_id: string; host_name: string; command: string; exit_code: number | null; at: string }[];
   mutations: { seq: number; node_id: string; kind: string; idempotency_key?: string; applied: boolean; at: string; detail?: Record<string, unknown> }[];
@@ -192,6 +194,13 @@ export class LabAdmin {
     const res = await fetch(`${this.baseUrl}/lab/v1/orchestrator/state`, { headers: this.auth() });
     if (!res.ok) throw new Error(`lab orchestrator state: ${res.status} ${await res.text()}`);
     return (await res.json()) as Record<string, unknown>;
+  }
+
+  /** What the lab's on-call pager received from Alertmanager, oldest first (Alertmanager's webhook bodies). */
+  async onCallNotifications(): Promise<OnCallNotification[]> {
+    const res = await fetch(`${this.baseUrl}${ON_CALL_WEBHOOK_PATH}`, { headers: this.auth() });
+    if (!res.ok) throw new Error(`lab on-call notifications: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { notifications: OnCallNotification[] }).notifications;
   }
 
   private auth(): Record<string, string> {

@@ -18,6 +18,7 @@ import { HostRuntime } from './host-runtime';
 import { installErrorHandlers } from './http-errors';
 import { buildInventory, labHostSpecs, previousPorts, writeInventory } from './inventory';
 import { loadLabKeys } from './keys';
+import { OnCallPager, ON_CALL_WEBHOOK_PATH, registerOnCallRoutes } from './on-call';
 import { OrchestratorLab, registerOrchestratorAdmin, type OrchestratorOptions } from './orchestrator';
 import { registerPlatformApi } from './platform-api';
 import { SshHost } from './ssh-hosts';
@@ -61,6 +62,8 @@ export interface RunningLab {
    * `lab`): each replica host's API base URL (stable across restarts), Redis, SQL, the lock's name.
    */
   orchestrator?: { cluster: OrchestratorCluster };
+  /** The on-call pager's webhook (Alertmanager's receiver in the lab); it takes the lab token. */
+  onCallWebhookUrl: string;
   stop(): Promise<void>;
 }
 
@@ -72,7 +75,14 @@ function reachableAddress(bindHost: string): string {
   return bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost;
 }
 
-function buildHttp(world: LabWorld, apps: AppRuntime, orchestrator: OrchestratorLab | undefined, token: string, logger: Logger): FastifyInstance {
+function buildHttp(
+  world: LabWorld,
+  apps: AppRuntime,
+  orchestrator: OrchestratorLab | undefined,
+  pager: OnCallPager,
+  token: string,
+  logger: Logger,
+): FastifyInstance {
   // Fastify's own request logging stays off; errors are logged by the error handler.
   const app = fastify({ logger: false });
   installErrorHandlers(app, logger);
@@ -80,6 +90,7 @@ function buildHttp(world: LabWorld, apps: AppRuntime, orchestrator: Orchestrator
   registerAdminApi(app, world, token);
   registerAppRuntimeApi(app, { runtime: apps, platform: world.platform, records: world.records, idempotency: world.idempotency });
   if (orchestrator) registerOrchestratorAdmin(app, orchestrator);
+  registerOnCallRoutes(app, pager);
   return app;
 }
 
@@ -106,6 +117,8 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   // After the app runtime: its replicas are units on the app runtime's hosts.
   const orchestrator = opts.orchestrator ? new OrchestratorLab(apps, { ...opts.orchestrator, timeScale, bindHost, records: world.records }) : undefined;
   if (orchestrator) world.parts.push(orchestrator);
+  const pager = new OnCallPager();
+  world.parts.push(pager);
   for (const h of hosts) {
     const { node_id, hostname } = h.spec;
     const hostKey = keys.hosts.get(node_id);
@@ -144,7 +157,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   }
 
   const sshHosts = hosts.map((h) => h.ssh).filter((s): s is SshHost => s !== undefined);
-  const app = buildHttp(world, apps, orchestrator, token, logger.child({ component: 'lab-http' }));
+  const app = buildHttp(world, apps, orchestrator, pager, token, logger.child({ component: 'lab-http' }));
   const stop = async () => {
     await world.stop();
     await Promise.all(sshHosts.map((s) => s.close()));
@@ -179,5 +192,14 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
       lock_name: orchestrator.lockName,
     },
   };
-  return { inventory, inventoryPath, clientKeyPath: keys.client.privateKeyPath, platformUrl, platformToken: token, orchestrator: orchestratorInfo, stop };
+  return {
+    inventory,
+    inventoryPath,
+    clientKeyPath: keys.client.privateKeyPath,
+    platformUrl,
+    platformToken: token,
+    onCallWebhookUrl: `${platformUrl}${ON_CALL_WEBHOOK_PATH}`,
+    orchestrator: orchestratorInfo,
+    stop,
+  };
 }
