@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
 import type { OrchestratorCluster } from '../domain/orchestrator';
+import { createAlertCheckActivities, type AlertingEndpoints } from './alerting/alert-check-activities';
 import { AppPlatformClient } from './app-runtime/app-platform-client';
 import { createAppPlatformActivities } from './app-runtime/app-platform-activities';
 import { createControllerActivities } from './app-runtime/controller-activities';
@@ -46,6 +47,8 @@ export interface ActivityDeps {
   faultInjectionToken?: string;
   /** Approval rules this worker's runs apply: minimums, signal checks, escalation webhooks. */
   approvals: ApprovalSettings;
+  /** Prometheus and Alertmanager the alert check reads; unset: that runbook refuses to run. */
+  alerting?: AlertingEndpoints;
 }
 
 /**
@@ -89,6 +92,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDlqActivities({ clusters: deps.orchestrators, logger: deps.logger }),
     ...createModelArtifactActivities({ hosts }),
     ...createRollingUpgradeActivities({ hosts, clusters: deps.orchestrators, logger: deps.logger }),
+    ...createAlertCheckActivities({ alerting: deps.alerting, logger: deps.logger }),
   };
 }
 

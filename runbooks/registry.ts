@@ -16,6 +16,7 @@ import { gpuFaultRemediationRunbook } from './gpu-fault-remediation/definition';
 import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 import { poolForceEvictRunbook } from './pool-force-evict/definition';
 import { leaderRecoveryRunbook } from './leader-recovery/definition';
+import { orchestratorAlertCheckRunbook } from './orchestrator-alert-check/definition';
 import { workerAddRunbook } from './worker-add/definition';
 
 // The engine's own workflows, which runbooks use.
@@ -32,6 +33,7 @@ export { gpuFaultRemediation } from './gpu-fault-remediation/workflow';
 export { gpuHealthCheck } from './gpu-health-check/workflow';
 export { poolForceEvict } from './pool-force-evict/workflow';
 export { leaderRecovery } from './leader-recovery/workflow';
+export { orchestratorAlertCheck } from './orchestrator-alert-check/workflow';
 export { workerAdd } from './worker-add/workflow';
 
 export const RUNBOOKS: readonly RunbookDefinition[] = [
@@ -45,4 +47,5 @@ export const RUNBOOKS: readonly RunbookDefinition[] = [
   leaderRecoveryRunbook,
   dlqReplayRunbook,
   drainAndRollingUpgradeRunbook,
+  orchestratorAlertCheckRunbook,
 ];

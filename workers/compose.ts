@@ -4,6 +4,7 @@ import { createActivities, type RunbookActivities } from '../capabilities';
 import { PlatformClient } from '../capabilities/platform/platform-client';
 import { createSshExecutor } from '../capabilities/host/ssh-executor';
 import type { Client } from '@temporalio/client';
+import type { AlertingEndpoints } from '../capabilities/alerting/alert-check-activities';
 import type { ApprovalSettings } from '../capabilities/approvals/approval-activities';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
@@ -29,6 +30,8 @@ export interface ActivityWiring {
   faultInjectionToken?: string;
   /** Default: signals on, checked against no one (so refused), the built-in minimums, no escalation webhooks. */
   approvals?: ApprovalSettings;
+  /** Prometheus and Alertmanager for the alert check (PROMETHEUS_URL, ALERTMANAGER_URL, or the lab's). */
+  alerting?: AlertingEndpoints;
 }
 
 const NO_APPROVAL_SETTINGS: ApprovalSettings = { signals: true, minApprovals: {}, escalationWebhooks: {} };
@@ -48,5 +51,6 @@ export function composeActivities(w: ActivityWiring): RunbookActivities {
     faultInjectionUrl: w.faultInjectionUrl,
     faultInjectionToken: w.faultInjectionToken,
     approvals: w.approvals ?? NO_APPROVAL_SETTINGS,
+    alerting: w.alerting,
   });
 }

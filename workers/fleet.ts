@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Config } from '../config';
 import { loadInventory, loadOrchestratorClusters } from '../config';
 import type { Inventory } from '../domain/inventory';
+import type { AlertingEndpoints } from '../capabilities/alerting/alert-check-activities';
 import type { OrchestratorCluster } from '../domain/orchestrator';
 
 /** What a started lab offers the engine; the lab itself is never imported by runtime code. */
@@ -12,6 +13,8 @@ export interface LabEndpoints {
   platformToken: string;
   /** The lab's GPU orchestrator, when it runs one. */
   orchestrator?: { cluster: OrchestratorCluster };
+  /** The Prometheus and Alertmanager started around the lab's orchestrator. */
+  alerting?: AlertingEndpoints;
 }
 
 export interface FleetWiring {
@@ -20,6 +23,7 @@ export interface FleetWiring {
   platformUrl: string;
   platformToken: string;
   orchestrators: OrchestratorCluster[];
+  alerting?: AlertingEndpoints;
 }
 
 /** The fleet the activities act on: the configured real one, or the lab that was just started. */
@@ -31,6 +35,10 @@ export function fleetWiring(config: Config, lab: LabEndpoints | undefined): Flee
       platformUrl: config.fleet.platformApiUrl,
       platformToken: config.fleet.platformApiToken.reveal(),
       orchestrators: config.fleet.orchestratorClustersFile ? loadOrchestratorClusters(config.fleet.orchestratorClustersFile) : [],
+      alerting:
+        config.alerting.prometheusUrl && config.alerting.alertmanagerUrl
+          ? { prometheusUrl: config.alerting.prometheusUrl, alertmanagerUrl: config.alerting.alertmanagerUrl }
+          : undefined,
     };
   }
   if (!lab) throw new Error('no INVENTORY_FILE configured and the lab is not running');
@@ -40,5 +48,6 @@ export function fleetWiring(config: Config, lab: LabEndpoints | undefined): Flee
     platformUrl: lab.platformUrl,
     platformToken: lab.platformToken,
     orchestrators: lab.orchestrator ? [lab.orchestrator.cluster] : [],
+    alerting: lab.alerting,
   };
 }

@@ -30,7 +30,14 @@ export interface TestOrchestratorLab {
   admin: LabAdmin;
   cluster: OrchestratorCluster;
   /** For `stack.worker(..., { fleet })`. */
-  fleet: { inventory: RunningLab['inventory']; platformUrl: string; platformToken: string; sshPrivateKey: Buffer; orchestrators: OrchestratorCluster[] };
+  fleet: {
+    inventory: RunningLab['inventory'];
+    platformUrl: string;
+    platformToken: string;
+    sshPrivateKey: Buffer;
+    orchestrators: OrchestratorCluster[];
+    alerting?: { prometheusUrl: string; alertmanagerUrl: string };
+  };
   redis: Redis;
   /** With `alerting`: the suite's Prometheus (scraping this lab's replicas) and Alertmanager (to the lab's on-call pager). */
   alerting?: LabAlerting;
@@ -86,6 +93,7 @@ export async function startOrchestratorLab(opts: OrchestratorLabOptions): Promis
       platformToken: lab.platformToken,
       sshPrivateKey: readFileSync(lab.clientKeyPath),
       orchestrators: [cluster],
+      alerting: alerting && { prometheusUrl: alerting.prometheus.url, alertmanagerUrl: alerting.alertmanager.url },
     },
     redis,
     alerting,
