@@ -90,3 +90,48 @@ export function receiversFor(root: AlertRoute, labels: Record<string, string>): 
   };
   return [...new Set(walk(root, undefined))];
 }
+
+// ---- Alertmanager's notification counters ----
+
+/**
+ * Alertmanager's own counters for one integration (webhook, pagerduty, ...). In 0.25
+ * `alertmanager_notifications_total` counts a notification when it starts and
+ * `_failed_total` when it gives up after its retries; each HTTP attempt is counted in
+ * `alertmanager_notification_requests_total` and `_requests_failed_total`.
+ */
+export interface IntegrationCounters {
+  notifications: number;
+  notifications_failed: number;
+  requests: number;
+  requests_failed: number;
+}
+export type NotificationCounters = Record<string, IntegrationCounters>;
+
+export const NOTIFICATION_METRICS: Record<string, keyof IntegrationCounters> = {
+  alertmanager_notifications_total: 'notifications',
+  alertmanager_notifications_failed_total: 'notifications_failed',
+  alertmanager_notification_requests_total: 'requests',
+  alertmanager_notification_requests_failed_total: 'requests_failed',
+};
+
+export interface NotificationDelta {
+  /** Notifications Alertmanager started. */
+  started: number;
+  /** Attempts the receiver accepted (2xx): notifications delivered. */
+  delivered: number;
+  /** Attempts that failed (each retry counts). */
+  attempts_failed: number;
+  /** Notifications Alertmanager gave up on. */
+  given_up: number;
+}
+
+/** What the integrations did between two readings of the counters. */
+export function notificationDelta(before: NotificationCounters, after: NotificationCounters, integrations: readonly string[]): NotificationDelta {
+  const d = (key: keyof IntegrationCounters) => integrations.reduce((n, i) => n + (after[i]?.[key] ?? 0) - (before[i]?.[key] ?? 0), 0);
+  return {
+    started: d('notifications'),
+    delivered: d('requests') - d('requests_failed'),
+    attempts_failed: d('requests_failed'),
+    given_up: d('notifications_failed'),
+  };
+}

@@ -203,6 +203,11 @@ export class LabAdmin {
     return ((await res.json()) as { notifications: OnCallNotification[] }).notifications;
   }
 
+  /** The on-call pager's service down (every notification answered 503) or back. */
+  async onCallOutage(down: boolean): Promise<void> {
+    await this.post('/lab/v1/on-call/outage', { down });
+  }
+
   private auth(): Record<string, string> {
     return { authorization: `Bearer ${this.token}` };
   }

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { sendInvalid } from './http-errors';
+import { sendError, sendInvalid } from './http-errors';
 import type { LabPart } from './world';
 
 const Labels = z.record(z.string());
@@ -48,12 +48,16 @@ export interface OnCallNotification {
   notification: AlertmanagerWebhook;
 }
 
+const OutageBody = z.object({ down: z.boolean() }).strict();
+
 /** The route Alertmanager posts to, below the lab's base URL. */
 export const ON_CALL_WEBHOOK_PATH = '/lab/v1/on-call/notifications';
 
 export class OnCallPager implements LabPart {
   private notifications: OnCallNotification[] = [];
   private seq = 0;
+  /** The pager's service is down: every notification is answered 503 and not kept (until the next reset). */
+  down = false;
 
   receive(notification: AlertmanagerWebhook, now = new Date()): OnCallNotification {
     const kept = { seq: ++this.seq, received_at: now.toISOString(), notification };
@@ -67,6 +71,7 @@ export class OnCallPager implements LabPart {
 
   reset(): void {
     this.notifications = [];
+    this.down = false;
   }
 
   stop(): void {}
@@ -74,6 +79,7 @@ export class OnCallPager implements LabPart {
 
 export function registerOnCallRoutes(app: FastifyInstance, pager: OnCallPager): void {
   app.post(ON_CALL_WEBHOOK_PATH, async (req, reply) => {
+    if (pager.down) return sendError(reply, 503, 'unavailable', 'the on-call pager is down');
     const body = AlertmanagerWebhookSchema.safeParse(req.body ?? {});
     if (!body.success) return sendInvalid(reply, body.error);
     const kept = pager.receive(body.data);
@@ -81,4 +87,12 @@ export function registerOnCallRoutes(app: FastifyInstance, pager: OnCallPager): 
   });
 
   app.get(ON_CALL_WEBHOOK_PATH, async () => ({ notifications: pager.list() }));
+
+  /** Fault: the pager's service goes down (or comes back), so Alertmanager's notifications fail. */
+  app.post('/lab/v1/on-call/outage', async (req, reply) => {
+    const body = OutageBody.safeParse(req.body ?? {});
+    if (!body.success) return sendInvalid(reply, body.error);
+    pager.down = body.data.down;
+    return { down: pager.down };
+  });
 }

@@ -2,7 +2,14 @@ import { heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { ErrorType } from '../../domain/errors';
-import { orchestratorAlert, receiversFor } from '../../domain/orchestrator-alerts';
+import {
+  NOTIFICATION_METRICS,
+  notificationDelta,
+  orchestratorAlert,
+  receiversFor,
+  type NotificationCounters,
+  type NotificationDelta,
+} from '../../domain/orchestrator-alerts';
 import type { StepContext } from '../../domain/step-context';
 import { stepLogger } from '../observability';
 import { AlertmanagerApi, PrometheusApi, type LoadedAlertRule } from './alerting-client';
@@ -24,9 +31,6 @@ export interface AlertRouting {
   routes: { alertname: string; labels: Record<string, string>; receivers: { name: string; integrations: string[] }[] }[];
 }
 
-/** Alertmanager's own counters per integration (alertmanager_notifications_total / _failed_total). */
-export type NotificationCounters = Record<string, { total: number; failed: number }>;
-
 export interface AlertSeen {
   alertname: string;
   /** ms into the wait when Prometheus first listed it firing; null: never. */
@@ -38,14 +42,11 @@ export interface AlertSeen {
 
 export interface AlertDeliveryWait {
   alerts: AlertSeen[];
-  /** Notifications attempted and failed on the receivers' integrations since the baseline. */
-  notifications: { sent: number; failed: number };
+  /** What the receivers' integrations did since the baseline. */
+  notifications: NotificationDelta;
   done: boolean;
   waited_ms: number;
 }
-
-const sum = (counters: NotificationCounters, integrations: readonly string[], key: 'total' | 'failed') =>
-  integrations.reduce((n, i) => n + (counters[i]?.[key] ?? 0), 0);
 
 /**
  * The alert path as activities: Prometheus's rules and alerts, Alertmanager's routing, its
@@ -69,9 +70,9 @@ export function createAlertCheckActivities(deps: { alerting?: AlertingEndpoints;
     const out: NotificationCounters = {};
     for (const s of await alertmanager().metrics()) {
       const integration = s.labels.integration;
-      if (!integration) continue;
-      if (s.name === 'alertmanager_notifications_total') (out[integration] ??= { total: 0, failed: 0 }).total += s.value;
-      if (s.name === 'alertmanager_notifications_failed_total') (out[integration] ??= { total: 0, failed: 0 }).failed += s.value;
+      const key = NOTIFICATION_METRICS[s.name];
+      if (!integration || !key) continue;
+      (out[integration] ??= { notifications: 0, notifications_failed: 0, requests: 0, requests_failed: 0 })[key] += s.value;
     }
     return out;
   };
@@ -102,15 +103,15 @@ export function createAlertCheckActivities(deps: { alerting?: AlertingEndpoints;
       };
     },
 
-    /** GET /metrics on Alertmanager: notifications attempted and failed so far, per integration. */
+    /** GET /metrics on Alertmanager: notifications and their HTTP attempts so far, per integration. */
     readNotificationCounters(_ctx: StepContext): Promise<NotificationCounters> {
       return counters();
     },
 
     /**
      * Polls until every alert has been seen firing in Prometheus and active in Alertmanager for
-     * the cluster, and the receivers' integrations sent a notification for each (or one failed),
-     * or the timeout; heartbeats every poll. An alert seen once counts even if it resolved since.
+     * the cluster, and the receivers' integrations delivered a notification for each (or
+     * Alertmanager gave one up), or the timeout; heartbeats every poll. An alert seen once counts even if it resolved since.
      */
     async waitForAlertDelivery(
       ctx: StepContext,
@@ -138,14 +139,11 @@ export function createAlertCheckActivities(deps: { alerting?: AlertingEndpoints;
             s.receivers = a.receivers.map((r) => r.name);
           }
         }
-        const now = await counters();
-        const notifications = {
-          sent: sum(now, integrations, 'total') - sum(baseline, integrations, 'total'),
-          failed: sum(now, integrations, 'failed') - sum(baseline, integrations, 'failed'),
-        };
+        const notifications = notificationDelta(baseline, await counters(), integrations);
         const alerts = [...seen.values()];
         const allSeen = alerts.every((s) => s.firing_after_ms !== null && s.active_after_ms !== null);
-        const done = (allSeen && notifications.sent >= alerts.length) || notifications.failed > 0;
+        // A failed attempt is retried by Alertmanager; only one it gave up on ends the wait early.
+        const done = (allSeen && notifications.delivered >= alerts.length) || notifications.given_up > 0;
         heartbeat({ waited_ms: waited, alerts, notifications });
         if (done || waited >= timeoutMs) {
           stepLogger(deps.logger, ctx).info({ alerts, notifications, waited_ms: waited }, 'alert delivery wait ended');

@@ -1,7 +1,7 @@
 import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { AlertCheckActivities, AlertDeliveryWait, AlertRouting, NotificationCounters } from '../../capabilities/alerting/alert-check-activities';
+import type { AlertCheckActivities, AlertDeliveryWait, AlertRouting } from '../../capabilities/alerting/alert-check-activities';
 import { alertmanagerRequests, prometheusRequests } from '../../capabilities/alerting/requests';
-import { orchestratorAlert } from '../../domain/orchestrator-alerts';
+import { notificationDelta, orchestratorAlert, type NotificationCounters } from '../../domain/orchestrator-alerts';
 import type { Plan } from '../../domain/plan';
 import type { RunReport } from '../../domain/runbook';
 import { ActivityOptionSets } from '../../engine/activity-options';
@@ -17,10 +17,8 @@ const acts = {
 /** The integrations (webhook, pagerduty, ...) of every receiver the alerts are routed to. */
 const integrationsOf = (routing: AlertRouting) => [...new Set(routing.routes.flatMap((r) => r.receivers.flatMap((x) => x.integrations)))].sort();
 
-const notificationTotals = (counters: NotificationCounters, integrations: string[]) => ({
-  sent: integrations.reduce((n, i) => n + (counters[i]?.total ?? 0), 0),
-  failed: integrations.reduce((n, i) => n + (counters[i]?.failed ?? 0), 0),
-});
+/** Counters as they stand: everything since Alertmanager started. */
+const sinceStart = (counters: NotificationCounters, integrations: string[]) => notificationDelta({}, counters, integrations);
 
 /**
  * orchestrator-alert-check: seed 004's drill item 5, "validate alerts fire for pending_jobs
@@ -30,9 +28,10 @@ const notificationTotals = (counters: NotificationCounters, integrations: string
  * is ready and its routing tree sends each alert (with the cluster's labels) to a receiver
  * with an integration, and its notification counters as they stand → procedure: wait,
  * heartbeating, until each alert has fired in Prometheus (/api/v1/alerts) and been active in
- * Alertmanager (/api/v2/alerts), and the receivers' integrations have sent a notification per
- * alert → verify: Alertmanager's own counters (alertmanager_notifications_total against
- * alertmanager_notifications_failed_total) moved by a sent notification per alert and no failure.
+ * Alertmanager (/api/v2/alerts), and the receivers' integrations have delivered a notification
+ * per alert → verify: Alertmanager's own counters since the pre-checks: a notification the
+ * receiver accepted per alert (alertmanager_notification_requests_total less _failed_total)
+ * and none given up (alertmanager_notifications_failed_total).
  */
 export async function orchestratorAlertCheck(request: AlertCheckRequest): Promise<RunReport> {
   const parsed = parseWorkflowInput(AlertCheckInputSchema, request);
@@ -74,8 +73,8 @@ async function checkAlertPath(run: RunbookRun, input: AlertCheckInput): Promise<
   const integrations = integrationsOf(routing);
   const baseline = await run.step('read_notification_counters', (ctx) => acts.alerting.readNotificationCounters(ctx), {
     describe: (c) => {
-      const t = notificationTotals(c, integrations);
-      return `${integrations.join(', ')}: ${t.sent} notification(s) so far, ${t.failed} failed`;
+      const t = sinceStart(c, integrations);
+      return `${integrations.join(', ')}: ${t.delivered} notification(s) delivered so far, ${t.attempts_failed} attempt(s) failed, ${t.given_up} given up`;
     },
   });
 
@@ -118,24 +117,22 @@ async function checkAlertPath(run: RunbookRun, input: AlertCheckInput): Promise<
   run.phase('verify');
   const after = await run.step('confirm_notifications', (ctx) => acts.alerting.readNotificationCounters(ctx), {
     describe: (c) => {
-      const t = notificationTotals(c, integrations);
-      return `${integrations.join(', ')}: ${t.sent} notification(s), ${t.failed} failed`;
+      const t = notificationDelta(baseline, c, integrations);
+      return `${integrations.join(', ')} since the check began: ${t.started} notification(s), ${t.delivered} delivered, ${t.attempts_failed} attempt(s) failed, ${t.given_up} given up`;
     },
   });
-  const before = notificationTotals(baseline, integrations);
-  const now = notificationTotals(after, integrations);
-  const sent = now.sent - before.sent;
-  const failed = now.failed - before.failed;
+  const d = notificationDelta(baseline, after, integrations);
   const receivers = [...new Set(routing.routes.flatMap((r) => r.receivers.map((x) => x.name)))].join(', ');
-  if (failed > 0 || sent - failed < alerts.length) {
+  const counts = `${d.started} notification(s), ${d.delivered} delivered, ${d.attempts_failed} attempt(s) failed, ${d.given_up} given up`;
+  if (d.given_up > 0 || d.delivered < alerts.length) {
     return {
       outcome: 'notification_failed',
-      summary: `${alerts.join(' and ')} reached Alertmanager, but ${receivers} (${integrations.join(', ')}) sent ${sent} notification(s) since the check began, ${failed} failed (alertmanager_notifications_total / _failed_total)`,
+      summary: `${alerts.join(' and ')} reached Alertmanager, but ${receivers} (${integrations.join(', ')}) did not take a notification for each since the check began: ${counts} (alertmanager_notifications_total / _failed_total, alertmanager_notification_requests_total / _failed_total)`,
     };
   }
   return {
     outcome: 'alerts_delivered',
-    summary: `${alerts.join(' and ')} fired for cluster ${cluster}, went active in Alertmanager and were notified to ${receivers} (${sent} notification(s), none failed)`,
+    summary: `${alerts.join(' and ')} fired for cluster ${cluster}, went active in Alertmanager and were notified to ${receivers} (${counts})`,
   };
 }
 
@@ -144,7 +141,7 @@ function describeWait(w: AlertDeliveryWait): string {
     (a) =>
       `${a.alertname}: ${a.firing_after_ms === null ? 'never fired' : `firing after ${a.firing_after_ms} ms`}, ${a.active_after_ms === null ? 'not in Alertmanager' : `active after ${a.active_after_ms} ms`}`,
   );
-  return `${each.join('; ')}; ${w.notifications.sent} notification(s) sent, ${w.notifications.failed} failed`;
+  return `${each.join('; ')}; ${w.notifications.delivered} notification(s) delivered, ${w.notifications.attempts_failed} attempt(s) failed`;
 }
 
 /** What the run reads after its pre-checks: nothing it does changes Prometheus or Alertmanager. */

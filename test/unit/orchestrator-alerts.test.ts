@@ -1,4 +1,4 @@
-import { matcherMatches, ORCHESTRATOR_ALERTS, receiversFor, type AlertRoute } from '../../domain/orchestrator-alerts';
+import { matcherMatches, notificationDelta, ORCHESTRATOR_ALERTS, receiversFor, type AlertRoute } from '../../domain/orchestrator-alerts';
 
 const backlog = { alertname: 'GpuOrchestratorPendingJobsBacklog', cluster: 'prod-east', severity: 'page' };
 
@@ -47,4 +47,17 @@ describe('the receivers an alert reaches', () => {
 it("quotes the cluster in each alert's value query", () => {
   expect(ORCHESTRATOR_ALERTS[0]!.valueQuery('lab')).toBe('max(gpu_orchestrator_pending_jobs{cluster="lab"})');
   expect(ORCHESTRATOR_ALERTS[1]!.valueQuery('a"b')).toContain('cluster="a\\"b"');
+});
+
+it('counts a notification delivered only when the receiver took an attempt, and one given up apart from failed attempts', () => {
+  const before = { webhook: { notifications: 3, notifications_failed: 0, requests: 3, requests_failed: 0 } };
+  // Two notifications started; the receiver answered 503 four times and then took one.
+  const after = {
+    webhook: { notifications: 5, notifications_failed: 0, requests: 8, requests_failed: 4 },
+    email: { notifications: 9, notifications_failed: 9, requests: 9, requests_failed: 9 },
+  };
+  expect(notificationDelta(before, after, ['webhook'])).toEqual({ started: 2, delivered: 1, attempts_failed: 4, given_up: 0 });
+  // An integration the alerts are not routed to does not count.
+  expect(notificationDelta(before, after, ['webhook', 'pagerduty']).given_up).toBe(0);
+  expect(notificationDelta({}, after, ['email'])).toEqual({ started: 9, delivered: 0, attempts_failed: 9, given_up: 9 });
 });

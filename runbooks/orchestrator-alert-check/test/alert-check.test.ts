@@ -3,7 +3,7 @@
  * Alertmanager (Debian's packages) around it: seed 004's drill alerts-firing through the
  * runbookDrill workflow (the job_backlog fault, both alerts fired, active and notified to the
  * lab's on-call pager with the cluster label), a quiet cluster that ends alert_not_firing with
- * the metrics' values, and plan mode (its reads only). timeScale 0.002: the rules' 10m and 15m
+ * the metrics' values, plan mode (its reads only), and a pager that is down (notification_failed). timeScale 0.002: the rules' 10m and 15m
  * hold for 1.2 s and 1.8 s.
  */
 import type { Worker } from '@temporalio/worker';
@@ -83,7 +83,7 @@ it('drill alerts-firing: both alerts fire, reach Alertmanager and on-call hears 
   expect(report).toMatchObject({ passed: true, outcome: 'alerts_delivered', expected: 'alerts_delivered' });
   const run = report.run as RunReport;
   expect(stepNames(run)).toEqual(['read_alert_rules', 'read_alert_routing', 'read_notification_counters', 'wait_for_alerts', 'confirm_notifications']);
-  expect(run.summary).toMatch(/notified to on-call \([2-9]\d* notification\(s\), none failed\)/);
+  expect(run.summary).toMatch(/notified to on-call \(\d+ notification\(s\), [2-9]\d* delivered, 0 attempt\(s\) failed, 0 given up\)/);
 
   const firing = await firingNotifications();
   for (const alertname of [BACKLOG, SATURATION]) {
@@ -112,4 +112,18 @@ it('plan mode takes the pre-checks reads and plans the wait; nothing is notified
   expect(stepNames(report)).toEqual(['read_alert_rules', 'read_alert_routing', 'read_notification_counters', 'record_plan']);
   expect(report.summary).toMatch(/0 change\(s\) on the expected path/);
   expect(await firingNotifications()).toEqual([]);
+});
+
+// Last: Alertmanager keeps retrying the failed notifications after the pager comes back.
+it('with the on-call pager down, Alertmanager fails to notify and the run ends notification_failed', async () => {
+  await orch.admin.onCallOutage(true);
+  await orch.fault('job-backlog', { jobs: 150, hold_ms: 40 * 60_000 });
+  // Alertmanager retries a failed attempt; the run gives it until the timeout to get through.
+  const report = await check({ timeout: '8s' });
+  expect(report.outcome).toBe('notification_failed');
+  expect(stepNames(report)).toEqual(['read_alert_rules', 'read_alert_routing', 'read_notification_counters', 'wait_for_alerts', 'confirm_notifications']);
+  expect(report.summary).toMatch(
+    /on-call \(webhook\) did not take a notification for each since the check began: [1-9]\d* notification\(s\), 0 delivered, [1-9]\d* attempt\(s\) failed/,
+  );
+  expect(await orch.admin.onCallNotifications()).toEqual([]);
 });
