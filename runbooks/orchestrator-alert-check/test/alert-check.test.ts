@@ -3,10 +3,15 @@
  * Alertmanager (Debian's packages) around it: seed 004's drill alerts-firing through the
  * runbookDrill workflow (the job_backlog fault, both alerts fired, active and notified to the
  * lab's on-call pager with the cluster label), a quiet cluster that ends alert_not_firing with
- * the metrics' values, plan mode (its reads only), and a pager that is down (notification_failed). timeScale 0.002: the rules' 10m and 15m
+ * the metrics' values, a Prometheus without the rules (rules_missing), plan mode (its reads
+ * only), and a pager that is down (notification_failed). timeScale 0.002: the rules' 10m and 15m
  * hold for 1.2 s and 1.8 s.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Worker } from '@temporalio/worker';
+import { resolvePrometheus } from '../../../infra/prometheus-server';
 import type { DrillInput, DrillReport } from '../../../domain/drills';
 import { drillOf } from '../../../domain/drills';
 import type { RunReport } from '../../../domain/runbook';
@@ -104,6 +109,35 @@ it('without the fault the run ends alert_not_firing, naming each alert and the v
   expect(report.summary).toContain(`${BACKLOG} (gpu_orchestrator_pending_jobs = 0, fires at > 100)`);
   expect(report.summary).toContain(`${SATURATION} (gpu_orchestrator_active_leases / gpu_orchestrator_worker_pool_workers = 0, fires at >= 0.95)`);
   expect(await firingNotifications()).toEqual([]);
+});
+
+it('a Prometheus without the rules ends the run rules_missing before any wait, naming both alerts', async () => {
+  const bareDir = mkdtempSync(join(tmpdir(), 'alert-check-bare-'));
+  const bare = await resolvePrometheus({
+    dataDir: bareDir,
+    scrape: { clusters: [orch.cluster], alertmanagerUrl: orch.alerting!.alertmanager.url },
+    timeScale: 0.002,
+    ruleFiles: [],
+  });
+  const bareQueue = uniqueTaskQueue('alert-check-bare');
+  const bareWorker = await stack.worker(bareQueue, {
+    fleet: { ...orch.fleet, alerting: { prometheusUrl: bare.url, alertmanagerUrl: orch.alerting!.alertmanager.url } },
+  });
+  try {
+    const report = (await bareWorker.runUntil(
+      stack.client.workflow.execute('orchestratorAlertCheck', {
+        taskQueue: bareQueue,
+        workflowId: `${alertCheckWorkflowId('lab')}/bare/${Date.now()}`,
+        args: [{ cluster: 'lab', timeout: '30s', poll_interval: '100ms' }],
+      }),
+    )) as RunReport;
+    expect(report.outcome).toBe('rules_missing');
+    expect(stepNames(report)).toEqual(['read_alert_rules']);
+    expect(report.summary).toContain(`Prometheus has no rule ${BACKLOG}, ${SATURATION}`);
+  } finally {
+    await bare.stop();
+    rmSync(bareDir, { recursive: true, force: true });
+  }
 });
 
 it('plan mode takes the pre-checks reads and plans the wait; nothing is notified', async () => {
