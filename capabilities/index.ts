@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
 import type { OrchestratorCluster } from '../domain/orchestrator';
+import { createAlertCheckActivities, type AlertingEndpoints } from './alerting/alert-check-activities';
 import { AppPlatformClient } from './app-runtime/app-platform-client';
 import { createAppPlatformActivities } from './app-runtime/app-platform-activities';
 import { createControllerActivities } from './app-runtime/controller-activities';
@@ -51,6 +52,8 @@ export interface ActivityDeps {
   /** Where incident triage reads logs and traces (LOKI_URL, TEMPO_URL); unset: triage fails saying so. */
   logs?: LogSource;
   traces?: TraceSource;
+  /** Prometheus and Alertmanager the alert check reads; unset: that runbook refuses to run. */
+  alerting?: AlertingEndpoints;
 }
 
 /**
@@ -95,6 +98,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDlqActivities({ clusters: deps.orchestrators, logger: deps.logger }),
     ...createModelArtifactActivities({ hosts }),
     ...createRollingUpgradeActivities({ hosts, clusters: deps.orchestrators, logger: deps.logger }),
+    ...createAlertCheckActivities({ alerting: deps.alerting, logger: deps.logger }),
   };
 }
 

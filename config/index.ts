@@ -87,6 +87,11 @@ export interface Config {
   redisUrl?: string;
   /** The orchestrator's SQL database, mysql:// or postgres://; undefined → a local or started MariaDB. */
   orchestratorDbUrl?: string;
+  /**
+   * The alert path the orchestrator-alert-check runbook reads (PROMETHEUS_URL, ALERTMANAGER_URL);
+   * undefined → in lab mode `npm start` starts both around the lab, against an inventory the runbook refuses to run.
+   */
+  alerting: { prometheusUrl?: string; alertmanagerUrl?: string };
   /** Absolute path. */
   dataDir: string;
   api: { host: string; port: number };
@@ -273,6 +278,8 @@ const VARIABLES = {
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
   LOKI_URL: httpUrl.optional(),
   TEMPO_URL: httpUrl.optional(),
+  PROMETHEUS_URL: httpUrl.optional(),
+  ALERTMANAGER_URL: httpUrl.optional(),
   LAB_TIME_SCALE: positiveNumber.default(1),
   LAB_EXTRA_GPU_NODES: nonNegativeInt.default(0),
 } as const;
@@ -374,6 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
     orchestratorDbUrl: v.ORCHESTRATOR_DB_URL,
+    alerting: { prometheusUrl: v.PROMETHEUS_URL, alertmanagerUrl: v.ALERTMANAGER_URL },
     dataDir: path.resolve(v.DATA_DIR),
     api: { host: v.API_HOST, port: v.API_PORT },
     auth: {

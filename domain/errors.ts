@@ -17,6 +17,8 @@ export const ErrorType = {
   PlatformApiError: 'PlatformApiError',
   /** No replica of the orchestrator answered, or one answered with an error. */
   OrchestratorApiError: 'OrchestratorApiError',
+  /** Prometheus or Alertmanager did not answer, or answered with an error or a body of another shape. */
+  AlertingApiError: 'AlertingApiError',
   /** The orchestrator's SQL database refused or failed a statement (non-retryable when it is a matter of privileges). */
   OrchestratorDbError: 'OrchestratorDbError',
   DrainTimeout: 'DrainTimeout',

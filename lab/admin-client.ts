@@ -15,6 +15,8 @@ export interface IncidentRequest {
   noise_lines?: number;
   worker_node_id?: string;
 }
+import { ON_CALL_WEBHOOK_PATH, type OnCallNotification } from './on-call';
+
 export interface LabRecords {
   commands: { seq: number; node_id: string; host_name: string; command: string; exit_code: number | null; at: string }[];
   mutations: { seq: number; node_id: string; kind: string; idempotency_key?: string; applied: boolean; at: string; detail?: Record<string, unknown> }[];
@@ -213,6 +215,18 @@ export class LabAdmin {
   /** Writes one incident into the lab's Loki and Tempo (POST /lab/v1/observability/incidents). */
   async injectIncident(req: IncidentRequest): Promise<InjectedIncident> {
     return (await this.post('/lab/v1/observability/incidents', req)) as InjectedIncident;
+  }
+
+  /** What the lab's on-call pager received from Alertmanager, oldest first (Alertmanager's webhook bodies). */
+  async onCallNotifications(): Promise<OnCallNotification[]> {
+    const res = await fetch(`${this.baseUrl}${ON_CALL_WEBHOOK_PATH}`, { headers: this.auth() });
+    if (!res.ok) throw new Error(`lab on-call notifications: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { notifications: OnCallNotification[] }).notifications;
+  }
+
+  /** The on-call pager's service down (every notification answered 503) or back. */
+  async onCallOutage(down: boolean): Promise<void> {
+    await this.post('/lab/v1/on-call/outage', { down });
   }
 
   private auth(): Record<string, string> {

@@ -19,6 +19,7 @@ import { HostRuntime } from './host-runtime';
 import { installErrorHandlers } from './http-errors';
 import { buildInventory, labHostSpecs, previousPorts, writeInventory } from './inventory';
 import { loadLabKeys } from './keys';
+import { OnCallPager, ON_CALL_WEBHOOK_PATH, registerOnCallRoutes } from './on-call';
 import { OrchestratorLab, registerOrchestratorAdmin, type OrchestratorOptions } from './orchestrator';
 import { LabObservability, registerObservabilityApi } from './observability';
 import { registerPlatformApi } from './platform-api';
@@ -68,6 +69,8 @@ export interface RunningLab {
    * `lab`): each replica host's API base URL (stable across restarts), Redis, SQL, the lock's name.
    */
   orchestrator?: { cluster: OrchestratorCluster };
+  /** The on-call pager's webhook (Alertmanager's receiver in the lab); it takes the lab token. */
+  onCallWebhookUrl: string;
   stop(): Promise<void>;
 }
 
@@ -84,6 +87,7 @@ function buildHttp(
   apps: AppRuntime,
   orchestrator: OrchestratorLab | undefined,
   observability: LabObservability,
+  pager: OnCallPager,
   token: string,
   logger: Logger,
 ): FastifyInstance {
@@ -96,6 +100,7 @@ function buildHttp(
   registerAppRuntimeApi(app, { runtime: apps, platform: world.platform, records: world.records, idempotency: world.idempotency });
   if (orchestrator) registerOrchestratorAdmin(app, orchestrator);
   registerObservabilityApi(app, observability);
+  registerOnCallRoutes(app, pager);
   return app;
 }
 
@@ -128,6 +133,8 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
     ? new OrchestratorLab(apps, { ...opts.orchestrator, timeScale, bindHost, records: world.records, observability })
     : undefined;
   if (orchestrator) world.parts.push(orchestrator);
+  const pager = new OnCallPager();
+  world.parts.push(pager);
   for (const h of hosts) {
     const { node_id, hostname } = h.spec;
     const hostKey = keys.hosts.get(node_id);
@@ -166,7 +173,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
   }
 
   const sshHosts = hosts.map((h) => h.ssh).filter((s): s is SshHost => s !== undefined);
-  const app = buildHttp(world, apps, orchestrator, observability, token, logger.child({ component: 'lab-http' }));
+  const app = buildHttp(world, apps, orchestrator, observability, pager, token, logger.child({ component: 'lab-http' }));
   const stop = async () => {
     await world.stop();
     await Promise.all(sshHosts.map((s) => s.close()));
@@ -211,6 +218,7 @@ export async function startLab(opts: LabOptions): Promise<RunningLab> {
     lokiUrl: platformUrl,
     tempoUrl: platformUrl,
     platformToken: token,
+    onCallWebhookUrl: `${platformUrl}${ON_CALL_WEBHOOK_PATH}`,
     orchestrator: orchestratorInfo,
     stop,
   };

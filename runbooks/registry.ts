@@ -17,6 +17,7 @@ import { gpuHealthCheckRunbook } from './gpu-health-check/definition';
 import { poolForceEvictRunbook } from './pool-force-evict/definition';
 import { leaderRecoveryRunbook } from './leader-recovery/definition';
 import { incidentTriageRunbook } from './incident-triage/definition';
+import { orchestratorAlertCheckRunbook } from './orchestrator-alert-check/definition';
 import { workerAddRunbook } from './worker-add/definition';
 
 // The engine's own workflows, which runbooks use.
@@ -34,6 +35,7 @@ export { gpuHealthCheck } from './gpu-health-check/workflow';
 export { poolForceEvict } from './pool-force-evict/workflow';
 export { leaderRecovery } from './leader-recovery/workflow';
 export { incidentTriage } from './incident-triage/workflow';
+export { orchestratorAlertCheck } from './orchestrator-alert-check/workflow';
 export { workerAdd } from './worker-add/workflow';
 
 export const RUNBOOKS: readonly RunbookDefinition[] = [
@@ -48,4 +50,5 @@ export const RUNBOOKS: readonly RunbookDefinition[] = [
   dlqReplayRunbook,
   drainAndRollingUpgradeRunbook,
   incidentTriageRunbook,
+  orchestratorAlertCheckRunbook,
 ];

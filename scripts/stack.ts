@@ -4,6 +4,7 @@ import { startLab, type RunningLab } from '../lab';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from '../infra/search-attributes';
 import { kindOf, orchestratorPgDatabase, resolveOrchestratorDb, type OrchestratorDb } from '../infra/orchestrator-db';
+import { startLabAlerting, type LabAlerting } from '../infra/lab-alerting';
 import { resolveRedis, type ResolvedRedis } from '../infra/redis-server';
 import { resolveTemporalCli } from '../infra/temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from '../infra/temporal-dev-server';
@@ -21,6 +22,9 @@ export interface StackOptions {
   redisUrl?: string;
   /** ORCHESTRATOR_DB_URL: the orchestrator's database (mysql:// or postgres://); unset → a local or started MariaDB. */
   orchestratorDbUrl?: string;
+  /** PROMETHEUS_URL / ALERTMANAGER_URL: existing ones for the lab's alert path; unset → started from PATH under dataDir. */
+  prometheusUrl?: string;
+  alertmanagerUrl?: string;
   /** Start the simulated fleet (default true); false when an inventory of real hosts is configured. */
   lab?:
     | false
@@ -47,6 +51,8 @@ export interface Stack {
   /** The orchestrator's PostgreSQL (advisory-lock leader lock): ORCHESTRATOR_DB_URL when it is postgres://, else gpuaas_orch beside the engine's tables. */
   orchestratorPg: OrchestratorDb;
   lab?: RunningLab;
+  /** With the lab's orchestrator: Prometheus scraping it and Alertmanager paging the lab's on-call pager. */
+  alerting?: LabAlerting;
   stop(): Promise<void>;
 }
 
@@ -107,6 +113,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       });
       started.push(lab);
     }
+    let alerting: LabAlerting | undefined;
+    if (lab?.orchestrator) {
+      alerting = await startLabAlerting({
+        dataDir: opts.dataDir,
+        clusters: [lab.orchestrator.cluster],
+        webhook: { url: lab.onCallWebhookUrl, token: lab.platformToken },
+        timeScale: (opts.lab !== false && opts.lab?.timeScale) || 1,
+        prometheusUrl: opts.prometheusUrl,
+        alertmanagerUrl: opts.alertmanagerUrl,
+        log: opts.log,
+      });
+      started.push(alerting);
+    }
     return {
       temporalAddress: opts.temporalAddress ?? temporal!.address,
       temporalUiUrl: temporal?.uiUrl,
@@ -115,6 +134,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       orchestratorMysql,
       orchestratorPg,
       lab,
+      alerting,
       stop,
     };
   } catch (err) {

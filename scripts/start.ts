@@ -48,6 +48,8 @@ async function main(): Promise<void> {
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
     orchestratorDbUrl: config.orchestratorDbUrl,
+    prometheusUrl: config.alerting.prometheusUrl,
+    alertmanagerUrl: config.alerting.alertmanagerUrl,
     lab:
       config.fleet.mode === 'lab'
         ? {
@@ -65,7 +67,13 @@ async function main(): Promise<void> {
   try {
     const temporal = await connectTemporal(stack.temporalAddress, config.temporal.namespace, config.temporal.address ? config.temporal.security : undefined);
     stops.push(() => temporal.close());
-    const fleet = fleetWiring(config, stack.lab);
+    const fleet = fleetWiring(
+      config,
+      stack.lab && {
+        ...stack.lab,
+        alerting: stack.alerting && { prometheusUrl: stack.alerting.prometheus.url, alertmanagerUrl: stack.alerting.alertmanager.url },
+      },
+    );
     say('bundling workflow code...');
     const worker = await createRunbookWorker({
       connection: temporal.nativeConnection,
@@ -175,6 +183,12 @@ function printWhereThingsAre(config: Config, stack: Awaited<ReturnType<typeof st
       ...(stack.lab.orchestrator?.cluster.replicas ?? []).map(
         ({ node_id, api_url }) => `  Orchestrator     ${api_url}   (replica on ${node_id}; GET /status/leader, /pools, /metrics)`,
       ),
+      ...(stack.alerting
+        ? [
+            `  Prometheus       ${stack.alerting.prometheus.url}   (${stack.alerting.prometheus.source === 'env' ? 'PROMETHEUS_URL' : 'started: scrapes the replicas, monitoring/alerts rules'})`,
+            `  Alertmanager     ${stack.alerting.alertmanager.url}   (${stack.alerting.alertmanager.source === 'env' ? 'ALERTMANAGER_URL' : 'started: pages the lab on-call at /lab/v1/on-call/notifications'})`,
+          ]
+        : []),
       '',
       'Try it:',
       `  curl -s -XPOST ${stack.lab.platformUrl}/lab/v1/hosts/dev-gpu-1/faults/xid -H "authorization: Bearer $(cat ${path.relative(process.cwd(), path.join(config.dataDir, 'lab-token'))})" -H 'content-type: application/json' -d '{"gpu_index":3,"xid":48}'`,

@@ -7,6 +7,7 @@ import { LokiClient } from '../capabilities/observability-query/loki-client';
 import { TempoClient } from '../capabilities/observability-query/tempo-client';
 import { lokiLogSource, tempoTraceSource } from '../capabilities/triage/triage-activities';
 import type { Client } from '@temporalio/client';
+import type { AlertingEndpoints } from '../capabilities/alerting/alert-check-activities';
 import type { ApprovalSettings } from '../capabilities/approvals/approval-activities';
 import type { BudgetConfig } from '../domain/disruption';
 import type { Inventory } from '../domain/inventory';
@@ -35,6 +36,8 @@ export interface ActivityWiring {
   /** Loki and Tempo for incident triage (LOKI_URL, TEMPO_URL, or the lab's). */
   lokiUrl?: string;
   tempoUrl?: string;
+  /** Prometheus and Alertmanager for the alert check (PROMETHEUS_URL, ALERTMANAGER_URL, or the lab's). */
+  alerting?: AlertingEndpoints;
 }
 
 const NO_APPROVAL_SETTINGS: ApprovalSettings = { signals: true, minApprovals: {}, escalationWebhooks: {} };
@@ -56,5 +59,6 @@ export function composeActivities(w: ActivityWiring): RunbookActivities {
     approvals: w.approvals ?? NO_APPROVAL_SETTINGS,
     logs: w.lokiUrl ? lokiLogSource(new LokiClient({ baseUrl: w.lokiUrl })) : undefined,
     traces: w.tempoUrl ? tempoTraceSource(new TempoClient({ baseUrl: w.tempoUrl })) : undefined,
+    alerting: w.alerting,
   });
 }

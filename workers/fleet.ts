@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Config } from '../config';
 import { loadInventory, loadOrchestratorClusters } from '../config';
 import type { Inventory } from '../domain/inventory';
+import type { AlertingEndpoints } from '../capabilities/alerting/alert-check-activities';
 import type { OrchestratorCluster } from '../domain/orchestrator';
 
 /** What a started lab offers the engine; the lab itself is never imported by runtime code. */
@@ -15,6 +16,8 @@ export interface LabEndpoints {
   tempoUrl?: string;
   /** The lab's GPU orchestrator, when it runs one. */
   orchestrator?: { cluster: OrchestratorCluster };
+  /** The Prometheus and Alertmanager started around the lab's orchestrator. */
+  alerting?: AlertingEndpoints;
 }
 
 export interface FleetWiring {
@@ -26,6 +29,7 @@ export interface FleetWiring {
   /** Where incident evidence is read: LOKI_URL and TEMPO_URL, else the lab's; unset on a fleet that configures none. */
   lokiUrl?: string;
   tempoUrl?: string;
+  alerting?: AlertingEndpoints;
 }
 
 /** The fleet the activities act on: the configured real one, or the lab that was just started. */
@@ -39,6 +43,10 @@ export function fleetWiring(config: Config, lab: LabEndpoints | undefined): Flee
       orchestrators: config.fleet.orchestratorClustersFile ? loadOrchestratorClusters(config.fleet.orchestratorClustersFile) : [],
       lokiUrl: config.observability.lokiUrl,
       tempoUrl: config.observability.tempoUrl,
+      alerting:
+        config.alerting.prometheusUrl && config.alerting.alertmanagerUrl
+          ? { prometheusUrl: config.alerting.prometheusUrl, alertmanagerUrl: config.alerting.alertmanagerUrl }
+          : undefined,
     };
   }
   if (!lab) throw new Error('no INVENTORY_FILE configured and the lab is not running');
@@ -50,5 +58,6 @@ export function fleetWiring(config: Config, lab: LabEndpoints | undefined): Flee
     orchestrators: lab.orchestrator ? [lab.orchestrator.cluster] : [],
     lokiUrl: config.observability.lokiUrl ?? lab.lokiUrl,
     tempoUrl: config.observability.tempoUrl ?? lab.tempoUrl,
+    alerting: lab.alerting,
   };
 }

@@ -10,6 +10,7 @@ import { DEFAULT_VERSION, MODEL_CACHE, MODELS, type OrchestratorLab } from './or
 import { WORKER_GPU_MIB } from './pools';
 import { PreviousReleaseError, stagePreviousRelease } from './previous-release';
 import { StaleMessagesError, strandMessages, waitForDeadLetters, type StaleMessagesLab } from './stale-messages';
+import { replicaId } from './replica';
 import { MEMORY_TOTAL_MIB } from '../gpus';
 
 const Model = z.enum(MODELS);
@@ -106,6 +107,24 @@ export const FaultSchema = z.discriminatedUnion('fault', [
       restore_artifact: z.boolean().default(false),
     })
     .strict(),
+  /**
+   * Seed 004's alert drill: a burst of `jobs` read by a replica that died before dispatching
+   * them (all pending in the group, past the page's 100) while every worker is held on a job of
+   * `hold_ms` (real), so every live worker holds a lease. After `hold_ms` jobs take their usual
+   * time and the leader drains the backlog.
+   */
+  z
+    .object({
+      fault: z.literal('job_backlog'),
+      jobs: z.number().int().min(1).max(2_000).default(150),
+      hold_ms: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 3_600_000)
+        .default(30 * 60_000),
+    })
+    .strict(),
 ]);
 
 export type Fault = z.infer<typeof FaultSchema>;
@@ -176,6 +195,25 @@ export async function applyFault(lab: OrchestratorLab, f: Fault): Promise<Record
     case 'long_jobs':
       lab.jobMsOverride = f.job_ms;
       return { fault: f.fault, job_ms: f.job_ms };
+    case 'job_backlog': {
+      const models = [
+        ...new Set(
+          lab.pools
+            .list()
+            .filter((p) => p.status === 'running')
+            .map((p) => p.model),
+        ),
+      ];
+      if (models.length === 0) throw new FaultError('no running pool to hold');
+      const replicaNode = lab.replicaNodes[0]!;
+      // The consumer name of a replica process that is gone (a PID the host handed out and took back).
+      const consumer = replicaId(replicaNode, lab.host(replicaNode).lab.state.nextPid());
+      lab.holdWorkers(f.hold_ms, f.hold_ms);
+      const prefix = `backlog-${Date.now()}`;
+      const jobs = Array.from({ length: f.jobs }, (_, i) => ({ job_id: `${prefix}-${i + 1}`, model: models[i % models.length]! }));
+      const stranded = await lab.strandJobs(consumer, jobs);
+      return { fault: f.fault, jobs: f.jobs, stranded, consumer, models, hold_ms: f.hold_ms };
+    }
     case 'install_fails':
       if (!lab.replicaNodes.includes(f.node_id)) throw new FaultError(`${f.node_id} runs no replica`);
       lab.installFailures.add(f.node_id);

@@ -28,7 +28,7 @@ import { ReplicaProcess } from './replica';
 import { clearTables, ensureSchema } from './schema';
 import { openSql, type Sql, type SqlBackend } from './sql';
 import { OrchestratorStore } from './store';
-import { DLQ, ensureGroup, STREAM } from './streams';
+import { DLQ, ensureGroup, readNew, STREAM } from './streams';
 
 export interface OrchestratorBackends {
   redisUrl: string;
@@ -334,6 +334,30 @@ export class OrchestratorLab implements LabPart {
   /** Adds a job to the stream as a producer would (lab convenience for drills). */
   async addJob(fields: Record<string, string>): Promise<string> {
     return (await this.redis.call('XADD', STREAM, '*', ...Object.entries(fields).flat())) as string;
+  }
+
+  /**
+   * A consumer of the group reads `jobs` new entries and dies before dispatching any (fault
+   * job_backlog): they stay pending on it until the leader reclaims them. Returns how many it took.
+   */
+  async strandJobs(consumer: string, jobs: { job_id: string; model: string }[]): Promise<number> {
+    for (const j of jobs) await this.addJob(j);
+    // Another reader of the group: it takes what the leader has not read yet.
+    const reader = new Redis(this.opts.backends.redisUrl, { connectionName: consumer, maxRetriesPerRequest: 2 });
+    reader.on('error', () => undefined);
+    try {
+      return (await readNew(reader, consumer, jobs.length)).length;
+    } finally {
+      reader.disconnect();
+    }
+  }
+
+  /** Jobs dispatched in the next `holdMs` (real) run `jobMs` each; then jobs take their usual time again (fault job_backlog). */
+  holdWorkers(jobMs: number, holdMs: number): void {
+    this.jobMsOverride = jobMs;
+    this.scheduler.after(holdMs, () => {
+      if (this.jobMsOverride === jobMs) this.jobMsOverride = null;
+    });
   }
 
   // ---------------------------------------------------------------------------------------------

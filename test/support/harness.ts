@@ -1,3 +1,4 @@
+import type { AlertingEndpoints } from '../../capabilities/alerting/alert-check-activities';
 import fs from 'node:fs';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Pool } from 'pg';
@@ -36,7 +37,14 @@ export interface WorkerOverrides {
   /** Approval rules (default: signals checked against the test principals, built-in minimums, no webhooks). */
   approvals?: Partial<ApprovalSettings>;
   /** Another fleet than the shared lab (a test that starts a lab of its own). */
-  fleet?: { inventory: Inventory; platformUrl: string; platformToken: string; sshPrivateKey: Buffer; orchestrators?: OrchestratorCluster[] };
+  fleet?: {
+    inventory: Inventory;
+    platformUrl: string;
+    platformToken: string;
+    sshPrivateKey: Buffer;
+    orchestrators?: OrchestratorCluster[];
+    alerting?: AlertingEndpoints;
+  };
 }
 
 /** The task queue the tests' disruption ledgers run on. */

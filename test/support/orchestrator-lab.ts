@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { startLabAlerting, type LabAlerting } from '../../infra/lab-alerting';
 import { LabAdmin } from '../../lab/admin-client';
 import { startLab, type RunningLab } from '../../lab/index';
 import { ORCHESTRATOR_DLQ, ORCHESTRATOR_STREAM, type OrchestratorCluster } from '../../domain/orchestrator';
@@ -20,6 +21,8 @@ export interface OrchestratorLabOptions {
   timeScale: number;
   electionMs?: number;
   extraGpuNodes?: number;
+  /** Start a Prometheus and an Alertmanager of the suite's own around the lab (the alert path to the on-call pager). */
+  alerting?: boolean;
 }
 
 export interface TestOrchestratorLab {
@@ -27,8 +30,17 @@ export interface TestOrchestratorLab {
   admin: LabAdmin;
   cluster: OrchestratorCluster;
   /** For `stack.worker(..., { fleet })`. */
-  fleet: { inventory: RunningLab['inventory']; platformUrl: string; platformToken: string; sshPrivateKey: Buffer; orchestrators: OrchestratorCluster[] };
+  fleet: {
+    inventory: RunningLab['inventory'];
+    platformUrl: string;
+    platformToken: string;
+    sshPrivateKey: Buffer;
+    orchestrators: OrchestratorCluster[];
+    alerting?: { prometheusUrl: string; alertmanagerUrl: string };
+  };
   redis: Redis;
+  /** With `alerting`: the suite's Prometheus (scraping this lab's replicas) and Alertmanager (to the lab's on-call pager). */
+  alerting?: LabAlerting;
   /** POST /lab/v1/orchestrator/faults/<name>; returns what was applied. */
   fault(name: string, body?: object): Promise<Record<string, unknown>>;
   /** The lab's whole orchestrator state (replicas, pools with PIDs and memory, counters). */
@@ -60,6 +72,17 @@ export async function startOrchestratorLab(opts: OrchestratorLabOptions): Promis
   const admin = new LabAdmin(lab.platformUrl, lab.platformToken);
   const redis = new Redis(redisUrl(), { connectionName: `${opts.suite}-test` });
   const cluster = lab.orchestrator!.cluster;
+  const alerting = opts.alerting
+    ? await startLabAlerting({
+        dataDir,
+        clusters: [cluster],
+        webhook: { url: lab.onCallWebhookUrl, token: lab.platformToken },
+        timeScale: opts.timeScale,
+      }).catch(async (err: unknown) => {
+        await lab.stop();
+        throw err;
+      })
+    : undefined;
   return {
     lab,
     admin,
@@ -70,11 +93,14 @@ export async function startOrchestratorLab(opts: OrchestratorLabOptions): Promis
       platformToken: lab.platformToken,
       sshPrivateKey: readFileSync(lab.clientKeyPath),
       orchestrators: [cluster],
+      alerting: alerting && { prometheusUrl: alerting.prometheus.url, alertmanagerUrl: alerting.alertmanager.url },
     },
     redis,
+    alerting,
     fault: (name, body = {}) => admin.orchestratorFault(name, body),
     state: async () => (await admin.orchestratorState()) as unknown as OrchestratorState,
     async stop() {
+      await alerting?.stop();
       await lab.stop();
       // The streams live in a shared Redis: leave nothing behind.
       await redis.del(ORCHESTRATOR_STREAM, ORCHESTRATOR_DLQ);

@@ -100,6 +100,7 @@ export async function withLabStack(
     platformToken: stack.lab!.platformToken,
     sshPrivateKey: fs.readFileSync(stack.lab!.clientKeyPath),
     orchestrators: [cluster],
+    alerting: stack.alerting && { prometheusUrl: stack.alerting.prometheus.url, alertmanagerUrl: stack.alerting.alertmanager.url },
   };
   const worker = await s.worker(taskQueue, { ...workerOptions, ...(fleet ? { fleet } : {}) });
   try {

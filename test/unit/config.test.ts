@@ -66,6 +66,8 @@ describe('approval settings', () => {
     ['APPROVAL_SIGNALS', 'maybe'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['ORCHESTRATOR_DB_URL', 'sqlite:///var/lib/orch.db'],
+    ['PROMETHEUS_URL', 'prometheus:9090'],
+    ['ALERTMANAGER_URL', 'ftp://alertmanager:9093'],
   ])('refuses %s=%s', (name, raw) => {
     expect(badVariables(configError(() => loadConfig({ [name]: raw })))).toEqual([name]);
   });
@@ -97,6 +99,7 @@ describe('loadConfig', () => {
         security: {},
       },
       databaseUrl: undefined,
+      alerting: {},
       dataDir: path.resolve('.data'),
       api: { host: '127.0.0.1', port: 8080 },
       auth: { tokensFile: path.resolve('.data', 'api-tokens.json'), oidc: undefined },
@@ -149,7 +152,10 @@ describe('loadConfig', () => {
       APPROVAL_SIGNALS: 'off',
       MIN_APPROVALS: 'rma=3, gpu-fault-remediation/force_evict=2',
       ESCALATION_WEBHOOKS: 'hw-oncall=https://hooks.example.com/escalate',
+      PROMETHEUS_URL: 'http://prometheus.monitoring:9090',
+      ALERTMANAGER_URL: 'http://alertmanager.monitoring:9093',
     });
+    expect(config.alerting).toEqual({ prometheusUrl: 'http://prometheus.monitoring:9090', alertmanagerUrl: 'http://alertmanager.monitoring:9093' });
     expect(config.approvals).toEqual({
       signals: false,
       minApprovals: { rma: 3, 'gpu-fault-remediation/force_evict': 2 },
