@@ -25,8 +25,12 @@ export interface DrillScenario {
   input?: Record<string, unknown>;
   /** How the drill answers each approval the run asks for (by step name); unlisted ones are left to time out. */
   approvals?: Record<string, 'approve' | 'reject'>;
-  /** The outcome that makes the drill pass, or the failure type of a run that must be refused. */
-  expect: { outcome: string } | { failure: string };
+  /**
+   * The outcome that makes the drill pass (and words its summary must hold, where the
+   * outcome alone does not tell a right answer from a wrong one), or the failure type of
+   * a run that must be refused.
+   */
+  expect: { outcome: string; summary_contains?: string } | { failure: string };
 }
 
 export const DrillSpecSchema = z
@@ -81,7 +85,14 @@ export interface DrillReport {
 }
 
 export function expectedText(s: DrillScenario): string {
-  return 'outcome' in s.expect ? s.expect.outcome : `refused: ${s.expect.failure}`;
+  if (!('outcome' in s.expect)) return `refused: ${s.expect.failure}`;
+  return s.expect.summary_contains ? `${s.expect.outcome}, its summary saying "${s.expect.summary_contains}"` : s.expect.outcome;
+}
+
+/** Whether a drilled run ended as its scenario expects: the outcome (or refusal), and the summary's words when it names some. */
+export function drillPassed(s: DrillScenario, outcome: string, summary: string | undefined): boolean {
+  if (!('outcome' in s.expect)) return outcome === `refused: ${s.expect.failure}`;
+  return outcome === s.expect.outcome && (!s.expect.summary_contains || (summary ?? '').includes(s.expect.summary_contains));
 }
 
 /** The placeholder a scenario writes where its target node goes. */

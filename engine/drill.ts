@@ -1,6 +1,6 @@
 import { ParentClosePolicy, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { DrillActivities } from '../capabilities/drill/drill-activities';
-import { expectedText, fillTimePlaceholders, type DrillInput, type DrillReport } from '../domain/drills';
+import { drillPassed, expectedText, fillTimePlaceholders, type DrillInput, type DrillReport } from '../domain/drills';
 import { MEMO_REQUESTED_BY, type RunReport } from '../domain/runbook';
 import { runUserMetadata } from '../domain/run-summary';
 import { ActivityOptionSets } from './activity-options';
@@ -43,7 +43,8 @@ export async function runbookDrill(input: DrillInput): Promise<DrillReport> {
         ...runInput,
         run_mode: 'drill',
         source: `drill:${input.drill_id}`,
-        correlation_id: `${workflowId}/${runId}`,
+        // The drill's id, unless the input names its own: a triage's correlation_id is what it investigates.
+        correlation_id: typeof runInput.correlation_id === 'string' ? runInput.correlation_id : `${workflowId}/${runId}`,
       },
     ],
     parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -71,7 +72,7 @@ export async function runbookDrill(input: DrillInput): Promise<DrillReport> {
   await answering;
 
   const expected = expectedText(scenario);
-  const passed = outcome === expected;
+  const passed = drillPassed(scenario, outcome, run?.summary);
   // Detected: the run finished its pre-checks and knew what to do; recovered: it ended as expected (or was refused, as expected).
   const lastPreCheck = run?.steps.filter((s) => s.phase === 'pre_checks' && s.ended_at).pop();
   const report: DrillReport = {

@@ -8,6 +8,7 @@ import {
   type TriageRequestSignal,
 } from './input';
 import type * as workflow from './workflow';
+import { INCIDENT_TRIAGE_DRILLS } from './drills';
 
 export const incidentTriageRunbook: RunbookDefinition<typeof IncidentTriageInputSchema> = {
   name: RUNBOOK_INCIDENT_TRIAGE,
@@ -23,6 +24,8 @@ export const incidentTriageRunbook: RunbookDefinition<typeof IncidentTriageInput
   workflowId: (input) => incidentTriageWorkflowId(input.correlation_id),
   nodeId: () => undefined,
   alert: () => ({ key: 'triage', xid: undefined }),
+  drills: INCIDENT_TRIAGE_DRILLS,
+  // The drilled node is where the drill is scheduled from; the run names its correlation_id.
   drillInput: (_nodeId, input) => input,
   joinSignal: (input, correlationId, receivedAt) => ({
     name: triageRequestSignal.name,

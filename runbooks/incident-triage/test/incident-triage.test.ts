@@ -75,6 +75,17 @@ test('a CI runner job left on the GPU worker is a boundary finding of its own, q
   expect(validation?.detail).toContain(`(pid ${incident.started_process!.pid}) breaks no-ci-on-gpu`);
 });
 
+test('a Slurm controller started on the GPU worker is a boundary finding, whatever the incident', async () => {
+  const incident = await stack.lab.injectIncident({ scenario: 'app-control-component-unavailable' });
+  expect(incident.started_process).toMatchObject({ node_id: 'dev-gpu-1' });
+  const report = await triage({ correlation_id: incident.correlation_id, trace_id: incident.trace_id, node_id: 'dev-gpu-1' });
+  expect(report.outcome).toBe('boundary_identified');
+  expect(report.summary).toContain('boundary findings: Slurm controller (slurmctld) on dev-gpu-1');
+  expect(report.steps.find((s) => s.name === 'validate_host_boundaries')?.detail).toContain(
+    `(pid ${incident.started_process!.pid}) breaks no-control-daemons-on-gpu`,
+  );
+});
+
 test('evidence that lost host_role on the failing role ends observability_gap with the follow-up to file; never a boundary guessed', async () => {
   const incident = await stack.lab.injectIncident({ scenario: 'app-control-component-unavailable', omit: ['host_role'] });
   const report = await triage({ correlation_id: incident.correlation_id, trace_id: incident.trace_id });
