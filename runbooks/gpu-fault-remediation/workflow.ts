@@ -98,7 +98,8 @@ class GpuFaultRun {
 
     // ---- pre-checks: nothing on the host or the platform changes here ----
     run.phase('pre_checks');
-    const host = await resolveTarget(run, input.node_id, 'read_gpu_state', 'GPU fault remediation');
+    // Checked against the most destructive thing it may do: a reboot.
+    const host = await resolveTarget(run, input.node_id, 'reboot_host', 'GPU fault remediation');
     const node = await run.step('read_node_state', (ctx) => acts.platform.readNodeState(ctx), {
       describe: (n) =>
         [

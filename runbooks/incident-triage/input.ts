@@ -34,8 +34,11 @@ export const IncidentTriageInputSchema = z
     lookback: boundedDuration('6h', '1m', '30d'),
     /** Before the first failure, how far logs of the failing services are read for lines that lost their correlation_id. */
     uncorrelated_window: boundedDuration('2m', '0s', '1h'),
-    /** Most log lines read per query. */
-    log_limit: z.number().int().min(10).max(5000).default(1000),
+    /**
+     * Most log lines read per query. The lines travel in the run's history (Temporal caps a
+     * payload at 2 MB): four queries of 1,000 lines of a few hundred bytes stay well under it.
+     */
+    log_limit: z.number().int().min(10).max(1000).default(500),
     /** How long the offered next step waits for an approver before the run ends without it. */
     approval_timeout: boundedDuration('30m', '1s', '7d'),
     source: safeText(200).default('api'),

@@ -92,7 +92,7 @@ class IncidentTriage {
     const decision = await run.step('decide_first_failing_boundary', async () => decideTriage(input.correlation_id, evidence, spans), {
       describe: (d) => `${d.outcome}: ${d.summary}`,
     });
-    const findings = await this.validateBoundaries(decision);
+    const findings = await this.validateBoundaries(evidence, spans);
 
     run.phase('verify');
     const next = nextStepFor(decision, evidence, input.node_id);
@@ -135,11 +135,10 @@ class IncidentTriage {
   }
 
   /** Seed 000's boundary validation on every inventoried host the evidence names (and the reported one), read only. */
-  private async validateBoundaries(decision: TriageDecision): Promise<BoundaryFinding[]> {
+  private async validateBoundaries(evidence: LogEvent[], spans: Span[]): Promise<BoundaryFinding[]> {
     const { run, input } = this;
-    const names = [input.node_id, input.host_name, decision.first_failure?.host_name, ...decision.downstream_impact.flatMap((i) => i.hosts)].filter(
-      (n): n is string => !!n,
-    );
+    // Every host a line or span of the incident came from, failing or not: a runner's warning on the GPU worker counts too.
+    const names = [input.node_id, input.host_name, ...evidence.map((e) => e.host_name), ...spans.map((s) => s.host_name)].filter((n): n is string => !!n);
     if (names.length === 0) {
       await run.skip('validate_host_boundaries', 'no host is named by the report or the evidence');
       return [];
@@ -180,7 +179,8 @@ class IncidentTriage {
   private report(decision: TriageDecision, evidence: LogEvent[], spans: Span[], findings: BoundaryFinding[], next: NextStep | null) {
     const { input } = this;
     const first = decision.first_failure;
-    const deciding = first ? evidence.filter((e) => e.ts === first.at && e.service === first.service) : [];
+    // The line and the span that are the first failure: the same event, told by its log and its trace.
+    const deciding = first ? evidence.filter((e) => e.service === first.service && Date.parse(e.ts) === Date.parse(first.at)) : [];
     return {
       correlation_id: input.correlation_id,
       trace_id: input.trace_id ?? null,
@@ -199,7 +199,10 @@ class IncidentTriage {
         runtime_backend: input.runtime_backend ?? null,
         tenant_boundary_mode: input.tenant_boundary_mode ?? null,
       },
-      decided_by: { log_lines: deciding, spans: first?.span_id ? spans.filter((s) => s.span_id === first.span_id) : [] },
+      decided_by: {
+        log_lines: deciding,
+        spans: first ? spans.filter((s) => s.span_id === first.span_id || (s.service === first.service && Date.parse(s.start) === Date.parse(first.at))) : [],
+      },
       boundary_findings: findings,
       observability_gaps: decision.gaps,
       recovery_guidance: decision.recovery_guidance,

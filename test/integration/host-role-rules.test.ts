@@ -4,31 +4,19 @@
  * rule; a GPU validation job is refused to a run that does not hold the node's own
  * scope (cap 1). No refused host sees a command.
  */
-import fs from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { HOST_ROLE_RULES, ruleById } from '../../domain/host-role-rules';
 import type { StepContext } from '../../domain/step-context';
-import { composeActivities } from '../../workers/compose';
-import { connectStack, testLogger, type Stack } from '../support/harness';
-import { testEnv } from '../support/test-env';
+import { connectStack, type Stack } from '../support/harness';
 
 let stack: Stack;
-let acts: ReturnType<typeof composeActivities>;
+let acts: ReturnType<Stack['activities']>;
 
 beforeAll(async () => {
   stack = await connectStack();
-  acts = composeActivities({
-    inventory: stack.inventory,
-    sshPrivateKey: fs.readFileSync(testEnv('clientKeyFile')),
-    ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024 },
-    platformUrl: testEnv('platformUrl'),
-    platformToken: testEnv('platformToken'),
-    pool: stack.pool,
-    logger: testLogger,
-    temporal: stack.client,
-    budgets: {},
-    ledgerTaskQueue: 'unused',
-  });
+  acts = stack.activities();
+  // The diag's slot check asks the node's ledger, which an earlier suite may have started: its workers must be up.
+  await stack.startLedgers();
 });
 afterAll(async () => stack?.close());
 

@@ -87,6 +87,29 @@ export async function connectStack() {
     ledgers ??= await startLedgerWorker();
   };
 
+  /** The real activities a worker of this stack runs (also for calling one directly, with MockActivityEnvironment). */
+  const activities = (opts: WorkerOverrides = {}) =>
+    composeActivities({
+      inventory: opts.inventory ?? inventory,
+      sshPrivateKey: fs.readFileSync(testEnv('clientKeyFile')),
+      platformUrl: testEnv('platformUrl'),
+      platformToken: testEnv('platformToken'),
+      // The lab serves its Loki- and Tempo-compatible reads beside its platform API.
+      lokiUrl: testEnv('platformUrl'),
+      tempoUrl: testEnv('platformUrl'),
+      ...opts.fleet,
+      ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024, ...opts.ssh },
+      pool: opts.pool ?? pool,
+      logger: testLogger,
+      temporal: client,
+      budgets: opts.budgets ?? {},
+      // The lab's fault injection is served beside its platform API.
+      faultInjectionUrl: opts.fleet?.platformUrl ?? testEnv('platformUrl'),
+      faultInjectionToken: opts.fleet?.platformToken ?? testEnv('platformToken'),
+      ledgerTaskQueue: LEDGER_TASK_QUEUE,
+      approvals: { signals: true, minApprovals: {}, escalationWebhooks: {}, principals: testDirectory, ...opts.approvals },
+    });
+
   return {
     client,
     connection,
@@ -95,6 +118,7 @@ export async function connectStack() {
     inventory,
     lab,
     tracing,
+    activities,
     /**
      * A worker on its own task queue with the real activities. A test may alter the
      * inventory, the SSH settings (e.g. a command timeout shorter than a diag) and
@@ -102,32 +126,12 @@ export async function connectStack() {
      */
     async worker(taskQueue: string, opts: WorkerOverrides = {}): Promise<Worker> {
       bundle ??= bundleWorkflows();
-      const activities = composeActivities({
-        inventory: opts.inventory ?? inventory,
-        sshPrivateKey: fs.readFileSync(testEnv('clientKeyFile')),
-        platformUrl: testEnv('platformUrl'),
-        platformToken: testEnv('platformToken'),
-        // The lab serves its Loki- and Tempo-compatible reads beside its platform API.
-        lokiUrl: testEnv('platformUrl'),
-        tempoUrl: testEnv('platformUrl'),
-        ...opts.fleet,
-        ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024, ...opts.ssh },
-        pool: opts.pool ?? pool,
-        logger: testLogger,
-        temporal: client,
-        budgets: opts.budgets ?? {},
-        // The lab's fault injection is served beside its platform API.
-        faultInjectionUrl: opts.fleet?.platformUrl ?? testEnv('platformUrl'),
-        faultInjectionToken: opts.fleet?.platformToken ?? testEnv('platformToken'),
-        ledgerTaskQueue: LEDGER_TASK_QUEUE,
-        approvals: { signals: true, minApprovals: {}, escalationWebhooks: {}, principals: testDirectory, ...opts.approvals },
-      });
       await startLedgers();
       return createRunbookWorker({
         connection: nativeConnection,
         namespace: 'default',
         taskQueue,
-        activities,
+        activities: activities(opts),
         tracing,
         shutdownGraceMs: opts.shutdownGraceMs ?? 5_000,
         maxCachedWorkflows: opts.maxCachedWorkflows,

@@ -3,12 +3,9 @@
  * a node-agent repair aimed at the app_control host and a controller change aimed at a
  * GPU worker are refused with HostRoleViolation, and neither host sees a command.
  */
-import fs from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { StepContext } from '../../../domain/step-context';
-import { connectStack, testLogger, type Stack } from '../../../test/support/harness';
-import { testEnv } from '../../../test/support/test-env';
-import { composeActivities } from '../../../workers/compose';
+import { connectStack, type Stack } from '../../../test/support/harness';
 
 let stack: Stack;
 
@@ -29,18 +26,7 @@ const ctx = (nodeId: string): StepContext => ({
 
 test('a node-agent repair on app_control and a controller install on a worker are refused before any SSH', async () => {
   await stack.lab.reset();
-  const acts = composeActivities({
-    inventory: stack.inventory,
-    sshPrivateKey: fs.readFileSync(testEnv('clientKeyFile')),
-    ssh: { connectTimeoutMs: 5_000, commandTimeoutMs: 30_000, outputLimitBytes: 1024 * 1024 },
-    platformUrl: testEnv('platformUrl'),
-    platformToken: testEnv('platformToken'),
-    pool: stack.pool,
-    logger: testLogger,
-    temporal: stack.client,
-    budgets: {},
-    ledgerTaskQueue: 'unused',
-  });
+  const acts = stack.activities();
   const env = new MockActivityEnvironment();
   await expect(env.run(acts.restoreNodeApiMapping, ctx('dev-lab-1'), 'node-api.example', '10.0.0.1')).rejects.toMatchObject({
     type: 'HostRoleViolation',

@@ -11,7 +11,7 @@
 import type { Worker } from '@temporalio/worker';
 import mysql from 'mysql2/promise';
 import { replayedKey } from '../../../domain/dlq';
-import { drillOf, type DrillInput, type DrillReport } from '../../../domain/drills';
+import { drillInputFor, runDrill } from '../../../test/support/drills';
 import { ORCHESTRATOR_DLQ, ORCHESTRATOR_GROUP, ORCHESTRATOR_STREAM } from '../../../domain/orchestrator';
 import type { RunReport } from '../../../domain/runbook';
 import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
@@ -146,17 +146,7 @@ test("the lab's DLQ policy: a dead consumer's stale messages reclaimed, retried 
 });
 
 test('drill reclaimer-stale-messages: the storm the reclaimer dead-lettered is replayed once each and processed, the DLQ emptied, the drill passes', async () => {
-  const { scenario, runInput } = drillOf(dlqReplayRunbook, dlqReplayRunbook.drills![0]!, DRILL_NODE);
-  const input: DrillInput = {
-    drill_id: `test-reclaimer-${Date.now()}`,
-    runbook: dlqReplayRunbook.name,
-    workflow_type: dlqReplayRunbook.workflowType,
-    scenario,
-    node_id: DRILL_NODE,
-    child_workflow_id: dlqReplayRunbook.workflowId(dlqReplayRunbook.schema.parse(runInput)),
-    run_input: runInput,
-  };
-  const report = (await stack.client.workflow.execute('runbookDrill', { taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] })) as DrillReport;
+  const report = await runDrill(stack.client, taskQueue, drillInputFor(dlqReplayRunbook, dlqReplayRunbook.drills![0]!, DRILL_NODE));
 
   expect(report).toMatchObject({ passed: true, outcome: 'replayed', expected: 'replayed', scenario: 'reclaimer-stale-messages' });
   const run = report.run as RunReport;
@@ -196,17 +186,11 @@ test('drill reclaimer-stale-messages: the storm the reclaimer dead-lettered is r
 test("the same scenario without the operator's fix: dlq-replay's own gate refuses, nothing is replayed, and the drill fails", async () => {
   const shipped = dlqReplayRunbook.drills![0]!;
   const unfixed = { ...shipped, fault: { ...shipped.fault!, body: { ...shipped.fault!.body, restore_artifact: false } } };
-  const { scenario, runInput } = drillOf(dlqReplayRunbook, unfixed, DRILL_NODE);
-  const input: DrillInput = {
-    drill_id: `test-reclaimer-unfixed-${Date.now()}`,
-    runbook: dlqReplayRunbook.name,
-    workflow_type: dlqReplayRunbook.workflowType,
-    scenario,
-    node_id: DRILL_NODE,
-    child_workflow_id: dlqReplayRunbook.workflowId(dlqReplayRunbook.schema.parse(runInput)),
-    run_input: runInput,
-  };
-  const report = (await stack.client.workflow.execute('runbookDrill', { taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] })) as DrillReport;
+  const report = await runDrill(
+    stack.client,
+    taskQueue,
+    drillInputFor(dlqReplayRunbook, unfixed, DRILL_NODE, { drillId: `test-reclaimer-unfixed-${Date.now()}` }),
+  );
 
   expect(report).toMatchObject({ passed: false, outcome: 'root_cause_not_fixed', expected: 'replayed', time_to_recover_ms: null });
   expect((await dlqEntries()).filter((e) => e.cause === 'model_artifact_missing')).toHaveLength(12);

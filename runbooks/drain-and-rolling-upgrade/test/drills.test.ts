@@ -8,7 +8,8 @@
  */
 import type { Worker } from '@temporalio/worker';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { drillOf, fillTimePlaceholders, type DrillInput, type DrillReport } from '../../../domain/drills';
+import type { DrillInput, DrillReport } from '../../../domain/drills';
+import { drillInputFor, runDrill } from '../../../test/support/drills';
 import { ORCHESTRATOR_DLQ, ORCHESTRATOR_GROUP, ORCHESTRATOR_STREAM } from '../../../domain/orchestrator';
 import type { RunReport } from '../../../domain/runbook';
 import { expectEnvelope, startApi, type RunningApi } from '../../../test/e2e/api-harness';
@@ -83,21 +84,8 @@ async function jobRows(ids: string[]) {
 
 /** The drill as a schedule starts it: the shipped scenario aimed at NODE, its child under an id of this test's own. */
 function drillInput(id: string): DrillInput {
-  const { scenario, runInput } = drillOf(
-    entry,
-    entry.drills!.find((d) => d.name === 'safe-drain-upgrade')!,
-    NODE,
-  );
-  const parsed = entry.schema.parse(fillTimePlaceholders(runInput, Date.now()).value);
-  return {
-    drill_id: id,
-    runbook: entry.name,
-    workflow_type: entry.workflowType,
-    scenario,
-    node_id: NODE,
-    child_workflow_id: `${entry.workflowId(parsed)}/drill/${id}`,
-    run_input: runInput,
-  };
+  const scenario = entry.drills!.find((d) => d.name === 'safe-drain-upgrade')!;
+  return drillInputFor(entry, scenario, NODE, { drillId: id, childSuffix: `/drill/${id}` });
 }
 
 /** Until the drilled run (started by the drill, so perhaps not yet) has started `step`. */
@@ -169,7 +157,7 @@ test('drill safe-drain-upgrade: the replicas back on the previous release with j
 
   // A week later the same drill (no lab reset): the fault pins the replicas back with the package step, new jobs.
   const again = drillInput(`test-upgrade-again-${process.pid}-${Date.now()}`);
-  const second = (await stack.client.workflow.execute('runbookDrill', { taskQueue, workflowId: `drill/${again.drill_id}`, args: [again] })) as DrillReport;
+  const second = await runDrill(stack.client, taskQueue, again);
   expect(second).toMatchObject({ passed: true, outcome: 'upgraded' });
   const secondRun = second.run as RunReport;
   expect(secondRun.steps.find((s) => s.name === 'read_replica_versions')?.detail).toBe(

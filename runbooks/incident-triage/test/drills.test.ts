@@ -3,7 +3,8 @@
  * injected, the triage run as the drill's child, and the drill passing only when the
  * summary names the boundary and class (a scenario expecting another boundary fails).
  */
-import { drillOf, type DrillInput, type DrillReport, type DrillScenario } from '../../../domain/drills';
+import type { DrillReport, DrillScenario } from '../../../domain/drills';
+import { drillInputFor, runDrill } from '../../../test/support/drills';
 import { connectStack, type Stack } from '../../../test/support/harness';
 import { incidentTriageRunbook } from '../definition';
 
@@ -15,19 +16,8 @@ afterAll(async () => stack?.close());
 
 async function drill(scenario: DrillScenario): Promise<DrillReport> {
   await stack.lab.reset();
-  const aimed = drillOf(incidentTriageRunbook, scenario, 'dev-control-1');
-  const input: DrillInput = {
-    drill_id: `test-${scenario.name}-${Date.now()}`,
-    runbook: incidentTriageRunbook.name,
-    workflow_type: incidentTriageRunbook.workflowType,
-    scenario: aimed.scenario,
-    node_id: 'dev-control-1',
-    child_workflow_id: incidentTriageRunbook.workflowId(incidentTriageRunbook.schema.parse(aimed.runInput)),
-    run_input: aimed.runInput,
-  };
-  return stack.withWorker('triage-drill', (taskQueue) =>
-    stack.client.workflow.execute('runbookDrill', { taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] }),
-  ) as Promise<DrillReport>;
+  const input = drillInputFor(incidentTriageRunbook, scenario, 'dev-control-1');
+  return stack.withWorker('triage-drill', (taskQueue) => runDrill(stack.client, taskQueue, input));
 }
 
 test.each(incidentTriageRunbook.drills!.map((d) => [d.name, d]))('drill %s passes: the triage names its boundary and class', async (_name, scenario) => {

@@ -9,6 +9,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RunReport } from '../../../domain/runbook';
 import { decide } from '../../gpu-fault-remediation/test/scenarios';
+import { SIGNAL_APPROVERS } from '../../../test/support/principals';
 import { connectStack, type Stack } from '../../../test/support/harness';
 import { incidentTriageWorkflowId, type IncidentTriageRequest } from '../input';
 import { gpuHealthCheckWorkflowId } from '../../gpu-health-check/input';
@@ -100,18 +101,29 @@ test('an unknown correlation_id is an observability gap, not "environment flaky"
   expect(report.summary).toContain('no log line or span carries correlation_id');
 });
 
-test('a GPU validation failure offers gpu-health-check; it starts only once approved, as its own run', async () => {
+test('a GPU validation failure offers gpu-health-check; it starts only once approved, as its own run, requested by its approver', async () => {
   const incident = await stack.lab.injectIncident({ scenario: 'worker-gpu-validation-failure' });
+  const childId = gpuHealthCheckWorkflowId('dev-gpu-1');
   await stack.client.workflow
-    .getHandle(gpuHealthCheckWorkflowId('dev-gpu-1'))
+    .getHandle(childId)
     .terminate('test set-up')
     .catch(() => undefined);
-  const report = await triage({ correlation_id: incident.correlation_id, trace_id: incident.trace_id, node_id: 'dev-gpu-1' }, (h) =>
-    decide(h, 'approve_next_step', 'approve'),
-  );
+  // The child runs on this test's worker: it must finish before the worker stops, or it would hold its id for later suites.
+  const { report, child } = await stack.withWorker('incident-triage', async (taskQueue) => {
+    const handle = await stack.client.workflow.start('incidentTriage', {
+      taskQueue,
+      workflowId: incidentTriageWorkflowId(incident.correlation_id),
+      args: [{ correlation_id: incident.correlation_id, trace_id: incident.trace_id, node_id: 'dev-gpu-1', lookback: '1h', approval_timeout: '30s' }],
+    });
+    await decide(handle, 'approve_next_step', 'approve');
+    const report = (await handle.result()) as RunReport;
+    const child = (await stack.client.workflow.getHandle(childId).result()) as RunReport;
+    return { report, child };
+  });
   expect(report.outcome).toBe('boundary_identified');
   expect(report.summary).toContain('GPU runtime validation failure');
-  expect(report.summary).toMatch(/next step started: gpu-health-check\/dev-gpu-1 \((started|already running)\)/);
-  const child = await stack.client.workflow.getHandle(gpuHealthCheckWorkflowId('dev-gpu-1')).describe();
-  expect(child.memo?.requested_by).toBeDefined();
+  expect(report.summary).toContain(`next step started: ${childId} (started)`);
+  expect(child.outcome).toBe('healthy');
+  const described = await stack.client.workflow.getHandle(childId).describe();
+  expect(described.memo?.requested_by).toBe(SIGNAL_APPROVERS[0]);
 });

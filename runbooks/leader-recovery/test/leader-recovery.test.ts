@@ -12,7 +12,7 @@ import type { Worker } from '@temporalio/worker';
 import { quote } from 'shell-quote';
 import { createLeaderLockActivities } from '../../../capabilities/orchestrator/leader-lock-activities';
 import { OrchestratorApi, type LeaderStatus } from '../../../capabilities/orchestrator/orchestrator-api';
-import { drillOf, type DrillInput, type DrillReport } from '../../../domain/drills';
+import { drillInputFor, runDrill } from '../../../test/support/drills';
 import { findHost } from '../../../domain/inventory';
 import type { LockHolder } from '../../../domain/leader-recovery';
 import { approvalUpdate, statusQuery } from '../../../domain/messages';
@@ -204,17 +204,11 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
   test('drill leader-failure-takeover: the stale lock injected, the run frees it with the drill approving, a new leader rehydrates the pools', async () => {
     const first = await waitLeader();
     const entry = leaderRecoveryRunbook;
-    const { scenario, runInput } = drillOf(entry, entry.drills![0]!, 'dev-control-1');
-    const input: DrillInput = {
-      drill_id: `test-leader-${backend}-${Date.now()}`,
-      runbook: entry.name,
-      workflow_type: entry.workflowType,
-      scenario,
-      node_id: 'dev-control-1',
-      child_workflow_id: `${entry.workflowId(entry.schema.parse(runInput))}/drill/${backend}/${Date.now()}`,
-      run_input: runInput,
-    };
-    const report = (await stack.client.workflow.execute('runbookDrill', { taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] })) as DrillReport;
+    const input = drillInputFor(entry, entry.drills![0]!, 'dev-control-1', {
+      drillId: `test-leader-${backend}-${Date.now()}`,
+      childSuffix: `/drill/${backend}/${Date.now()}`,
+    });
+    const report = await runDrill(stack.client, taskQueue, input);
 
     expect(report).toMatchObject({ passed: true, outcome: 'recovered_lock_freed', expected: 'recovered_lock_freed' });
     const run = report.run as RunReport;

@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { resolvePrometheus } from '../../../infra/prometheus-server';
-import type { DrillInput, DrillReport } from '../../../domain/drills';
-import { drillOf } from '../../../domain/drills';
+import { drillInputFor, runDrill } from '../../../test/support/drills';
 import type { RunReport } from '../../../domain/runbook';
 import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
 import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
@@ -73,17 +72,8 @@ beforeEach(async () => {
 });
 
 it('drill alerts-firing: both alerts fire, reach Alertmanager and on-call hears of each with the cluster label; the drill passes', async () => {
-  const { scenario, runInput } = drillOf(orchestratorAlertCheckRunbook, orchestratorAlertCheckRunbook.drills![0]!, 'dev-control-1');
-  const input: DrillInput = {
-    drill_id: `test-alerts-${Date.now()}`,
-    runbook: orchestratorAlertCheckRunbook.name,
-    workflow_type: orchestratorAlertCheckRunbook.workflowType,
-    scenario,
-    node_id: 'dev-control-1',
-    child_workflow_id: orchestratorAlertCheckRunbook.workflowId(orchestratorAlertCheckRunbook.schema.parse(runInput)),
-    run_input: runInput,
-  };
-  const report = (await stack.client.workflow.execute('runbookDrill', { taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] })) as DrillReport;
+  const input = drillInputFor(orchestratorAlertCheckRunbook, orchestratorAlertCheckRunbook.drills![0]!, 'dev-control-1');
+  const report = await runDrill(stack.client, taskQueue, input);
 
   expect(report).toMatchObject({ passed: true, outcome: 'alerts_delivered', expected: 'alerts_delivered' });
   const run = report.run as RunReport;

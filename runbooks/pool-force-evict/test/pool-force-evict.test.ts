@@ -6,7 +6,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import type { DrillInput, DrillReport } from '../../../domain/drills';
+import { drillInputFor, runDrill } from '../../../test/support/drills';
 import { statusQuery } from '../../../domain/messages';
 import type { RunReport } from '../../../domain/runbook';
 import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
@@ -212,19 +212,8 @@ async function nvmlPct(): Promise<number> {
 }
 
 it('drill force-evict-test-pool: a runaway test pool on the node evicted, every other pool still running, the drill passes', async () => {
-  const { drillOf } = await import('../../../domain/drills');
   const { poolForceEvictRunbook } = await import('../definition');
-  const { scenario, runInput } = drillOf(poolForceEvictRunbook, poolForceEvictRunbook.drills![0]!, 'dev-gpu-1');
-  const input: DrillInput = {
-    drill_id: `test-evict-${Date.now()}`,
-    runbook: poolForceEvictRunbook.name,
-    workflow_type: poolForceEvictRunbook.workflowType,
-    scenario,
-    node_id: 'dev-gpu-1',
-    child_workflow_id: poolForceEvictRunbook.workflowId(poolForceEvictRunbook.schema.parse(runInput)),
-    run_input: runInput,
-  };
-  const report = (await stack.client.workflow.execute('runbookDrill', { taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] })) as DrillReport;
+  const report = await runDrill(stack.client, taskQueue, drillInputFor(poolForceEvictRunbook, poolForceEvictRunbook.drills![0]!, 'dev-gpu-1'));
 
   expect(report).toMatchObject({ passed: true, outcome: 'evicted', expected: 'evicted' });
   expect(await pool('drill-pool-dev-gpu-1')).toMatchObject({ status: 'stopped', workers: [] });
