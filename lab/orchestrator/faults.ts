@@ -196,14 +196,7 @@ export async function applyFault(lab: OrchestratorLab, f: Fault): Promise<Record
       lab.jobMsOverride = f.job_ms;
       return { fault: f.fault, job_ms: f.job_ms };
     case 'job_backlog': {
-      const models = [
-        ...new Set(
-          lab.pools
-            .list()
-            .filter((p) => p.status === 'running')
-            .map((p) => p.model),
-        ),
-      ];
+      const models = lab.pools.runningModels();
       if (models.length === 0) throw new FaultError('no running pool to hold');
       const replicaNode = lab.replicaNodes[0]!;
       // The consumer name of a replica process that is gone (a PID the host handed out and took back).

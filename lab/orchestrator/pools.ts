@@ -75,6 +75,16 @@ export class WorkerPools {
   list(): Pool[] {
     return [...this.pools.values()];
   }
+  /** The models the running pools serve, each once: what a job added now can be run by. */
+  runningModels(): Pool['model'][] {
+    return [
+      ...new Set(
+        this.list()
+          .filter((p) => p.status === 'running')
+          .map((p) => p.model),
+      ),
+    ];
+  }
 
   /** Starts (or restarts) the pool's workers on its host, one per GPU from 0. */
   start(spec: { id: string; nodeId: string; model: string; workers: number }): Pool {

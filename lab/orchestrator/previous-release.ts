@@ -53,14 +53,7 @@ export async function stagePreviousRelease(lab: OrchestratorLab, f: PreviousRele
     return running.every((id) => busy.has(id));
   }, `${running.length} job(s) taken by the workers`);
   // Every worker is busy now: these wait in the stream, unread, for one to be free.
-  const models = [
-    ...new Set(
-      lab.pools
-        .list()
-        .filter((p) => p.status === 'running')
-        .map((p) => p.model),
-    ),
-  ];
+  const models = lab.pools.runningModels();
   const queued: string[] = [];
   for (let i = 0; i < f.queued; i++) queued.push(await add(models[i % models.length] ?? MODELS[0]));
   return { from_version: f.from_version, pinned, leader: lab.leader()?.nodeId, running, queued };
