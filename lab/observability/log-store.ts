@@ -59,7 +59,12 @@ export class LabLogStore {
     const streamLabels: Record<string, string> = { service: labels.service };
     if (labels.host_role) streamLabels.host_role = labels.host_role;
     if (labels.host_name) streamLabels.host_name = labels.host_name;
-    this.entries.push({ tsNs: toNs(at), labels: streamLabels, line });
+    this.append({ tsNs: toNs(at), labels: streamLabels, line });
+  }
+
+  /** An entry as a pushing client sent it: its own labels and timestamp (Loki's push API). */
+  append(entry: LogEntry): void {
+    this.entries.push(entry);
     if (this.entries.length > this.cap) this.entries.splice(0, this.entries.length - this.cap);
   }
 

@@ -254,6 +254,61 @@ describe('Loki query_range', () => {
   });
 });
 
+describe('Loki push', () => {
+  const push = (body: unknown, contentType = 'application/json') =>
+    fetch(`${lab.lokiUrl}/loki/api/v1/push`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  const nsAgo = (ms: number) => (BigInt(Date.now() - ms) * 1_000_000n + 123_456n).toString();
+  const engineLine = (id: string, msg: string) => JSON.stringify({ level: 30, time: Date.now(), service: 'gpuaas-runbooks-worker', correlation_id: id, msg });
+
+  it('stores a pushed stream as sent (its labels, its nanosecond timestamp, its line) for the engine query to find', async () => {
+    const ts = nsAgo(5_000);
+    const res = await push({
+      streams: [
+        {
+          stream: { job: 'gpuaas-runbooks', service: 'gpuaas-runbooks-worker', level: 'warning' },
+          values: [[ts, engineLine('push-ok-1', 'waiting for a disruption slot'), { trace_id: 'abc' }]],
+        },
+      ],
+    });
+    expect(res.status).toBe(204);
+    const events = await logs('{job="gpuaas-runbooks"} | json | correlation_id="push-ok-1"');
+    expect(events).toEqual([
+      {
+        ts: `${new Date(Number(BigInt(ts) / 1_000_000n)).toISOString().slice(0, 19)}.${(BigInt(ts) % 1_000_000_000n).toString().padStart(9, '0')}Z`,
+        service: 'gpuaas-runbooks-worker',
+        correlation_id: 'push-ok-1',
+        // The stream's level label, as Loki's clients send it, wins over pino's number in the line.
+        level: 'warn',
+        msg: 'waiting for a disruption slot',
+      },
+    ]);
+  });
+
+  it.each([
+    ['a stream without labels', { streams: [{ stream: {}, values: [['1', 'x']] }] }, /at least one label pair is required per stream/],
+    ['a bad label name', { streams: [{ stream: { 'host-role': 'x' }, values: [['1', 'x']] }] }, /label names are/],
+    ['a timestamp that is not nanoseconds', { streams: [{ stream: { job: 'j' }, values: [['2026-12-04T00:00:00Z', 'x']] }] }, /integer nanoseconds/],
+    ['a line over 256 KiB', { streams: [{ stream: { job: 'j' }, values: [['1', 'x'.repeat(256 * 1024 + 1)]] }] }, /max line size exceeded/],
+  ])('refuses %s with a plain-text 400, storing none of the push', async (_what, bad, message) => {
+    const good = { stream: { job: 'gpuaas-runbooks', service: 's' }, values: [[nsAgo(1_000), engineLine('push-bad-1', 'must not be kept')]] };
+    const res = await push({ streams: [good, ...(bad as { streams: unknown[] }).streams] });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await res.text()).toMatch(message);
+    expect(await logs('{job="gpuaas-runbooks"} | json | correlation_id="push-bad-1"')).toEqual([]);
+  });
+
+  it('refuses a push that is not JSON (Promtail protobuf) with 415', async () => {
+    const res = await push('\u0000snappy', 'application/x-protobuf');
+    expect(res.status).toBe(415);
+    expect(await res.text()).toMatch(/JSON pushes only/);
+  });
+});
+
 describe('Tempo trace by id', () => {
   it('serves the trace as Tempo does (batches, base64 ids) and the client reads linked spans with error statuses', async () => {
     const incident = await inject({ scenario: 'chain-registry-controller-worker' });
