@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     ]);
   }
   await assertPortFree(config.api.port, config.api.host, 'the HTTP API', 'Set API_PORT to use another port.');
-  const { logger, tracing } = bootstrapProcess(config, 'gpuaas-runbooks-api');
+  const { logger, tracing, logShipping } = bootstrapProcess(config, 'gpuaas-runbooks-api');
   const temporal = await connectTemporal(config.temporal.address, config.temporal.namespace, config.temporal.security);
   const inventory = apiInventory(config);
   // Bounded waits, so a database that hangs answers 503 instead of holding requests.
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     await pool.end();
     await temporal.close();
     await tracing.shutdown();
+    await logShipping.close();
     process.exit(0);
   };
   process.once('SIGINT', stop);

@@ -123,6 +123,8 @@ export interface Config {
    * Unset in lab mode: the lab's own endpoints; unset on a real fleet: no log or trace evidence.
    */
   observability: { lokiUrl?: string; tempoUrl?: string };
+  /** The engine's own lines pushed to a Loki (LOKI_PUSH_URL; `npm start` uses the lab's), batched every intervalMs. */
+  logShipping: { lokiPushUrl?: string; intervalMs: number };
   /** The simulated fleet (`npm start` without INVENTORY_FILE). */
   lab: {
     /** Multiplies every simulated command duration and reboot (1 = real time). */
@@ -278,6 +280,8 @@ const VARIABLES = {
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
   LOKI_URL: httpUrl.optional(),
   TEMPO_URL: httpUrl.optional(),
+  LOKI_PUSH_URL: httpUrl.optional(),
+  LOKI_PUSH_INTERVAL: duration.default('1s'),
   PROMETHEUS_URL: httpUrl.optional(),
   ALERTMANAGER_URL: httpUrl.optional(),
   LAB_TIME_SCALE: positiveNumber.default(1),
@@ -411,6 +415,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: v.LOG_LEVEL,
     otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT },
     observability: { lokiUrl: v.LOKI_URL, tempoUrl: v.TEMPO_URL },
+    logShipping: { lokiPushUrl: v.LOKI_PUSH_URL, intervalMs: v.LOKI_PUSH_INTERVAL },
     lab: { timeScale: v.LAB_TIME_SCALE, extraGpuNodes: v.LAB_EXTRA_GPU_NODES },
   };
 }

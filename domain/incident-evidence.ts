@@ -7,6 +7,9 @@
 import { z } from 'zod';
 import { HostRoleSchema } from './host-roles';
 
+/** The `job` label of the engine's own log streams (runtime/log-shipping.ts): how incident triage finds what the engine did. */
+export const ENGINE_LOG_JOB = 'gpuaas-runbooks';
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 export const LogEventSchema = z.object({

@@ -5,14 +5,34 @@ import type { Logger } from 'pino';
 import fs from 'node:fs';
 import type { Config, TemporalSecurity } from '../config';
 import { createLogger, temporalLogger } from './logger';
+import { lokiLogShipper, type LogShipper } from './log-shipping';
 import { installTracing, type Tracing } from './tracing';
 
-/** Process-wide set-up, once, before any Temporal connection exists: logging and tracing. */
-export function bootstrapProcess(config: Config, serviceName: string): { logger: Logger; tracing: Tracing } {
-  const logger = createLogger({ name: serviceName, level: config.logLevel });
+export interface LogShipping {
+  /** Pushes every later line to the Loki at `pushUrl` too (once; `npm start` calls it for the lab's). */
+  start(pushUrl: string): void;
+  /** Sends what is buffered; call last, after the logger's final lines. */
+  close(): Promise<void>;
+}
+
+/** Process-wide set-up, once, before any Temporal connection exists: logging (shipped to LOKI_PUSH_URL when set) and tracing. */
+export function bootstrapProcess(config: Config, serviceName: string): { logger: Logger; tracing: Tracing; logShipping: LogShipping } {
+  const { logger, addDestination } = createLogger({ name: serviceName, level: config.logLevel });
+  let shipper: LogShipper | undefined;
+  const logShipping: LogShipping = {
+    start(pushUrl) {
+      if (shipper) return;
+      shipper = lokiLogShipper({ pushUrl, service: serviceName, batchIntervalMs: config.logShipping.intervalMs });
+      addDestination(shipper.stream);
+      // The origin only: a URL's credentials never reach a log line.
+      logger.info({ loki_push_url: new URL(pushUrl).origin }, 'shipping log lines to Loki');
+    },
+    close: async () => shipper?.close(),
+  };
+  if (config.logShipping.lokiPushUrl) logShipping.start(config.logShipping.lokiPushUrl);
   installTemporalRuntime(logger);
   const tracing = installTracing({ serviceName, otlpEndpoint: config.otel.endpoint });
-  return { logger, tracing };
+  return { logger, tracing, logShipping };
 }
 
 /** Routes the Temporal runtime's own logs (Core at WARN and above) through pino. Once per process. */

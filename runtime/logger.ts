@@ -1,9 +1,20 @@
 import pino, { type Logger } from 'pino';
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 
-/** The process's one pino logger: JSON lines on stdout. */
-export function createLogger(opts: { level?: string; name: string; destination?: pino.DestinationStream }): Logger {
-  return pino({ name: opts.name, level: opts.level ?? 'info', base: { service: opts.name } }, opts.destination);
+export interface ProcessLogger {
+  logger: Logger;
+  /** Sends every later line to `stream` as well (a Loki shipper), at the logger's level. */
+  addDestination(stream: NodeJS.WritableStream): void;
+}
+
+/** The process's one pino logger: JSON lines on stdout, and wherever else they are added. */
+export function createLogger(opts: { level?: string; name: string; destination?: pino.DestinationStream }): ProcessLogger {
+  const level = (opts.level ?? 'info') as pino.Level;
+  const streams = pino.multistream([{ level, stream: opts.destination ?? pino.destination(1) }]);
+  return {
+    logger: pino({ name: opts.name, level, base: { service: opts.name } }, streams),
+    addDestination: (stream) => streams.add({ level, stream }),
+  };
 }
 
 /** Temporal's own metadata keys, renamed to the project's snake_case log fields. */

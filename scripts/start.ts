@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stderr.write(`[start] ${line}\n`);
   // Fail fast on our own port before starting anything heavy.
   await assertPortFree(config.api.port, config.api.host, 'the HTTP API', 'Set API_PORT to use another port.');
-  const { logger, tracing } = bootstrapProcess(config, 'gpuaas-runbooks');
+  const { logger, tracing, logShipping } = bootstrapProcess(config, 'gpuaas-runbooks');
 
   const stack = await startStack({
     dataDir: config.dataDir,
@@ -61,6 +61,9 @@ async function main(): Promise<void> {
         : false,
   });
   const stops: (() => Promise<unknown>)[] = [() => stack.stop()];
+  // The engine in the lab logs where the lab's services do, so a triage finds its lines too; flushed before the lab stops.
+  if (stack.lab && !config.logShipping.lokiPushUrl) logShipping.start(stack.lab.lokiUrl);
+  stops.push(() => logShipping.close());
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((e: Error) => say(`while stopping: ${e.message}`));
   };

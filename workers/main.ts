@@ -21,7 +21,7 @@ async function main(): Promise<void> {
       ...(config.fleet.mode !== 'inventory' ? ['INVENTORY_FILE: required (with SSH_PRIVATE_KEY_FILE, PLATFORM_API_URL, PLATFORM_API_TOKEN)'] : []),
     ]);
   }
-  const { logger, tracing } = bootstrapProcess(config, 'gpuaas-runbooks-worker');
+  const { logger, tracing, logShipping } = bootstrapProcess(config, 'gpuaas-runbooks-worker');
   const temporal = await connectTemporal(config.temporal.address, config.temporal.namespace, config.temporal.security);
   const pool = new Pool({ connectionString: config.databaseUrl, max: 10 });
   const fleet = fleetWiring(config, undefined);
@@ -53,6 +53,7 @@ async function main(): Promise<void> {
   await temporal.close();
   await tracing.shutdown();
   logger.info('worker stopped');
+  await logShipping.close();
 }
 
 main().catch((err: Error) => {

@@ -114,6 +114,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       otel: { endpoint: undefined },
       observability: { lokiUrl: undefined, tempoUrl: undefined },
+      logShipping: { lokiPushUrl: undefined, intervalMs: 1_000 },
     });
   });
 
@@ -224,6 +225,14 @@ describe('loadConfig', () => {
     expect(loadConfig({}).observability).toEqual({ lokiUrl: undefined, tempoUrl: undefined });
   });
 
+  it('ships no log line to Loki unless LOKI_PUSH_URL is set; batches every LOKI_PUSH_INTERVAL', () => {
+    expect(loadConfig({}).logShipping).toEqual({ lokiPushUrl: undefined, intervalMs: 1_000 });
+    expect(loadConfig({ LOKI_PUSH_URL: 'http://loki:3100', LOKI_PUSH_INTERVAL: '250ms' }).logShipping).toEqual({
+      lokiPushUrl: 'http://loki:3100',
+      intervalMs: 250,
+    });
+  });
+
   describe('real fleet mode (INVENTORY_FILE)', () => {
     it('requires the SSH key, platform API URL and token', () => {
       const inventory = write('inv-required.json', '{"hosts": []}');
@@ -330,6 +339,7 @@ describe('loadConfig', () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url',
         PLATFORM_API_URL: 'ftp://platform',
         LOKI_URL: 'loki:3100',
+        LOKI_PUSH_URL: 'loki:3100',
       }),
     );
     expect(badVariables(err).sort()).toEqual(
@@ -337,6 +347,7 @@ describe('loadConfig', () => {
         'API_PORT',
         'DATABASE_URL',
         'LOG_LEVEL',
+        'LOKI_PUSH_URL',
         'LOKI_URL',
         'OTEL_EXPORTER_OTLP_ENDPOINT',
         'PLATFORM_API_URL',
@@ -347,7 +358,7 @@ describe('loadConfig', () => {
         'TEMPORAL_PORT',
       ].sort(),
     );
-    expect(err.problems).toHaveLength(11);
+    expect(err.problems).toHaveLength(12);
     expect(err.message.split('\n')[0]).toBe('Invalid configuration:');
     expect(err.message).toContain('API_PORT: expected a port number (got "eighty")');
     expect(err.message).not.toContain('hunter2');
