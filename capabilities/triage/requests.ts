@@ -4,10 +4,11 @@
  * strings; the input schema already keeps ids to a safe alphabet.
  */
 import type { HostRole } from '../../domain/host-roles';
+import { ENGINE_LOG_JOB } from '../../domain/incident-evidence';
 
 export interface NamedQuery {
-  /** `api`, or the host role the query reads. */
-  name: 'api' | HostRole;
+  /** `api`, `engine` (this runbook engine's own lines), or the host role the query reads. */
+  name: 'api' | 'engine' | HostRole;
   logql: string;
 }
 
@@ -16,7 +17,11 @@ export function logqlString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** Seed 000's correlation-first queries: the API by service, then each host role's stack. */
+/**
+ * Seed 000's correlation-first queries: the API by service, then each host role's
+ * stack; and what the runbook engine itself did under that id (its lines name the
+ * host they acted on in their fields, never as a stream's host_role).
+ */
 export function correlationQueries(correlationId: string): NamedQuery[] {
   const id = logqlString(correlationId);
   return [
@@ -24,6 +29,7 @@ export function correlationQueries(correlationId: string): NamedQuery[] {
     { name: 'app_control', logql: `{host_role="app_control"} | json | correlation_id=${id}` },
     { name: 'worker_compute', logql: `{host_role="worker_compute"} | json | correlation_id=${id}` },
     { name: 'platform_control', logql: `{host_role="platform_control"} | json | correlation_id=${id}` },
+    { name: 'engine', logql: `{job=${logqlString(ENGINE_LOG_JOB)}} | json | correlation_id=${id}` },
   ];
 }
 

@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { statusQuery } from '../../domain/messages';
 import { appInstanceDeployWorkflowId } from '../../runbooks/app-instance-deploy/input';
 import type { RunReport } from '../../domain/runbook';
-import { connectStack, eventually, LEDGER_TASK_QUEUE, uniqueTaskQueue, type Stack } from '../support/harness';
+import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../support/harness';
 import { testEnv } from '../support/test-env';
+import { exited, spawnWorker, stopWorker, type WorkerProcess } from '../support/worker-process';
 import { clearHistory, startGpuFault } from '../../runbooks/gpu-fault-remediation/test/scenarios';
 
-const ROOT = path.resolve(__dirname, '../..');
 const NODE = 'dev-gpu-3';
 let stack: Stack;
 
@@ -19,41 +17,6 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.close());
 
-/** The real worker entrypoint (`npm run worker`) as a separate OS process. */
-function spawnWorker(taskQueue: string, env: Record<string, string> = {}): { child: ChildProcess; ready: Promise<void>; output: () => string } {
-  // node itself with the tsx loader: the `tsx` CLI would run the worker in a
-  // grandchild process, and SIGKILL would only reach the wrapper.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: testEnv('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      TEMPORAL_LEDGER_TASK_QUEUE: LEDGER_TASK_QUEUE,
-      DATABASE_URL: testEnv('databaseUrl'),
-      INVENTORY_FILE: testEnv('inventoryFile'),
-      SSH_PRIVATE_KEY_FILE: testEnv('clientKeyFile'),
-      PLATFORM_API_URL: testEnv('platformUrl'),
-      PLATFORM_API_TOKEN: testEnv('platformToken'),
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const ready = eventually(async () => (out.includes('"msg":"worker started"') ? true : undefined), 'worker process to start', 90_000, 200).then(
-    () => undefined,
-  );
-  return { child, ready, output: () => out };
-}
-
-async function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise((resolve) => child.once('exit', resolve));
-}
-
 test('worker SIGKILLed mid-drain and restarted → run completes with exactly one cordon and one uncordon', async () => {
   await stack.lab.reset();
   await clearHistory(stack, NODE);
@@ -62,7 +25,7 @@ test('worker SIGKILLed mid-drain and restarted → run completes with exactly on
   const taskQueue = uniqueTaskQueue('crash');
 
   const first = spawnWorker(taskQueue);
-  let second: ReturnType<typeof spawnWorker> | undefined;
+  let second: WorkerProcess | undefined;
   try {
     await first.ready;
     const handle = await startGpuFault(stack, taskQueue, { node_id: NODE, drain_timeout: '2m', poll_interval: '200ms' });
@@ -94,12 +57,7 @@ test('worker SIGKILLed mid-drain and restarted → run completes with exactly on
     );
     expect(waits.length).toBeGreaterThanOrEqual(1);
   } finally {
-    for (const w of [first, second]) {
-      if (w && w.child.exitCode === null && w.child.signalCode === null) {
-        w.child.kill('SIGTERM');
-        await exited(w.child);
-      }
-    }
+    for (const w of [first, second]) await stopWorker(w);
   }
 });
 
@@ -113,7 +71,7 @@ async function interruptDuring(
   const steps = Array.isArray(step) ? step : [step];
   const taskQueue = uniqueTaskQueue('interrupt');
   const first = spawnWorker(taskQueue, env);
-  let second: ReturnType<typeof spawnWorker> | undefined;
+  let second: WorkerProcess | undefined;
   try {
     await first.ready;
     const handle = await start(taskQueue);
@@ -129,12 +87,7 @@ async function interruptDuring(
     await second.ready;
     return await handle.result();
   } finally {
-    for (const w of [first, second]) {
-      if (w && w.child.exitCode === null && w.child.signalCode === null) {
-        w.child.kill('SIGTERM');
-        await exited(w.child);
-      }
-    }
+    for (const w of [first, second]) await stopWorker(w);
   }
 }
 
