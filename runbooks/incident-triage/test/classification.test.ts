@@ -1,19 +1,15 @@
 /**
  * Every incident of seed 000's catalogue, injected into the lab's Loki and Tempo and
- * read back as the runbook reads it (the seed's four LogQL queries, the trace, the
+ * read back as the runbook reads it (the seed's LogQL queries, the trace, the
  * failing services' uncorrelated lines), is placed on the role that failed first,
  * with the seed's failure class; evidence without host_role or correlation_id is an
  * observability gap.
  */
-import { LokiClient } from '../../../capabilities/observability-query/loki-client';
-import { TempoClient } from '../../../capabilities/observability-query/tempo-client';
-import { correlationQueries } from '../../../capabilities/triage/requests';
-import { lokiLogSource, tempoTraceSource } from '../../../capabilities/triage/triage-activities';
 import type { LogEvent } from '../../../domain/incident-evidence';
 import { decideTriage } from '../../../domain/incident-triage';
+import type { StepContext } from '../../../domain/step-context';
 import { INCIDENT_SCENARIOS } from '../../../lab/observability/incident-scenarios';
 import { connectStack, type Stack } from '../../../test/support/harness';
-import { testEnv } from '../../../test/support/test-env';
 import { uncorrelatedSearch } from '../policies/uncorrelated-search';
 
 let stack: Stack;
@@ -22,22 +18,24 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.close());
 
-const logs = () => lokiLogSource(new LokiClient({ baseUrl: testEnv('platformUrl') }));
-const traces = () => tempoTraceSource(new TempoClient({ baseUrl: testEnv('platformUrl') }));
+const ctx = (correlationId: string): StepContext => ({
+  workflow_id: `incident-triage/${correlationId}`,
+  run_id: 'classification',
+  runbook: 'incident-triage',
+  correlation_id: correlationId,
+  step: 'classification',
+  idempotency_key: `classification/${correlationId}`,
+});
 
-/** What the runbook reads for one incident, without Temporal in between. */
+/** The workflow's reads and decision for one incident, through the worker's real activities, without Temporal in between. */
 async function triage(correlationId: string, traceId: string | undefined) {
-  const range = { startMs: Date.now() - 3_600_000, endMs: Date.now(), limit: 1000 };
-  const found = (await Promise.all(correlationQueries(correlationId).map((q) => logs().query(q.logql, range)))).flat();
-  const unique = [...new Map(found.map((e) => [`${e.ts}|${e.service}|${e.msg}`, e])).values()];
-  const spans = traceId ? await traces().trace(traceId) : [];
-  const search = uncorrelatedSearch(unique, spans, 120_000, range.startMs);
-  const uncorrelated: LogEvent[] = search
-    ? (await Promise.all(search.queries.map((q) => logs().query(q, { ...range, startMs: search.startMs, endMs: search.endMs }))))
-        .flat()
-        .filter((e) => !e.correlation_id)
-    : [];
-  return decideTriage(correlationId, [...unique, ...uncorrelated], spans);
+  const acts = stack.activities();
+  const startMs = Date.now() - 3_600_000;
+  const { events } = await acts.queryCorrelatedLogs(ctx(correlationId), correlationId, startMs, Date.now(), 1000);
+  const spans = traceId ? await acts.readTrace(ctx(correlationId), traceId) : [];
+  const search = uncorrelatedSearch(events, spans, 120_000, startMs);
+  const uncorrelated: LogEvent[] = search ? await acts.queryUncorrelatedErrors(ctx(correlationId), search.queries, search.startMs, search.endMs, 1000) : [];
+  return decideTriage(correlationId, [...events, ...uncorrelated], spans);
 }
 
 test.each(INCIDENT_SCENARIOS.map((s) => [s.id, s]))('%s: the first failing role and the seed failure class', async (_id, scenario) => {
