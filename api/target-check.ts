@@ -1,3 +1,4 @@
+import { citeRule, ruleRefusing } from '../domain/host-role-rules';
 import type { Inventory } from '../domain/inventory';
 import type { RunbookDefinition } from '../domain/runbook-definition';
 import type { RunMode } from '../domain/runbook';
@@ -15,11 +16,19 @@ export function targetProblem(entry: RunbookDefinition, inventory: Inventory, no
   const host = inventory.hosts.find((h) => h.node_id === nodeId);
   if (!host) return new ApiError(404, 'node_not_found', `node ${nodeId} is not in the inventory`, { node_id: nodeId });
   if (checkRole && host.role !== entry.targetRole) {
-    return new ApiError(422, 'host_role_violation', `${entry.name} acts on ${entry.targetRole} hosts; ${nodeId} is ${host.role}`, {
-      node_id: nodeId,
-      role: host.role,
-      required_role: entry.targetRole,
-    });
+    // The rule the run's own check_host_role would cite, quoted before anything starts.
+    const rule = entry.targetAction && ruleRefusing(entry.targetAction, host.role);
+    return new ApiError(
+      422,
+      'host_role_violation',
+      `${entry.name} acts on ${entry.targetRole} hosts; ${nodeId} is ${host.role}${rule ? `; ${citeRule(rule)}` : ''}`,
+      {
+        node_id: nodeId,
+        role: host.role,
+        required_role: entry.targetRole,
+        rule: rule ? rule.id : null,
+      },
+    );
   }
   // A drill injects faults and acts for real: only on hosts marked for it (the lab, a staging pool).
   if (runMode === 'drill' && !host.drillable) {

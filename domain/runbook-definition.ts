@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { DrillScenario } from './drills';
-import type { HostRole } from './host-roles';
+import type { HostAction, HostRole } from './host-roles';
 import type { RunMode } from './runbook';
 
 /** How much of the fleet a run may take out of service. */
@@ -25,6 +25,12 @@ export interface RunbookDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
   disruption: Disruption;
   /** The role the target node must have; checked against the inventory before anything starts. */
   targetRole: HostRole;
+  /**
+   * For a runbook that acts on the node its input names: the host action its
+   * check_host_role pre-check verifies there. The API's refusal of a node of
+   * another role quotes the host-role rule that forbids this action on it.
+   */
+  targetAction?: HostAction;
   /** The workflow id says what the run acts on; one open run per id. */
   workflowId(input: z.output<S>): string;
   nodeId(input: z.output<S>): string | undefined;

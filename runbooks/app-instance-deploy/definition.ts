@@ -10,7 +10,7 @@ import {
 import { APP_INSTANCE_DEPLOY_DRILLS } from './drills';
 import type * as workflow from './workflow';
 
-export const appInstanceDeployRunbook: RunbookDefinition<typeof AppInstanceDeployInputSchema> = {
+export const appInstanceDeployRunbook = {
   name: RUNBOOK_APP_INSTANCE_DEPLOY,
   summary: 'a slurm-reference app instance to running, new or stuck in deploying: the six known failure modes diagnosed and fixed, owning boundary first',
   workflowType: 'appInstanceDeploy' satisfies keyof typeof workflow,
@@ -19,6 +19,7 @@ export const appInstanceDeployRunbook: RunbookDefinition<typeof AppInstanceDeplo
   outcomes: APP_INSTANCE_DEPLOY_OUTCOMES,
   disruption: 'none',
   targetRole: 'worker_compute',
+  targetAction: 'read_node_agent',
   drills: APP_INSTANCE_DEPLOY_DRILLS,
   // The drilled node is the one the scenario's instance is bound to; the input names the instance, not the node.
   drillInput: (_nodeId, scenarioInput) => scenarioInput,
@@ -30,4 +31,4 @@ export const appInstanceDeployRunbook: RunbookDefinition<typeof AppInstanceDeplo
     name: deployRequestSignal.name,
     arg: { source: input.source, correlation_id: correlationId, received_at: receivedAt } satisfies DeployRequest,
   }),
-};
+} satisfies RunbookDefinition<typeof AppInstanceDeployInputSchema>;

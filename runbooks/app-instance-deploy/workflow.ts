@@ -9,6 +9,7 @@ import { ActivityOptionSets } from '../../engine/activity-options';
 import { planCheckpoint } from '../../engine/plan-checkpoint';
 import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner';
 import { parseWorkflowInput, resolveTarget } from '../../engine/target';
+import { appInstanceDeployRunbook } from './definition';
 import {
   AppInstanceDeployInputSchema,
   deployRequestSignal,
@@ -126,7 +127,7 @@ class DeployRun {
     );
 
     this.controlHost = await findAppControlHost(run, input.app_control_node_id);
-    this.boundNode = await resolveTarget(run, allocation.node_id, 'read_node_agent', 'node-agent work');
+    this.boundNode = await resolveTarget(run, allocation.node_id, appInstanceDeployRunbook.targetAction, 'node-agent work');
     let findings = await this.diagnose();
 
     const stop = await planCheckpoint(

@@ -15,6 +15,7 @@ import { failureOf } from '../../engine/failures';
 import { planCheckpoint } from '../../engine/plan-checkpoint';
 import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner';
 import { parseWorkflowInput, resolveTarget } from '../../engine/target';
+import { gpuDriverUpgradeRunbook } from './definition';
 import { assessDiagCoverage } from '../gpu-fault-remediation/policies/diag-coverage';
 import {
   CORDON_PREFIX,
@@ -77,7 +78,7 @@ class DriverUpgradeRun {
 
     // ---- pre-checks: read only ----
     run.phase('pre_checks');
-    this.host = await resolveTarget(run, input.node_id, 'install_gpu_driver', 'a GPU driver upgrade');
+    this.host = await resolveTarget(run, input.node_id, gpuDriverUpgradeRunbook.targetAction, 'a GPU driver upgrade');
     const node = await run.step('read_node_state', (ctx) => acts.platform.readNodeState(ctx), {
       describe: (n) => (n.schedulable ? 'in service' : `cordoned: ${n.cordon_reason ?? 'no reason given'}`),
     });

@@ -3,7 +3,7 @@ import { GPU_FAULT_OUTCOMES, GpuFaultInputSchema, RUNBOOK_GPU_FAULT, gpuAlertSig
 import { GPU_FAULT_DRILLS } from './drills';
 import type * as workflow from './workflow';
 
-export const gpuFaultRemediationRunbook: RunbookDefinition<typeof GpuFaultInputSchema> = {
+export const gpuFaultRemediationRunbook = {
   name: RUNBOOK_GPU_FAULT,
   summary: 'a GPU fault alert (Xid, ECC) for one worker: drain, reset or reboot, diag, back to service, or RMA behind an approval',
   workflowType: 'gpuFaultRemediation' satisfies keyof typeof workflow,
@@ -12,6 +12,7 @@ export const gpuFaultRemediationRunbook: RunbookDefinition<typeof GpuFaultInputS
   outcomes: GPU_FAULT_OUTCOMES,
   disruption: 'node',
   targetRole: 'worker_compute',
+  targetAction: 'reboot_host',
   drills: GPU_FAULT_DRILLS,
   workflowId: (input) => gpuFaultWorkflowId(input.node_id),
   nodeId: (input) => input.node_id,
@@ -21,4 +22,4 @@ export const gpuFaultRemediationRunbook: RunbookDefinition<typeof GpuFaultInputS
     name: gpuAlertSignal.name,
     arg: { xid: input.xid, gpu_index: input.gpu_index, source: input.source, correlation_id: correlationId, received_at: receivedAt } satisfies GpuAlert,
   }),
-};
+} satisfies RunbookDefinition<typeof GpuFaultInputSchema>;

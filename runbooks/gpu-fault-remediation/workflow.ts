@@ -7,6 +7,7 @@ import { assessDiagCoverage } from './policies/diag-coverage';
 import { ErrorType } from '../../domain/errors';
 import { ActivityOptionSets } from '../../engine/activity-options';
 import { parseWorkflowInput, resolveTarget } from '../../engine/target';
+import { gpuFaultRemediationRunbook } from './definition';
 import { DisruptionLease } from '../../engine/disruption-lease';
 import { diagBudgetMs } from '../../domain/host-command-budgets';
 import { classifyFindings, compareActions, type Classification } from './policies/fault-classification';
@@ -99,7 +100,7 @@ class GpuFaultRun {
     // ---- pre-checks: nothing on the host or the platform changes here ----
     run.phase('pre_checks');
     // Checked against the most destructive thing it may do: a reboot.
-    const host = await resolveTarget(run, input.node_id, 'reboot_host', 'GPU fault remediation');
+    const host = await resolveTarget(run, input.node_id, gpuFaultRemediationRunbook.targetAction, 'GPU fault remediation');
     const node = await run.step('read_node_state', (ctx) => acts.platform.readNodeState(ctx), {
       describe: (n) =>
         [

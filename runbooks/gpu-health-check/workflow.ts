@@ -3,6 +3,7 @@ import type { GpuActivities } from '../../capabilities/gpu/gpu-activities';
 import type { RunReport } from '../../domain/runbook';
 import { ActivityOptionSets } from '../../engine/activity-options';
 import { parseWorkflowInput, resolveTarget } from '../../engine/target';
+import { gpuHealthCheckRunbook } from './definition';
 import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner';
 import { GpuHealthCheckInputSchema, RUNBOOK_GPU_HEALTH_CHECK, healthCheckRequestSignal, type GpuHealthCheckRequest } from './input';
 import { assessGpuHealth } from './policies/assess-health';
@@ -26,7 +27,7 @@ export async function gpuHealthCheck(request: GpuHealthCheckRequest): Promise<Ru
 
   return runRunbook(run, input, async (): Promise<RunbookResult> => {
     run.phase('pre_checks');
-    const host = await resolveTarget(run, input.node_id, 'read_gpu_state', 'a GPU health check');
+    const host = await resolveTarget(run, input.node_id, gpuHealthCheckRunbook.targetAction, 'a GPU health check');
     const observed = await run.step('read_gpu_state', (ctx) => acts.gpuRead.readGpuObservations(ctx, null), {
       describe: (o) => `${o.table.gpus.length} GPU(s), ${o.table.lost_gpus.length} lost, ${o.xids.length} Xid line(s) this boot`,
     });

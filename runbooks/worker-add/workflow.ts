@@ -12,6 +12,7 @@ import { DisruptionLease } from '../../engine/disruption-lease';
 import { planCheckpoint } from '../../engine/plan-checkpoint';
 import { RunbookRun, runRunbook, type RunbookResult } from '../../engine/runner';
 import { parseWorkflowInput, resolveTarget } from '../../engine/target';
+import { workerAddRunbook } from './definition';
 import { findAppControlHost, onHost } from '../app-control-host';
 import { NodeAgentRepair } from '../node-agent-repair';
 import { RUNBOOK_WORKER_ADD, WorkerAddInputSchema, workerAddRequestSignal, type WorkerAddInput, type WorkerAddRequest } from './input';
@@ -63,7 +64,7 @@ class WorkerAddRun {
 
     // ---- pre-checks: read only ----
     run.phase('pre_checks');
-    const node = await resolveTarget(run, input.node_id, 'read_node_agent', 'a Slurm worker');
+    const node = await resolveTarget(run, input.node_id, workerAddRunbook.targetAction, 'a Slurm worker');
     const state = await run.step('read_app_instance', (ctx) => acts.platform.readDeployState(ctx, input.project_id, input.app_instance_id), {
       describe: (s) => (s.instance ? `${s.instance.status}; ${s.members.length} member(s)` : 'not found'),
     });

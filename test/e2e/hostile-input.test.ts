@@ -2,6 +2,7 @@
  * Input a fuzzer found: every answer is the JSON envelope with a 4xx (or a 503 when a
  * dependency is down), and nothing starts. Through the HTTP API against the real stack.
  */
+import { citeRule, ruleById } from '../../domain/host-role-rules';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -200,13 +201,15 @@ test('a node not in the inventory → 404; a node of another role → 422; nothi
   const unknown = await api.trigger({ node_id: 'dev-gpu-99', xid: 48 });
   expectEnvelope(unknown, 404, 'node_not_found');
   expect(unknown.body.error.details).toEqual({ node_id: 'dev-gpu-99' });
-  for (const [node, role] of [
-    ['dev-control-1', 'platform_control'],
-    ['dev-lab-1', 'app_control'],
-  ]) {
+  // The refusal quotes the rule the run's check_host_role would cite for a reboot there.
+  for (const [node, role, rule] of [
+    ['dev-control-1', 'platform_control', 'no-destructive-hardware-on-platform-control'],
+    ['dev-lab-1', 'app_control', 'worker-duties-on-workers'],
+  ] as const) {
     const r = await api.trigger({ node_id: node, xid: 48 });
     expectEnvelope(r, 422, 'host_role_violation');
-    expect(r.body.error.details).toEqual({ node_id: node, role, required_role: 'worker_compute' });
+    expect(r.body.error.details).toEqual({ node_id: node, role, required_role: 'worker_compute', rule });
+    expect(r.body.error.message).toBe(`gpu-fault-remediation acts on worker_compute hosts; ${node} is ${role}; ${citeRule(ruleById(rule))}`);
   }
   expect(await Promise.all(nodes.map(footprint))).toEqual(before);
 });

@@ -6,6 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ruleRefusing } from '../../domain/host-role-rules';
+import { HOST_ROLES, isActionAllowed } from '../../domain/host-roles';
 import { PHASES } from '../../domain/runbook';
 import * as registry from '../../runbooks/registry';
 import { RUNBOOKS } from '../../runbooks/registry';
@@ -35,6 +37,15 @@ test('every runbook folder is registered, once, under its own name', () => {
 test.each(RUNBOOKS.map((d) => [d.name, d.workflowType]))('%s: the worker registers its workflow %s', (_name, workflowType) => {
   expect(typeof (registry as Record<string, unknown>)[workflowType]).toBe('function');
 });
+
+test.each(RUNBOOKS.filter((d) => d.targetAction).map((d) => [d.name, d.targetAction!, d.targetRole] as const))(
+  '%s: its target action %s is allowed on %s, and a rule refuses it on every other role (the API quotes it)',
+  (_name, action, role) => {
+    expect(isActionAllowed(action, role)).toBe(true);
+    for (const other of HOST_ROLES.filter((r) => r !== role))
+      expect({ other, rule: ruleRefusing(action, other)?.id }).toEqual({ other, rule: expect.any(String) });
+  },
+);
 
 test('workflow types and workflow id prefixes are unique', () => {
   expect(new Set(RUNBOOKS.map((d) => d.workflowType)).size).toBe(RUNBOOKS.length);
