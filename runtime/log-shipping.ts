@@ -12,7 +12,7 @@ import { pinoLoki } from 'pino-loki';
 import { ENGINE_LOG_JOB } from '../domain/incident-evidence';
 
 export interface LokiShippingOptions {
-  /** Loki's base URL; lines go to POST <url>/loki/api/v1/push. */
+  /** Loki's base URL, credentials allowed (sent as basic auth); lines go to POST <url>/loki/api/v1/push. */
   pushUrl: string;
   /** The process's service name (gpuaas-runbooks-worker, gpuaas-runbooks-api, ...): the `service` label. */
   service: string;
@@ -33,8 +33,14 @@ export interface LogShipper {
  * triage reads them as the engine's account of that host.
  */
 export function lokiLogShipper(opts: LokiShippingOptions): LogShipper {
+  // fetch refuses a URL with credentials in it: they travel as basic auth instead.
+  const url = new URL(opts.pushUrl);
+  const basicAuth = url.username ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : undefined;
+  url.username = '';
+  url.password = '';
   const stream = pinoLoki({
-    host: opts.pushUrl,
+    host: url.toString(),
+    basicAuth,
     labels: { job: ENGINE_LOG_JOB, service: opts.service, instance: os.hostname() },
     batching: { interval: opts.batchIntervalMs / 1000, maxBufferSize: opts.maxBuffered ?? 10_000 },
     timeout: 10_000,
