@@ -42,7 +42,7 @@ const WORKER_ACTIONS = [
   'read_model_artifacts',
 ] as const;
 
-const AT_EVERY_HOST_ACTION = 'before any SSH connection: HostAccess.resolve (every host action of every runbook) and the check_host_role pre-check';
+const AT_EVERY_HOST_ACTION = 'before any SSH connection: HostAccess.authorize (every host action of every runbook) and the check_host_role pre-check';
 
 /** In order of precedence: the first rule that refuses an action on a role is the one quoted. */
 export const HOST_ROLE_RULES: readonly HostRoleRule[] = [

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../domain/errors';
 import type { StepContext } from '../../domain/step-context';
-import type { HostAccess } from '../host/host-access';
+import type { AuthorizedHost, HostAccess } from '../host/host-access';
 import { parseScontrolShowNode, type SlurmNode } from './parse-slurm';
 import {
   CONTROLLER_ENV,
@@ -27,9 +27,9 @@ export interface ControllerState {
 export function createControllerActivities(deps: { hosts: HostAccess }) {
   const { hosts } = deps;
 
-  async function read(ctx: StepContext, tag: string): Promise<ControllerState> {
-    const active = await hosts.run(ctx, 'read_app_controller', unitActiveCommand(CONTROLLER_UNIT), { evidenceSuffix: `${tag}_active` });
-    const env = await hosts.run(ctx, 'read_app_controller', readFileCommand(CONTROLLER_ENV), { evidenceSuffix: `${tag}_env` });
+  async function read(host: AuthorizedHost, tag: string): Promise<ControllerState> {
+    const active = await host.run('read_app_controller', unitActiveCommand(CONTROLLER_UNIT), { evidenceSuffix: `${tag}_active` });
+    const env = await host.run('read_app_controller', readFileCommand(CONTROLLER_ENV), { evidenceSuffix: `${tag}_env` });
     const build = env.exit_code === 0 ? (/^CONTROLLER_BUILD=(\S+)$/m.exec(env.stdout)?.[1] ?? null) : null;
     return { installed: env.exit_code === 0, running: active.stdout.trim() === 'active', build };
   }
@@ -40,7 +40,7 @@ export function createControllerActivities(deps: { hosts: HostAccess }) {
 
   return {
     async readControllerState(ctx: StepContext): Promise<ControllerState> {
-      return read(ctx, 'controller');
+      return read(hosts.authorize(ctx, 'read_app_controller'), 'controller');
     },
 
     /**
@@ -48,24 +48,24 @@ export function createControllerActivities(deps: { hosts: HostAccess }) {
      * unless that build already runs: a retried attempt changes nothing twice.
      */
     async installControllerBuild(ctx: StepContext, build: string): Promise<ControllerState> {
-      hosts.resolve(ctx.node_id ?? '', 'manage_app_controller'); // refused as the change it is, before the first read
-      const before = await read(ctx, 'before');
+      const host = hosts.authorize(ctx, 'manage_app_controller');
+      const before = await read(host, 'before');
       if (before.running && before.build === build) return before;
-      const res = await hosts.run(ctx, 'manage_app_controller', installControllerCommand(build), { evidenceSuffix: 'install' });
+      const res = await host.run('manage_app_controller', installControllerCommand(build), { evidenceSuffix: 'install' });
       if (res.exit_code !== 0) throw failed(`installing slurm-reference-controller ${build}`, res.stderr);
-      return read(ctx, 'after');
+      return read(host, 'after');
     },
 
     /** Starts an installed controller that is not running; installs `build` when none is installed. */
     async bringUpController(ctx: StepContext, build: string): Promise<ControllerState> {
-      hosts.resolve(ctx.node_id ?? '', 'manage_app_controller');
-      const before = await read(ctx, 'before');
+      const host = hosts.authorize(ctx, 'manage_app_controller');
+      const before = await read(host, 'before');
       if (before.running) return before;
       const argv = before.installed ? unitStartCommand(CONTROLLER_UNIT) : installControllerCommand(build);
-      const res = await hosts.run(ctx, 'manage_app_controller', argv, { evidenceSuffix: before.installed ? 'start' : 'install' });
+      const res = await host.run('manage_app_controller', argv, { evidenceSuffix: before.installed ? 'start' : 'install' });
       if (res.exit_code !== 0)
         throw failed(before.installed ? 'starting slurm-reference-controller' : `installing slurm-reference-controller ${build}`, res.stderr);
-      return read(ctx, 'after');
+      return read(host, 'after');
     },
 
     /** How slurmctld sees a node (`scontrol show node`); null when it does not know it. */

@@ -138,17 +138,15 @@ export function createNodeAgentActivities(deps: { hosts: HostAccess; appPlatform
      */
     async reenrollAgent(ctx: StepContext): Promise<{ expires_at: string }> {
       const nodeId = ctx.node_id!;
-      const env = await hosts.run(ctx, 'read_node_agent', readFileCommand(AGENT_ENV), { evidenceSuffix: 'env_before', record: false });
+      const host = hosts.authorize(ctx, 'read_node_agent');
+      const env = await host.run('read_node_agent', readFileCommand(AGENT_ENV), { evidenceSuffix: 'env_before', record: false });
       mustSucceed(env, `reading ${AGENT_ENV}`);
-      await hosts.recordCommand(hosts.withHost(ctx, hosts.resolve(nodeId, 'read_node_agent')), `${ctx.idempotency_key}/cmd/env_before`, {
-        ...env,
-        stdout: redactEnv(env.stdout),
-      });
+      await host.record(`${ctx.idempotency_key}/cmd/env_before`, { ...env, stdout: redactEnv(env.stdout) });
       const minted = await appPlatform.mintEnrollmentToken(nodeId, `${ctx.idempotency_key}/enrollment-token`);
       const line = `GPUAAS_ENROLLMENT_TOKEN=${minted.token}`;
       const next = TOKEN_LINE.test(env.stdout) ? env.stdout.replace(TOKEN_LINE, line) : `${env.stdout.replace(/\n*$/, '\n')}${line}\n`;
       mustSucceed(
-        await hosts.run(ctx, 'repair_node_agent', writeFileCommand(AGENT_ENV, '0600'), { stdin: next, evidenceSuffix: 'env_write' }),
+        await host.run('repair_node_agent', writeFileCommand(AGENT_ENV, '0600'), { stdin: next, evidenceSuffix: 'env_write' }),
         `writing ${AGENT_ENV}`,
       );
       await restart(ctx);
@@ -157,14 +155,15 @@ export function createNodeAgentActivities(deps: { hosts: HostAccess; appPlatform
 
     /** Waits for the agent's journal to show one of `signs` (e.g. `node certificate enrolled`), heartbeating. */
     async waitForAgentSign(ctx: StepContext, signs: AgentJournalSign[], timeoutMs: number, pollMs: number): Promise<AgentJournalFinding | null> {
+      const host = hosts.authorize(ctx, 'read_node_agent');
       const deadline = Date.now() + timeoutMs;
       let latest: AgentJournalFinding | null = null;
       for (let poll = 1; ; poll++) {
-        const journal = await hosts.run(ctx, 'read_node_agent', unitJournalCommand(AGENT_UNIT), { evidenceSuffix: `journal_${poll}`, record: false });
+        const journal = await host.run('read_node_agent', unitJournalCommand(AGENT_UNIT), { evidenceSuffix: `journal_${poll}`, record: false });
         latest = latestAgentSign(journal.stdout);
         heartbeat({ poll, sign: latest?.sign });
         if ((latest && signs.includes(latest.sign)) || Date.now() >= deadline) {
-          await hosts.recordCommand(hosts.withHost(ctx, hosts.resolve(ctx.node_id!, 'read_node_agent')), `${ctx.idempotency_key}/cmd/journal`, journal);
+          await host.record(`${ctx.idempotency_key}/cmd/journal`, journal);
           return latest;
         }
         await sleep(pollMs);

@@ -6,7 +6,7 @@ import { citeRule, GPU_VALIDATION_RULE } from '../../domain/host-role-rules';
 import { diagBudgetMs, HOST_COMMAND_BUDGET_MS } from '../../domain/host-command-budgets';
 import type { DiagSummary, GpuTable, KernelXidEvent } from '../../domain/gpu-observations';
 import type { StepContext } from '../../domain/step-context';
-import type { HostAccess } from '../host/host-access';
+import type { AuthorizedHost, HostAccess } from '../host/host-access';
 import type { HostJobs } from '../host/host-jobs';
 import type { CommandResult } from '../host/ssh-executor';
 import {
@@ -77,10 +77,10 @@ export function createGpuActivities(deps: GpuActivityDeps) {
     });
   }
 
-  async function readKernelLog(ctx: StepContext, since: string | undefined): Promise<CommandResult> {
-    let res = await hosts.run(ctx, 'read_gpu_state', kernelLogCommand(since), { evidenceSuffix: 'kernel_log' });
+  async function readKernelLog(host: AuthorizedHost, since: string | undefined): Promise<CommandResult> {
+    let res = await host.run('read_gpu_state', kernelLogCommand(since), { evidenceSuffix: 'kernel_log' });
     if (res.exit_code !== 0 && grepUnsupported(res.stderr)) {
-      res = await hosts.run(ctx, 'read_gpu_state', kernelLogCommand(since, false), { evidenceSuffix: 'kernel_log_nogrep' });
+      res = await host.run('read_gpu_state', kernelLogCommand(since, false), { evidenceSuffix: 'kernel_log_nogrep' });
     }
     // journalctl (systemd >= 243) exits 1 when --grep matches nothing; with -q it prints nothing.
     if (noMatches(res)) return { ...res, exit_code: 0 };
@@ -101,8 +101,8 @@ export function createGpuActivities(deps: GpuActivityDeps) {
     return res;
   }
 
-  async function readBootId(ctx: StepContext): Promise<string> {
-    const res = await hosts.run(ctx, 'read_boot_id', bootIdCommand(), { evidenceSuffix: 'boot_id' });
+  async function readBootIdOf(host: AuthorizedHost): Promise<string> {
+    const res = await host.run('read_boot_id', bootIdCommand(), { evidenceSuffix: 'boot_id' });
     if (res.exit_code !== 0) throw ApplicationFailure.create({ type: ErrorType.CommandFailed, message: `reading boot_id failed (exit ${res.exit_code})` });
     return res.stdout.trim();
   }
@@ -114,12 +114,12 @@ export function createGpuActivities(deps: GpuActivityDeps) {
      * handled does not trigger again.
      */
     async readGpuObservations(ctx: StepContext, after: KernelLogCursor | null = null): Promise<GpuObservations> {
-      hosts.resolve(ctx.node_id ?? '', 'read_gpu_state'); // before the boot-id read, which every role allows
-      const bootId = await readBootId(ctx);
+      const host = hosts.authorize(ctx, 'read_gpu_state');
+      const bootId = await readBootIdOf(host);
       const through = after && after.boot_id === bootId ? after.through : undefined;
-      const smi = await hosts.run(ctx, 'read_gpu_state', gpuTableCommand(), { evidenceSuffix: 'gpu_table' });
+      const smi = await host.run('read_gpu_state', gpuTableCommand(), { evidenceSuffix: 'gpu_table' });
       const since = through === undefined ? undefined : sinceArgument(through);
-      const klog = await readKernelLog(ctx, since);
+      const klog = await readKernelLog(host, since);
       const lines = klog.stdout.split('\n').filter((l) => l.trim() !== '').length;
       const xids = newerThan(parseKernelXids(klog.stdout), through);
       return {
@@ -167,7 +167,9 @@ export function createGpuActivities(deps: GpuActivityDeps) {
       return res.stdout.trim();
     },
 
-    readBootId,
+    async readBootId(ctx: StepContext): Promise<string> {
+      return readBootIdOf(hosts.authorize(ctx, 'read_boot_id'));
+    },
 
     /**
      * Reboots the host and waits for it to come back with a new boot id. Safe to
@@ -175,18 +177,17 @@ export function createGpuActivities(deps: GpuActivityDeps) {
      * happened and is not issued again.
      */
     async rebootHostAndWait(ctx: StepContext, previousBootId: string, timeoutMs: number, pollMs: number): Promise<string> {
-      // The role check comes before the boot-id read (allowed on every host), not only before the reboot.
-      hosts.resolve(ctx.node_id ?? '', 'reboot_host');
+      const host = hosts.authorize(ctx, 'reboot_host');
       const deadline = Date.now() + timeoutMs;
-      const current = await bootIdOrNull(ctx);
+      const current = await bootIdOrNull(host);
       if (current && current !== previousBootId) return current;
       if (current === previousBootId) {
-        await hosts.run(ctx, 'reboot_host', rebootCommand(), { expectDisconnect: true, evidenceSuffix: 'reboot' });
+        await host.run('reboot_host', rebootCommand(), { expectDisconnect: true, evidenceSuffix: 'reboot' });
       }
       for (;;) {
         heartbeat({ waiting_for: 'new boot id', previous_boot_id: previousBootId });
         await sleep(pollMs);
-        const now = await bootIdOrNull(ctx);
+        const now = await bootIdOrNull(host);
         if (now && now !== previousBootId) return now;
         if (Date.now() > deadline) {
           throw ApplicationFailure.create({
@@ -228,9 +229,9 @@ export function createGpuActivities(deps: GpuActivityDeps) {
     },
   };
 
-  async function bootIdOrNull(ctx: StepContext): Promise<string | null> {
+  async function bootIdOrNull(host: AuthorizedHost): Promise<string | null> {
     try {
-      const res = await hosts.run(ctx, 'read_boot_id', bootIdCommand(), { record: false });
+      const res = await host.run('read_boot_id', bootIdCommand(), { record: false });
       return res.exit_code === 0 ? res.stdout.trim() : null;
     } catch (e) {
       if (e instanceof ApplicationFailure && (e.type === ErrorType.HostUnreachable || e.type === ErrorType.CommandTimeout)) return null; // still rebooting

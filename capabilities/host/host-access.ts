@@ -20,6 +20,8 @@ export interface HostAccessDeps {
   logger: Logger;
 }
 
+export type HostCommandOptions = ExecOptions & { evidenceSuffix?: string; record?: boolean };
+
 /**
  * The only way activities reach a host: looks the node up in the inventory,
  * refuses actions the host's role does not allow (before any connection),
@@ -28,36 +30,50 @@ export interface HostAccessDeps {
 export class HostAccess {
   constructor(private readonly deps: HostAccessDeps) {}
 
-  resolve(nodeId: string, action: HostAction): InventoryHost {
+  /**
+   * The activity's host, cleared for `action`, what the activity does: refused here, before
+   * any command runs, when the host's role does not allow it. So a reboot whose first
+   * command is a boot-id read (allowed on every role) is refused as the reboot it is.
+   */
+  authorize(ctx: StepContext, action: HostAction): AuthorizedHost {
+    const nodeId = ctx.node_id ?? '';
     const host = findHost(this.deps.inventory, nodeId);
     if (!host) {
       throw ApplicationFailure.create({ type: ErrorType.HostNotInInventory, message: `node ${nodeId} is not in the inventory`, nonRetryable: true });
     }
-    if (!isActionAllowed(action, host.role)) throw hostRoleViolation(action, host);
-    return host;
+    refuseUnlessAllowed(action, host);
+    return new AuthorizedHost(this.deps, host, ctx);
   }
 
-  /** Step context enriched with the host's identity, for logs and evidence. */
-  withHost(ctx: StepContext, host: InventoryHost): StepContext {
-    return { ...ctx, node_id: host.node_id, host_name: host.hostname, host_role: host.role };
+  /** A single command, cleared for its own action: for an activity that does nothing more. */
+  async run(ctx: StepContext, action: HostAction, argv: readonly string[], opts: HostCommandOptions = {}): Promise<CommandResult> {
+    return this.authorize(ctx, action).run(action, argv, opts);
   }
+}
 
-  async run(
+/** A host cleared for an activity's action (HostAccess.authorize); each command is still checked for its own. */
+export class AuthorizedHost {
+  /** The step context with the host's identity, for logs and evidence. */
+  readonly ctx: StepContext;
+
+  constructor(
+    private readonly deps: HostAccessDeps,
+    private readonly host: InventoryHost,
     ctx: StepContext,
-    action: HostAction,
-    argv: readonly string[],
-    opts: ExecOptions & { evidenceSuffix?: string; record?: boolean } = {},
-  ): Promise<CommandResult> {
-    const host = this.resolve(ctx.node_id ?? '', action);
-    const hctx = this.withHost(ctx, host);
-    const log = stepLogger(this.deps.logger, hctx);
+  ) {
+    this.ctx = { ...ctx, node_id: host.node_id, host_name: host.hostname, host_role: host.role };
+  }
+
+  async run(action: HostAction, argv: readonly string[], opts: HostCommandOptions = {}): Promise<CommandResult> {
+    refuseUnlessAllowed(action, this.host);
+    const log = stepLogger(this.deps.logger, this.ctx);
     const signal = opts.signal ?? activityCancellationSignal();
     // Status polls of a host job are many and say little; they are logged, not kept as evidence.
     const record = opts.record ?? true;
     log[record ? 'info' : 'debug']({ action, argv }, 'running command');
-    const result = await this.deps.ssh.exec(host, argv, { ...opts, signal });
+    const result = await this.deps.ssh.exec(this.host, argv, { ...opts, signal });
     log[record ? 'info' : 'debug']({ action, exit_code: result.exit_code, duration_ms: result.duration_ms, truncated: result.truncated }, 'command finished');
-    if (record) await this.recordCommand(hctx, `${ctx.idempotency_key}/cmd/${opts.evidenceSuffix ?? action}`, result);
+    if (record) await this.record(`${this.ctx.idempotency_key}/cmd/${opts.evidenceSuffix ?? action}`, result);
     return result;
   }
 
@@ -66,9 +82,9 @@ export class HostAccess {
    * Output is trimmed unless `fullOutput`: a host job's record is also its
    * result for a retried attempt, which must parse it again.
    */
-  async recordCommand(hctx: StepContext, key: string, result: CommandResult, fullOutput = false): Promise<void> {
+  async record(key: string, result: CommandResult, fullOutput = false): Promise<void> {
     const keep = fullOutput ? (s: string) => s : trim;
-    await this.deps.evidence.record(hctx, {
+    await this.deps.evidence.record(this.ctx, {
       idempotency_key: key,
       kind: 'command',
       summary: `${result.command} → exit ${result.exit_code ?? 'disconnected'}`,
@@ -83,6 +99,10 @@ export class HostAccess {
       },
     });
   }
+}
+
+function refuseUnlessAllowed(action: HostAction, host: InventoryHost): void {
+  if (!isActionAllowed(action, host.role)) throw hostRoleViolation(action, host);
 }
 
 function trim(s: string): string {

@@ -39,7 +39,7 @@ export interface HostJob {
   transient?: (result: CommandResult) => string | undefined;
 }
 
-/** What a retried attempt finds in the evidence when the job's result was already recorded (HostAccess.recordCommand's data). */
+/** What a retried attempt finds in the evidence when the job's result was already recorded (AuthorizedHost.record's data). */
 type RecordedResult = Omit<CommandResult, 'disconnected'>;
 
 /** Progress kept in heartbeat details, so a later attempt measures the timeout from the job's real start. */
@@ -68,8 +68,8 @@ export class HostJobs {
     if (recorded) return { ...recorded, disconnected: false };
 
     const unit = unitNameFor(key, ctx.step);
-    const hctx = hosts.withHost(ctx, hosts.resolve(ctx.node_id ?? '', job.action));
-    const log = stepLogger(this.deps.logger, hctx).child({ unit });
+    const host = hosts.authorize(ctx, job.action);
+    const log = stepLogger(this.deps.logger, host.ctx).child({ unit });
     const previous = previousProgress(unit);
     const startedAt = previous?.started_at ?? Date.now();
 
@@ -103,7 +103,7 @@ export class HostJobs {
         await this.clear(ctx, job, unit, stopUnitCommand(unit));
         throw ApplicationFailure.create({
           type: ErrorType.CommandTimeout,
-          message: `${toCommandLine(job.argv)} did not finish within ${job.timeoutMs} ms on ${hctx.host_name}; unit ${unit} stopped`,
+          message: `${toCommandLine(job.argv)} did not finish within ${job.timeoutMs} ms on ${host.ctx.host_name}; unit ${unit} stopped`,
           nonRetryable: true,
         });
       }
@@ -123,7 +123,7 @@ export class HostJobs {
       await this.clear(ctx, job, unit, finishedUnit);
       throw ApplicationFailure.create({ type: ErrorType.HostBusy, message: refusal });
     }
-    await hosts.recordCommand(hctx, key, result, true);
+    await host.record(key, result, true);
     await this.clear(ctx, job, unit, finishedUnit);
     log.info({ exit_code: result.exit_code, duration_ms: result.duration_ms }, 'host job finished');
     return result;
