@@ -106,12 +106,14 @@ export function createNodeAgentActivities(deps: { hosts: HostAccess; appPlatform
 
     /** Maps the node API name to the control-plane address in /etc/hosts (seed 001, recovery A). */
     async restoreNodeApiMapping(ctx: StepContext, name: string, address: string): Promise<{ changed: boolean }> {
-      const current = await hosts.run(ctx, 'read_node_agent', readFileCommand(HOSTS_FILE), { evidenceSuffix: 'hosts_before' });
+      // Refused as the repair it is, before its first read.
+      const host = hosts.authorize(ctx, 'repair_node_agent');
+      const current = await host.run('read_node_agent', readFileCommand(HOSTS_FILE), { evidenceSuffix: 'hosts_before' });
       mustSucceed(current, `reading ${HOSTS_FILE}`);
       const next = withHostsEntry(current.stdout, name, address);
       if (next === current.stdout) return { changed: false };
       mustSucceed(
-        await hosts.run(ctx, 'repair_node_agent', writeFileCommand(HOSTS_FILE, '0644'), { stdin: next, evidenceSuffix: 'hosts_write' }),
+        await host.run('repair_node_agent', writeFileCommand(HOSTS_FILE, '0644'), { stdin: next, evidenceSuffix: 'hosts_write' }),
         `writing ${HOSTS_FILE}`,
       );
       await restart(ctx);
@@ -138,7 +140,8 @@ export function createNodeAgentActivities(deps: { hosts: HostAccess; appPlatform
      */
     async reenrollAgent(ctx: StepContext): Promise<{ expires_at: string }> {
       const nodeId = ctx.node_id!;
-      const host = hosts.authorize(ctx, 'read_node_agent');
+      // Refused as the repair it is before anything, the enrollment token above all: none is minted for a host that may not use it.
+      const host = hosts.authorize(ctx, 'repair_node_agent');
       const env = await host.run('read_node_agent', readFileCommand(AGENT_ENV), { evidenceSuffix: 'env_before', record: false });
       mustSucceed(env, `reading ${AGENT_ENV}`);
       await host.record(`${ctx.idempotency_key}/cmd/env_before`, { ...env, stdout: redactEnv(env.stdout) });

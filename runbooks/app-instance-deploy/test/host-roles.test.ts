@@ -33,6 +33,15 @@ test('a node-agent repair on app_control and a controller install on a worker ar
     message: expect.stringContaining('its role is app_control'),
   });
   await expect(env.run(acts.reenrollAgent, ctx('dev-lab-1'))).rejects.toMatchObject({ type: 'HostRoleViolation' });
+  // On the control host a node-agent repair is refused as the destructive change it is, not as the read it starts with.
+  for (const repair of [
+    () => env.run(acts.restoreNodeApiMapping, ctx('dev-control-1'), 'node-api.example', '10.0.0.1'),
+    () => env.run(acts.reenrollAgent, ctx('dev-control-1')),
+  ])
+    await expect(repair()).rejects.toMatchObject({
+      type: 'HostRoleViolation',
+      message: expect.stringMatching(/repair_node_agent runs only on worker_compute hosts; rule no-destructive-hardware-on-platform-control/),
+    });
   await expect(env.run(acts.installControllerBuild, ctx('dev-gpu-1'), '1.5.0')).rejects.toMatchObject({
     type: 'HostRoleViolation',
     message: expect.stringContaining('its role is worker_compute'),
