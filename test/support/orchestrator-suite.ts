@@ -5,8 +5,8 @@
  *
  * `orchestratorSuite` registers the jest hooks itself, in the describe block it is
  * called in (or at the top of the file). Hooks of one block run in the order they were
- * registered, afterAll too (jest-circus, Jest's default runner: jasmine2 ran after-hooks
- * in reverse, circus does not). So a file's own beforeAll and beforeEach registered after
+ * registered, afterAll too (jest-circus, Jest's default runner, as of Jest 29; jasmine2
+ * ran after-hooks in reverse). So a file's own beforeAll and beforeEach registered after
  * this call run after the suite's (the lab, the worker and the reset are there), but a
  * file's own afterAll would run only once the worker stopped and the lab was gone:
  * clean-up that needs them (an API on the worker's queue, a SQL handle on the lab's
@@ -85,7 +85,7 @@ export function orchestratorSuite(opts: OrchestratorSuiteOptions): OrchestratorS
 function ready<T>(value: T | undefined, name: string): T {
   if (value === undefined) {
     throw new Error(
-      `orchestratorSuite: suite.${name} is there only once the suite's beforeAll has run; read it in a hook or a test, not while the file is collected`,
+      `orchestratorSuite: no suite.${name} yet: the suite's beforeAll has not run (read it in a hook or a test, not while the file is collected) or it failed`,
     );
   }
   return value;
