@@ -8,25 +8,19 @@
  * lab's SQL and Redis record rather than from the run's own report.
  * timeScale 0.002 (XAUTOCLAIM's idle time 60 ms), elections every 150 ms.
  */
-import type { Worker } from '@temporalio/worker';
 import mysql from 'mysql2/promise';
 import { replayedKey } from '../../../domain/dlq';
 import { drillInputFor, runDrill } from '../../../test/support/drills';
 import { ORCHESTRATOR_DLQ, ORCHESTRATOR_GROUP, ORCHESTRATOR_STREAM } from '../../../domain/orchestrator';
 import type { RunReport } from '../../../domain/runbook';
-import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
-import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
+import { orchestratorSuite } from '../../../test/support/orchestrator-suite';
 import { dlqReplayRunbook } from '../definition';
 import { ARTIFACT, isCommand, orchestratorDriver, replaysIn, type RedisCommand } from './scenarios';
 
 const DRILL_NODE = 'dev-control-1';
 
-let stack: Stack;
-let orch: TestOrchestratorLab;
-let worker: Worker;
-let running: Promise<void>;
+const suite = orchestratorSuite({ backend: 'mysql', suite: 'dlq_drill', timeScale: 0.002, electionMs: 150, queueName: 'dlq-drill', waitForLeader: true });
 let db: mysql.Pool;
-const taskQueue = uniqueTaskQueue('dlq-drill');
 
 interface JobRow {
   job_id: string;
@@ -47,27 +41,17 @@ interface StaleApplied {
   dead_lettered: { job_id: string; dlq_id: string; cause: string; attempts: number }[];
 }
 
-beforeAll(async () => {
-  stack = await connectStack();
-  orch = await startOrchestratorLab({ backend: 'mysql', suite: 'dlq_drill', timeScale: 0.002, electionMs: 150 });
-  db = mysql.createPool({ uri: orch.cluster.db_url, connectionLimit: 2 });
-  worker = await stack.worker(taskQueue, { fleet: orch.fleet });
-  running = worker.run();
+beforeAll(() => {
+  db = mysql.createPool({ uri: suite.orch.cluster.db_url, connectionLimit: 2 });
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
+suite.beforeTeardown(async () => {
   await db?.end();
-  await orch?.redis.del(replayedKey(ORCHESTRATOR_DLQ));
-  await orch?.stop();
-  await stack?.close();
+  await suite.orch.redis.del(replayedKey(ORCHESTRATOR_DLQ));
 });
 
 beforeEach(async () => {
-  await orch.admin.reset();
-  await orch.redis.del(replayedKey(ORCHESTRATOR_DLQ));
-  await eventually(async () => ((await orch.state()).replicas.some((r) => r.is_leader) ? true : undefined), 'a leader');
+  await suite.orch.redis.del(replayedKey(ORCHESTRATOR_DLQ));
 });
 
 async function jobRows(ids: string[]): Promise<JobRow[]> {
@@ -83,20 +67,20 @@ async function jobRows(ids: string[]): Promise<JobRow[]> {
 
 const records = (): Promise<RedisCommand[]> =>
   orchestratorDriver({
-    platformUrl: orch.lab.platformUrl,
-    platformToken: orch.lab.platformToken,
-    inventory: orch.lab.inventory,
-    clientKeyPath: orch.lab.clientKeyPath,
+    platformUrl: suite.orch.lab.platformUrl,
+    platformToken: suite.orch.lab.platformToken,
+    inventory: suite.orch.lab.inventory,
+    clientKeyPath: suite.orch.lab.clientKeyPath,
   }).records();
 const fieldsOf = (flat: string[]): Record<string, string> => Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]!]])));
 /** A command on a key (names are case-insensitive, keys are not). */
 const on = (r: RedisCommand, command: string, key: string, ...rest: string[]) =>
   isCommand(r, command) && r.args[1] === key && rest.every((w, i) => r.args[i + 2] === w);
 const dlqEntries = async (): Promise<Record<string, string>[]> =>
-  (await orch.redis.xrange(ORCHESTRATOR_DLQ, '-', '+')).map(([id, flat]) => ({ ...fieldsOf(flat), id }));
+  (await suite.orch.redis.xrange(ORCHESTRATOR_DLQ, '-', '+')).map(([id, flat]) => ({ ...fieldsOf(flat), id }));
 
 test("the lab's DLQ policy: a dead consumer's stale messages reclaimed, retried up to the attempts, dead-lettered once each with their cause", async () => {
-  const applied = (await orch.fault('stale_messages', { node_id: DRILL_NODE, count: 12 })) as unknown as StaleApplied;
+  const applied = (await suite.orch.fault('stale_messages', { node_id: DRILL_NODE, count: 12 })) as unknown as StaleApplied;
   expect(applied).toMatchObject({ consumer_node: DRILL_NODE, max_attempts: 3, min_idle_ms: 60 });
   expect(applied.job_ids).toHaveLength(12);
   expect(applied.removed_from.length).toBeGreaterThan(0);
@@ -109,7 +93,7 @@ test("the lab's DLQ policy: a dead consumer's stale messages reclaimed, retried 
   expect(read).toHaveLength(1);
   expect(read[0]!.args.slice(1)).toEqual(['GROUP', ORCHESTRATOR_GROUP, applied.consumer, 'COUNT', '12', 'STREAMS', ORCHESTRATOR_STREAM, '>']);
   expect(dead.filter((r) => isCommand(r, 'XACK') || isCommand(r, 'XAUTOCLAIM') || isCommand(r, 'XCLAIM'))).toEqual([]);
-  const consumers = (await orch.redis.call('XINFO', 'CONSUMERS', ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP)) as unknown[][];
+  const consumers = (await suite.orch.redis.call('XINFO', 'CONSUMERS', ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP)) as unknown[][];
   const deadInfo = consumers.map((c) => fieldsOf(c.map(String))).find((c) => c.name === applied.consumer);
   // Still a member of the group (nobody deleted it), owning nothing any more: everything was taken from it.
   expect(deadInfo).toMatchObject({ pending: '0' });
@@ -124,7 +108,7 @@ test("the lab's DLQ policy: a dead consumer's stale messages reclaimed, retried 
   const rows = await jobRows(applied.job_ids);
   expect(rows).toHaveLength(12);
   expect(rows.filter((j) => j.status !== 'dead_letter' || j.attempts !== 3 || j.completions !== 0 || j.cause !== 'model_artifact_missing')).toEqual([]);
-  const state = await orch.state();
+  const state = await suite.orch.state();
   expect(state.counters).toMatchObject({ processed: 0, retries: 12 * 2, deadLettered: 12 });
 
   // Once each in the DLQ, naming the stale entry it came from, with the cause and the error an operator reads.
@@ -140,13 +124,13 @@ test("the lab's DLQ policy: a dead consumer's stale messages reclaimed, retried 
   // Acknowledged once each, after the dead letter (never as done), and nothing left pending.
   const acks = record.filter((r) => on(r, 'XACK', ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP)).map((r) => r.args[3]!);
   expect(acks.filter((id) => byStreamId.has(id)).sort()).toEqual([...applied.stream_ids].sort());
-  const pending = (await orch.redis.call('XPENDING', ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP, '-', '+', '100')) as [string][];
+  const pending = (await suite.orch.redis.call('XPENDING', ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP, '-', '+', '100')) as [string][];
   expect(pending.filter(([id]) => byStreamId.has(id))).toEqual([]);
   expect(record.filter((r) => isCommand(r, 'XGROUP', 'SETID'))).toEqual([]);
 });
 
 test('drill reclaimer-stale-messages: the storm the reclaimer dead-lettered is replayed once each and processed, the DLQ emptied, the drill passes', async () => {
-  const report = await runDrill(stack.client, taskQueue, drillInputFor(dlqReplayRunbook, dlqReplayRunbook.drills![0]!, DRILL_NODE));
+  const report = await runDrill(suite.stack.client, suite.taskQueue, drillInputFor(dlqReplayRunbook, dlqReplayRunbook.drills![0]!, DRILL_NODE));
 
   expect(report).toMatchObject({ passed: true, outcome: 'replayed', expected: 'replayed', scenario: 'reclaimer-stale-messages' });
   const run = report.run as RunReport;
@@ -180,15 +164,15 @@ test('drill reclaimer-stale-messages: the storm the reclaimer dead-lettered is r
       .sort(),
   ).toEqual([...replays.keys()].sort());
   expect(record.filter((r) => isCommand(r, 'XGROUP', 'SETID'))).toEqual([]);
-  expect((await orch.state()).counters).toMatchObject({ processed: 12, deadLettered: 12 });
+  expect((await suite.orch.state()).counters).toMatchObject({ processed: 12, deadLettered: 12 });
 });
 
 test("the same scenario without the operator's fix: dlq-replay's own gate refuses, nothing is replayed, and the drill fails", async () => {
   const shipped = dlqReplayRunbook.drills![0]!;
   const unfixed = { ...shipped, fault: { ...shipped.fault!, body: { ...shipped.fault!.body, restore_artifact: false } } };
   const report = await runDrill(
-    stack.client,
-    taskQueue,
+    suite.stack.client,
+    suite.taskQueue,
     drillInputFor(dlqReplayRunbook, unfixed, DRILL_NODE, { drillId: `test-reclaimer-unfixed-${Date.now()}` }),
   );
 
@@ -199,9 +183,9 @@ test("the same scenario without the operator's fix: dlq-replay's own gate refuse
 
 test('an injection repeated with the same Idempotency-Key (a retried drill activity) strands one batch, not two', async () => {
   const inject = () =>
-    fetch(new URL('/lab/v1/orchestrator/faults/stale-messages', orch.lab.platformUrl), {
+    fetch(new URL('/lab/v1/orchestrator/faults/stale-messages', suite.orch.lab.platformUrl), {
       method: 'POST',
-      headers: { authorization: `Bearer ${orch.lab.platformToken}`, 'content-type': 'application/json', 'idempotency-key': 'drill/x/run/inject' },
+      headers: { authorization: `Bearer ${suite.orch.lab.platformToken}`, 'content-type': 'application/json', 'idempotency-key': 'drill/x/run/inject' },
       body: JSON.stringify({ count: 3, wait: false }),
     }).then(async (r) => ({ status: r.status, body: (await r.json()) as { applied: StaleApplied } }));
   const [first, second] = await Promise.all([inject(), inject()]);
@@ -209,5 +193,5 @@ test('an injection repeated with the same Idempotency-Key (a retried drill activ
   expect(second.body.applied.job_ids).toEqual(first.body.applied.job_ids);
   const reads = (await records()).filter((r) => isCommand(r, 'XREADGROUP') && r.client_name === `gpu-orchestrator:${first.body.applied.consumer}`);
   expect(reads).toHaveLength(1);
-  expect(await orch.redis.xlen(ORCHESTRATOR_STREAM)).toBe(3);
+  expect(await suite.orch.redis.xlen(ORCHESTRATOR_STREAM)).toBe(3);
 });

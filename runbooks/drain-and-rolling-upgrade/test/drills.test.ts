@@ -6,71 +6,58 @@
  * checked as a run starting now would get them. What the tests believe about the jobs
  * comes from the lab's stream and SQL table, not from the run's own account.
  */
-import type { Worker } from '@temporalio/worker';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { DrillInput, DrillReport } from '../../../domain/drills';
 import { drillInputFor, runDrill } from '../../../test/support/drills';
 import { ORCHESTRATOR_DLQ, ORCHESTRATOR_GROUP, ORCHESTRATOR_STREAM } from '../../../domain/orchestrator';
 import type { RunReport } from '../../../domain/runbook';
 import { expectEnvelope, startApi, type RunningApi } from '../../../test/e2e/api-harness';
-import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
-import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
+import { eventually } from '../../../test/support/harness';
+import { orchestratorSuite } from '../../../test/support/orchestrator-suite';
 import { drainAndRollingUpgradeRunbook as entry } from '../definition';
 import { addJobs, maintenanceMode, PREVIOUS_VERSION, querySql, replicaHealth, statusOf, TARGET_VERSION, waitForLeader } from './scenarios';
 
 /** A drillable replica host of the lab's cluster. */
 const NODE = 'dev-control-1';
 
-let stack: Stack;
-let orch: TestOrchestratorLab;
-let worker: Worker;
-let running: Promise<void>;
+const suite = orchestratorSuite({ backend: 'mysql', suite: 'upgrade_drill', timeScale: 0.05, electionMs: 100, queueName: 'rolling-upgrade-drill' });
 let api: RunningApi;
-const taskQueue = uniqueTaskQueue('rolling-upgrade-drill');
 const created: string[] = [];
 
 beforeAll(async () => {
-  stack = await connectStack();
-  orch = await startOrchestratorLab({ backend: 'mysql', suite: 'upgrade_drill', timeScale: 0.05, electionMs: 100 });
-  worker = await stack.worker(taskQueue, { fleet: orch.fleet });
-  running = worker.run();
-  api = await startApi(stack, taskQueue, { inventory: orch.lab.inventory });
-}, 60_000);
+  api = await startApi(suite.stack, suite.taskQueue, { inventory: suite.orch.lab.inventory });
+});
 
-afterAll(async () => {
+suite.beforeTeardown(async () => {
   for (const id of created) await api.call('DELETE', `/api/v1/drills/${id}`);
   await api?.close();
-  worker?.shutdown();
-  await running;
-  await orch?.stop();
-  await stack?.close();
 });
 
 beforeEach(async () => {
-  await orch.admin.reset();
-  await waitForLeader(orch.cluster);
+  // The reset lets the replicas elect again: until a replica's own API names the leader.
+  await waitForLeader(suite.orch.cluster);
 });
 
-const lab = () => ({ platformUrl: orch.lab.platformUrl, platformToken: orch.lab.platformToken });
-const versions = async () => Object.fromEntries(Object.entries(await replicaHealth(orch.cluster)).map(([n, h]) => [n, h && `${h.status} ${h.version}`]));
-const everyReplica = (v: string) => Object.fromEntries(orch.cluster.replicas.map((r) => [r.node_id, `ok ${v}`]));
+const lab = () => ({ platformUrl: suite.orch.lab.platformUrl, platformToken: suite.orch.lab.platformToken });
+const versions = async () => Object.fromEntries(Object.entries(await replicaHealth(suite.orch.cluster)).map(([n, h]) => [n, h && `${h.status} ${h.version}`]));
+const everyReplica = (v: string) => Object.fromEntries(suite.orch.cluster.replicas.map((r) => [r.node_id, `ok ${v}`]));
 const installs = async (nodeId: string) =>
-  (await orch.admin.records(nodeId)).mutations.filter((m) => m.kind === 'orchestrator_install' && m.applied).map((m) => m.detail?.version);
+  (await suite.orch.admin.records(nodeId)).mutations.filter((m) => m.kind === 'orchestrator_install' && m.applied).map((m) => m.detail?.version);
 const runningPools = async () =>
-  (await orch.state()).pools
+  (await suite.orch.state()).pools
     .filter((p) => p.status === 'running')
     .map((p) => `${p.pool_id}:${p.workers.length}`)
     .sort();
 
 /** Every job id the stream holds (XRANGE over all of it: the lab reset emptied it), in order. */
 async function streamJobs(): Promise<string[]> {
-  const entries = (await orch.redis.xrange(ORCHESTRATOR_STREAM, '-', '+')) as [string, string[]][];
+  const entries = (await suite.orch.redis.xrange(ORCHESTRATOR_STREAM, '-', '+')) as [string, string[]][];
   return entries.map(([, fields]) => fields[fields.indexOf('job_id') + 1]!);
 }
 
 async function jobRows(ids: string[]) {
   const rows = await querySql(
-    orch.cluster,
+    suite.orch.cluster,
     `SELECT job_id, status, completions, updated_at FROM orchestrator_jobs WHERE job_id IN (${ids.map(() => '?').join(', ')})`,
     ids,
   );
@@ -109,8 +96,8 @@ const stepAt = (run: RunReport, name: string, which: 'started_at' | 'ended_at') 
 
 test('drill safe-drain-upgrade: the replicas back on the previous release with jobs in flight, upgraded with no job lost or run twice; the drill passes, and passes again a week later', async () => {
   const input = drillInput(`test-upgrade-${process.pid}-${Date.now()}`);
-  const drill = await stack.client.workflow.start('runbookDrill', { taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] });
-  const child = stack.client.workflow.getHandle(input.child_workflow_id);
+  const drill = await suite.stack.client.workflow.start('runbookDrill', { taskQueue: suite.taskQueue, workflowId: `drill/${input.drill_id}`, args: [input] });
+  const child = suite.stack.client.workflow.getHandle(input.child_workflow_id);
   // Jobs a producer adds during the window: while the orchestrator drains, and while its replicas restart.
   await reached(child, 'wait_drained');
   const duringDrain = [...(await addJobs(lab(), 'during-drain', 1)), ...(await addJobs(lab(), 'during-drain-m', 1, 'mistral-7b'))];
@@ -130,7 +117,7 @@ test('drill safe-drain-upgrade: the replicas back on the previous release with j
 
   // Every replica on the target, each installed once by the run (the fault's pin is no engine change).
   expect(await versions()).toEqual(everyReplica(TARGET_VERSION));
-  for (const r of orch.cluster.replicas) expect(await installs(r.node_id)).toEqual([TARGET_VERSION]);
+  for (const r of suite.orch.cluster.replicas) expect(await installs(r.node_id)).toEqual([TARGET_VERSION]);
 
   // No data loss, from the lab's own records: every job in the stream (the fault's, in flight and queued, and
   // those added during the window) has its row done, completed exactly once; nothing dead-lettered or pending.
@@ -142,8 +129,8 @@ test('drill safe-drain-upgrade: the replicas back on the previous release with j
   const rows = await jobRows(ids);
   expect(rows.map((r) => r.job_id).sort()).toEqual([...ids].sort());
   expect(rows.filter((r) => r.status !== 'done' || r.completions !== 1)).toEqual([]);
-  expect(await orch.redis.xlen(ORCHESTRATOR_DLQ)).toBe(0);
-  expect(Number(((await orch.redis.xpending(ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP)) as unknown[])[0])).toBe(0);
+  expect(await suite.orch.redis.xlen(ORCHESTRATOR_DLQ)).toBe(0);
+  expect(Number(((await suite.orch.redis.xpending(ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP)) as unknown[])[0])).toBe(0);
 
   // The drain had work to wait for: jobs in flight finished after maintenance began and before the pools
   // were stopped; the queued ones and those added in the window only after maintenance was cleared.
@@ -152,16 +139,16 @@ test('drill safe-drain-upgrade: the replicas back on the previous release with j
   expect(inFlight.length).toBeGreaterThanOrEqual(1);
   expect(Math.max(...inFlight.map((id) => doneAt.get(id)!))).toBeGreaterThan(stepAt(run, 'enter_maintenance', 'ended_at'));
   expect(Math.min(...during.map((id) => doneAt.get(id)!))).toBeGreaterThanOrEqual(stepAt(run, 'exit_maintenance', 'started_at'));
-  expect(await maintenanceMode(orch.cluster)).toBe('normal');
+  expect(await maintenanceMode(suite.orch.cluster)).toBe('normal');
   expect(await runningPools()).toEqual(['pool-llama-3-8b:2', 'pool-mistral-7b:2']);
 
   // A week later the same drill (no lab reset): the fault pins the replicas back with the package step, new jobs.
   const again = drillInput(`test-upgrade-again-${process.pid}-${Date.now()}`);
-  const second = await runDrill(stack.client, taskQueue, again);
+  const second = await runDrill(suite.stack.client, suite.taskQueue, again);
   expect(second).toMatchObject({ passed: true, outcome: 'upgraded' });
   const secondRun = second.run as RunReport;
   expect(secondRun.steps.find((s) => s.name === 'read_replica_versions')?.detail).toBe(
-    orch.cluster.replicas.map((r) => `${r.node_id} ${PREVIOUS_VERSION}`).join(', '),
+    suite.orch.cluster.replicas.map((r) => `${r.node_id} ${PREVIOUS_VERSION}`).join(', '),
   );
   expect(await versions()).toEqual(everyReplica(TARGET_VERSION));
   const all = await streamJobs();
@@ -177,7 +164,7 @@ test('scheduled through the API: the placeholders are kept in the schedule and c
   created.push(id);
   expect(ok.body).toMatchObject({ id, runbook: entry.name, scenario: 'safe-drain-upgrade', expected: 'upgraded', node_id: NODE, paused: true });
   // Each weekly run fills its own window: the schedule holds the placeholders, not the instants of today.
-  const scheduled = await stack.client.schedule.getHandle(`drill-${id}`).describe();
+  const scheduled = await suite.stack.client.schedule.getHandle(`drill-${id}`).describe();
   const action = scheduled.action as { args?: DrillInput[] };
   expect(action.args?.[0]?.run_input).toMatchObject({ cluster: 'lab', window_start: '{now-5m}', window_end: '{now+3h}', db_backup_at: '{now-10m}' });
   expect(action.args?.[0]?.child_workflow_id).toBe('rolling-upgrade/lab');

@@ -8,9 +8,8 @@
  */
 import type { RunReport } from '../../../domain/runbook';
 import { ORCHESTRATOR_DLQ, ORCHESTRATOR_GROUP, ORCHESTRATOR_STREAM } from '../../../domain/orchestrator';
-import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
-import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
-import type { Worker } from '@temporalio/worker';
+import { eventually } from '../../../test/support/harness';
+import { orchestratorSuite } from '../../../test/support/orchestrator-suite';
 import {
   addJobs,
   decide,
@@ -26,48 +25,32 @@ import {
   waitForStep,
 } from './scenarios';
 
-let stack: Stack;
-let orch: TestOrchestratorLab;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = uniqueTaskQueue('rolling-upgrade');
-
-beforeAll(async () => {
-  stack = await connectStack();
-  orch = await startOrchestratorLab({ backend: 'mysql', suite: 'rolling_upgrade', timeScale: 0.002, electionMs: 100 });
-  worker = await stack.worker(taskQueue, { fleet: orch.fleet });
-  running = worker.run();
-}, 60_000);
-
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await orch?.stop();
-  await stack?.close();
-});
+const suite = orchestratorSuite({ backend: 'mysql', suite: 'rolling_upgrade', timeScale: 0.002, electionMs: 100, queueName: 'rolling-upgrade' });
 
 beforeEach(async () => {
-  await orch.admin.reset();
-  await waitForLeader(orch.cluster);
+  // The reset lets the replicas elect again: until a replica's own API names the leader.
+  await waitForLeader(suite.orch.cluster);
 });
 
-const lab = () => ({ platformUrl: orch.lab.platformUrl, platformToken: orch.lab.platformToken });
-const replicaNodes = () => orch.cluster.replicas.map((r) => r.node_id);
+const lab = () => ({ platformUrl: suite.orch.lab.platformUrl, platformToken: suite.orch.lab.platformToken });
+const replicaNodes = () => suite.orch.cluster.replicas.map((r) => r.node_id);
 const installs = async (nodeId: string) =>
-  (await orch.admin.records(nodeId)).mutations.filter((m) => m.kind === 'orchestrator_install' && m.applied).map((m) => m.detail?.version);
+  (await suite.orch.admin.records(nodeId)).mutations.filter((m) => m.kind === 'orchestrator_install' && m.applied).map((m) => m.detail?.version);
 const redisRecord = async () => {
-  const res = await fetch(new URL('/lab/v1/orchestrator/records', orch.lab.platformUrl), { headers: { authorization: `Bearer ${orch.lab.platformToken}` } });
+  const res = await fetch(new URL('/lab/v1/orchestrator/records', suite.orch.lab.platformUrl), {
+    headers: { authorization: `Bearer ${suite.orch.lab.platformToken}` },
+  });
   return ((await res.json()) as { redis_commands: { client_name: string | null; args: string[] }[] }).redis_commands;
 };
-const versions = async () => Object.fromEntries(Object.entries(await replicaHealth(orch.cluster)).map(([n, h]) => [n, h && `${h.status} ${h.version}`]));
+const versions = async () => Object.fromEntries(Object.entries(await replicaHealth(suite.orch.cluster)).map(([n, h]) => [n, h && `${h.status} ${h.version}`]));
 const everyReplica = (v: string) => Object.fromEntries(replicaNodes().map((n) => [n, `ok ${v}`]));
 const runningPools = async () =>
-  (await orch.state()).pools
+  (await suite.orch.state()).pools
     .filter((p) => p.status === 'running')
     .map((p) => `${p.pool_id}:${p.workers.length}`)
     .sort();
 const jobsOf = async (ids: string[]) =>
-  (await querySql(orch.cluster, `SELECT job_id, status, completions FROM orchestrator_jobs WHERE job_id IN (${ids.map(() => '?').join(', ')})`, ids)).map(
+  (await querySql(suite.orch.cluster, `SELECT job_id, status, completions FROM orchestrator_jobs WHERE job_id IN (${ids.map(() => '?').join(', ')})`, ids)).map(
     (r) => ({ job_id: String(r.job_id), status: String(r.status), completions: Number(r.completions) }),
   );
 const steps = (r: RunReport) => r.steps.map((s) => s.name);
@@ -84,14 +67,14 @@ async function expectEachProcessedOnce(ids: string[]): Promise<void> {
 
 test('drain + upgrade with jobs in flight: every replica on the new version, every job processed exactly once, no dead letters', async () => {
   // Jobs take 1.5 s here: the drain has work in flight to wait for.
-  await orch.fault('long_jobs', { job_ms: 750_000 });
+  await suite.orch.fault('long_jobs', { job_ms: 750_000 });
   const poolsBefore = await runningPools();
-  const handle = await startUpgrade(stack, taskQueue);
+  const handle = await startUpgrade(suite.stack, suite.taskQueue);
   await waitForApproval(handle, 'approve_upgrade');
   const before = [...(await addJobs(lab(), 'before', 2)), ...(await addJobs(lab(), 'before-m', 3, 'mistral-7b'))];
   // Approved while workers hold jobs (leases in SQL): the drain starts with them in flight.
   const inFlight = await eventually(async () => {
-    const held = (await querySql(orch.cluster, 'SELECT job_id FROM orchestrator_leases')).map((r) => String(r.job_id));
+    const held = (await querySql(suite.orch.cluster, 'SELECT job_id FROM orchestrator_leases')).map((r) => String(r.job_id));
     return held.length >= 2 ? held : undefined;
   }, 'jobs in flight');
   await decide(handle, 'approve_upgrade', 'approve');
@@ -134,22 +117,22 @@ test('drain + upgrade with jobs in flight: every replica on the new version, eve
   // in the window (and those the leader had not read yet) waited for maintenance to be cleared.
   const at = (name: string, which: 'started_at' | 'ended_at') => Date.parse(report.steps.find((x) => x.name === name)![which]!);
   const doneAt = async (ids: string[]) =>
-    (await querySql(orch.cluster, `SELECT updated_at FROM orchestrator_jobs WHERE job_id IN (${ids.map(() => '?').join(', ')})`, ids)).map((r) =>
+    (await querySql(suite.orch.cluster, `SELECT updated_at FROM orchestrator_jobs WHERE job_id IN (${ids.map(() => '?').join(', ')})`, ids)).map((r) =>
       new Date(r.updated_at as string | Date).getTime(),
     );
   const inFlightDone = await doneAt(inFlight);
   expect(Math.max(...inFlightDone)).toBeGreaterThan(at('enter_maintenance', 'ended_at'));
   expect(Math.max(...inFlightDone)).toBeLessThanOrEqual(at('stop_pools', 'started_at'));
   expect(Math.min(...(await doneAt([...duringDrain, ...duringUpgrade])))).toBeGreaterThanOrEqual(at('exit_maintenance', 'started_at'));
-  expect(await orch.redis.xlen(ORCHESTRATOR_DLQ)).toBe(0);
-  expect(Number(((await orch.redis.xpending(ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP)) as unknown[])[0])).toBe(0);
-  expect(await maintenanceMode(orch.cluster)).toBe('normal');
+  expect(await suite.orch.redis.xlen(ORCHESTRATOR_DLQ)).toBe(0);
+  expect(Number(((await suite.orch.redis.xpending(ORCHESTRATOR_STREAM, ORCHESTRATOR_GROUP)) as unknown[])[0])).toBe(0);
+  expect(await maintenanceMode(suite.orch.cluster)).toBe('normal');
   expect(await runningPools()).toEqual(poolsBefore);
 });
 
 test("nobody moves the consumer group's position: no XGROUP SETID (or any XGROUP change), and the runbook's own Redis commands are reads", async () => {
   await addJobs(lab(), 'seen', 4);
-  const handle = await startUpgrade(stack, taskQueue);
+  const handle = await startUpgrade(suite.stack, suite.taskQueue);
   await decide(handle, 'approve_upgrade', 'approve');
   const report = (await handle.result()) as RunReport;
   expect(report.outcome).toBe('upgraded');
@@ -167,13 +150,13 @@ test("nobody moves the consumer group's position: no XGROUP SETID (or any XGROUP
 
 test('the package step fails on the second node: the first is pinned back to the previous version, pools back, maintenance cleared', async () => {
   // Followers first, the leader last: the leader is the second node.
-  const leader = await waitForLeader(orch.cluster);
+  const leader = await waitForLeader(suite.orch.cluster);
   const follower = replicaNodes().find((n) => n !== leader)!;
-  await orch.fault('install_fails', { node_id: leader });
+  await suite.orch.fault('install_fails', { node_id: leader });
   const jobs = await addJobs(lab(), 'rb', 4);
   const poolsBefore = await runningPools();
 
-  const handle = await startUpgrade(stack, taskQueue);
+  const handle = await startUpgrade(suite.stack, suite.taskQueue);
   await decide(handle, 'approve_upgrade', 'approve');
   const report = (await handle.result()) as RunReport;
 
@@ -189,19 +172,19 @@ test('the package step fails on the second node: the first is pinned back to the
   // The follower went up and back; the failing leader was never changed (its pin was a no-op).
   expect(await installs(follower)).toEqual([TARGET_VERSION, PREVIOUS_VERSION]);
   expect(await installs(leader)).toEqual([]);
-  expect(await maintenanceMode(orch.cluster)).toBe('normal');
+  expect(await maintenanceMode(suite.orch.cluster)).toBe('normal');
   expect(await runningPools()).toEqual(poolsBefore);
   await expectEachProcessedOnce(jobs);
-  expect(await orch.redis.xlen(ORCHESTRATOR_DLQ)).toBe(0);
+  expect(await suite.orch.redis.xlen(ORCHESTRATOR_DLQ)).toBe(0);
 });
 
 test('the verification can fail: a job of the window completed twice is reported and the run escalates', async () => {
-  const handle = await startUpgrade(stack, taskQueue);
+  const handle = await startUpgrade(suite.stack, suite.taskQueue);
   await waitForApproval(handle, 'approve_upgrade');
   const [twice] = await addJobs(lab(), 'twice', 1);
   await expectEachProcessedOnce([twice!]);
   // As a duplicate delivery that slipped past the orchestrator's check would leave it.
-  await querySql(orch.cluster, 'UPDATE orchestrator_jobs SET completions = 2 WHERE job_id = ?', [twice]);
+  await querySql(suite.orch.cluster, 'UPDATE orchestrator_jobs SET completions = 2 WHERE job_id = ?', [twice]);
   await decide(handle, 'approve_upgrade', 'approve');
   const report = (await handle.result()) as RunReport;
   expect(report.outcome).toBe('escalated');
@@ -211,18 +194,21 @@ test('the verification can fail: a job of the window completed twice is reported
 
 /** Every change the lab recorded on the replica hosts, in order, as kind:mode (or kind). */
 async function replicaChanges(): Promise<string[]> {
-  const all = (await Promise.all(replicaNodes().map(async (n) => (await orch.admin.records(n)).mutations))).flat().filter((m) => m.applied);
+  const all = (await Promise.all(replicaNodes().map(async (n) => (await suite.orch.admin.records(n)).mutations))).flat().filter((m) => m.applied);
   return all.sort((a, b) => a.seq - b.seq).map((m) => (m.detail?.mode ? `${m.kind}:${String(m.detail.mode)}` : m.kind));
 }
 
 test('a drain that does not finish asks the approver: approve waits longer, reject aborts with maintenance cleared and nothing stopped or upgraded', async () => {
   // Jobs take 7.2 s (the lab's longest): far longer than the run waits for its drain.
-  await orch.fault('long_jobs', { job_ms: 3_600_000 });
-  const handle = await startUpgrade(stack, taskQueue, { drain_timeout: '1s' });
+  await suite.orch.fault('long_jobs', { job_ms: 3_600_000 });
+  const handle = await startUpgrade(suite.stack, suite.taskQueue, { drain_timeout: '1s' });
   await waitForApproval(handle, 'approve_upgrade');
   await addJobs(lab(), 'slow', 2);
-  await eventually(async () => ((await querySql(orch.cluster, 'SELECT lease_id FROM orchestrator_leases')).length >= 2 ? true : undefined), 'jobs in flight');
-  const pidsBefore = (await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`);
+  await eventually(
+    async () => ((await querySql(suite.orch.cluster, 'SELECT lease_id FROM orchestrator_leases')).length >= 2 ? true : undefined),
+    'jobs in flight',
+  );
+  const pidsBefore = (await suite.orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`);
   await decide(handle, 'approve_upgrade', 'approve');
   await decide(handle, 'approve_drain_timeout', 'approve');
   await eventually(async () => {
@@ -238,39 +224,42 @@ test('a drain that does not finish asks the approver: approve waits longer, reje
   );
   expect(steps(report).filter((n) => n === 'wait_drained')).toHaveLength(2);
   expect(steps(report)).not.toContain('stop_pools');
-  expect(await maintenanceMode(orch.cluster)).toBe('normal');
+  expect(await maintenanceMode(suite.orch.cluster)).toBe('normal');
   // The only changes: into maintenance and out again; no pool stopped, nothing installed.
   expect(await replicaChanges()).toEqual(['maintenance_mode:drain', 'maintenance_mode:normal']);
-  expect((await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
+  expect((await suite.orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
 });
 
 test('a run cancelled while it drains clears maintenance on its way out (compensation), leaving pools and versions as they were', async () => {
-  await orch.fault('long_jobs', { job_ms: 3_600_000 });
-  const handle = await startUpgrade(stack, taskQueue);
+  await suite.orch.fault('long_jobs', { job_ms: 3_600_000 });
+  const handle = await startUpgrade(suite.stack, suite.taskQueue);
   await waitForApproval(handle, 'approve_upgrade');
   await addJobs(lab(), 'cancelled', 2);
-  await eventually(async () => ((await querySql(orch.cluster, 'SELECT lease_id FROM orchestrator_leases')).length >= 2 ? true : undefined), 'jobs in flight');
-  const pidsBefore = (await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`);
+  await eventually(
+    async () => ((await querySql(suite.orch.cluster, 'SELECT lease_id FROM orchestrator_leases')).length >= 2 ? true : undefined),
+    'jobs in flight',
+  );
+  const pidsBefore = (await suite.orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`);
   await decide(handle, 'approve_upgrade', 'approve');
   await waitForStep(handle, 'wait_drained');
-  expect(await maintenanceMode(orch.cluster)).toBe('drain');
+  expect(await maintenanceMode(suite.orch.cluster)).toBe('drain');
   await handle.cancel();
   await expect(handle.result()).rejects.toThrow();
 
   const report = (await statusOf(handle))!;
   expect(report.outcome).toBe('cancelled');
   expect(report.steps.find((x) => x.name === 'enter_maintenance')?.status).toBe('compensated');
-  expect(await maintenanceMode(orch.cluster)).toBe('normal');
+  expect(await maintenanceMode(suite.orch.cluster)).toBe('normal');
   // The only changes: into maintenance and out again; no pool stopped, nothing installed.
   expect(await replicaChanges()).toEqual(['maintenance_mode:drain', 'maintenance_mode:normal']);
-  expect((await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
+  expect((await suite.orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
 });
 
 test('every replica already on the target version: nothing to do, nothing asked', async () => {
-  const report = (await (await startUpgrade(stack, taskQueue, { target_version: PREVIOUS_VERSION })).result()) as RunReport;
+  const report = (await (await startUpgrade(suite.stack, suite.taskQueue, { target_version: PREVIOUS_VERSION })).result()) as RunReport;
   expect(report.outcome).toBe('already_at_version');
   expect(steps(report)).not.toContain('approve_upgrade');
-  for (const n of replicaNodes()) expect((await orch.admin.records(n)).mutations).toEqual([]);
+  for (const n of replicaNodes()) expect((await suite.orch.admin.records(n)).mutations).toEqual([]);
 });
 
 test.each([
@@ -282,22 +271,22 @@ test.each([
   ],
 ])('%s is refused before anything changes', async (_what, over, why) => {
   const poolsBefore = await runningPools();
-  const handle = await startUpgrade(stack, taskQueue, over);
+  const handle = await startUpgrade(suite.stack, suite.taskQueue, over);
   const report = (await handle.result()) as RunReport;
   expect(report.outcome).toBe('refused');
   expect(report.summary).toMatch(why);
   expect(steps(report)).toEqual(expect.arrayContaining(['check_maintenance_window', 'check_db_backup', 'check_redis_backup']));
   expect(steps(report)).not.toContain('approve_upgrade');
   expect(steps(report)).not.toContain('enter_maintenance');
-  for (const n of replicaNodes()) expect((await orch.admin.records(n)).mutations).toEqual([]);
+  for (const n of replicaNodes()) expect((await suite.orch.admin.records(n)).mutations).toEqual([]);
   expect(await versions()).toEqual(everyReplica(PREVIOUS_VERSION));
-  expect(await maintenanceMode(orch.cluster)).toBe('normal');
+  expect(await maintenanceMode(suite.orch.cluster)).toBe('normal');
   expect(await runningPools()).toEqual(poolsBefore);
 });
 
 test('plan mode: the plan names every change, and nothing is changed', async () => {
-  const pidsBefore = (await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`);
-  const handle = await startUpgrade(stack, taskQueue, { run_mode: 'plan' });
+  const pidsBefore = (await suite.orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`);
+  const handle = await startUpgrade(suite.stack, suite.taskQueue, { run_mode: 'plan' });
   const report = (await handle.result()) as RunReport;
   expect(report.outcome).toBe('planned');
   expect(steps(report)).not.toContain('approve_upgrade');
@@ -311,10 +300,10 @@ test('plan mode: the plan names every change, and nothing is changed', async () 
   // maintenance, stop-all, 2 installs, 2 pool starts, exit maintenance
   expect(report.plan!.mutations).toBe(7);
 
-  for (const n of replicaNodes()) expect((await orch.admin.records(n)).mutations).toEqual([]);
+  for (const n of replicaNodes()) expect((await suite.orch.admin.records(n)).mutations).toEqual([]);
   expect(await versions()).toEqual(everyReplica(PREVIOUS_VERSION));
-  expect(await maintenanceMode(orch.cluster)).toBe('normal');
-  expect((await orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
+  expect(await maintenanceMode(suite.orch.cluster)).toBe('normal');
+  expect((await suite.orch.state()).pools.map((p) => `${p.pool_id}:${p.workers.map((w) => w.pid).join(',')}`)).toEqual(pidsBefore);
   const ours = (await redisRecord()).filter((r) => r.client_name === 'gpuaas-runbooks').map((r) => r.args[0]!.toUpperCase());
   expect(ours.filter((c) => !['HELLO', 'CLIENT', 'INFO', 'TIME', 'XINFO', 'XLEN', 'XPENDING'].includes(c))).toEqual([]);
 });

@@ -8,7 +8,6 @@
  */
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { quote } from 'shell-quote';
 import { createLeaderLockActivities } from '../../../capabilities/orchestrator/leader-lock-activities';
 import { OrchestratorApi, type LeaderStatus } from '../../../capabilities/orchestrator/orchestrator-api';
@@ -21,8 +20,8 @@ import type { StepContext } from '../../../domain/step-context';
 import { lockHolder } from '../../../lab/orchestrator/leader-lock';
 import { openSql, type Sql } from '../../../lab/orchestrator/sql';
 import { run as ssh } from '../../../test/lab/support';
-import { connectStack, eventually, testLogger, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
-import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
+import { eventually, testLogger } from '../../../test/support/harness';
+import { orchestratorSuite } from '../../../test/support/orchestrator-suite';
 import { leaderRecoveryWorkflowId, type LeaderRecoveryRequest } from '../input';
 import { leaderRecoveryRunbook } from '../definition';
 
@@ -39,34 +38,17 @@ const FAST = {
 const REQUESTER = 'alice';
 
 describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend) => {
-  let stack: Stack;
-  let orch: TestOrchestratorLab;
+  const suite = orchestratorSuite({ backend, suite: 'leader_recovery', timeScale: 0.002, queueName: `leader-recovery-${backend}` });
   let sql: Sql;
-  let worker: Worker;
-  let running: Promise<void>;
-  let taskQueue: string;
-
-  beforeAll(async () => {
-    stack = await connectStack();
-    orch = await startOrchestratorLab({ backend, suite: 'leader_recovery', timeScale: 0.002 });
-    sql = openSql({ kind: backend, url: orch.cluster.db_url }, 'leader-recovery test', 2);
-    taskQueue = uniqueTaskQueue(`leader-recovery-${backend}`);
-    worker = await stack.worker(taskQueue, { fleet: orch.fleet });
-    running = worker.run();
+  beforeAll(() => {
+    sql = openSql({ kind: backend, url: suite.orch.cluster.db_url }, 'leader-recovery test', 2);
   });
-  afterAll(async () => {
-    worker?.shutdown();
-    await running;
+  suite.beforeTeardown(async () => {
     await sql?.close();
-    await orch?.stop();
-    await stack?.close();
-  });
-  beforeEach(async () => {
-    await orch.admin.reset();
   });
 
-  const replicaNodes = () => orch.cluster.replicas.map((r) => r.node_id);
-  const status = (): Promise<LeaderStatus> => new OrchestratorApi(orch.cluster).leaderStatus();
+  const replicaNodes = () => suite.orch.cluster.replicas.map((r) => r.node_id);
+  const status = (): Promise<LeaderStatus> => new OrchestratorApi(suite.orch.cluster).leaderStatus();
   const waitLeader = (notPid?: number) =>
     eventually(async () => {
       const s = await status().catch(() => undefined);
@@ -78,7 +60,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
       const s = await status().catch(() => undefined);
       return s && s.leader === null && s.lock.holder_session_id === session ? s : undefined;
     }, 'no leader, the lock held');
-  const holder = () => lockHolder(sql, orch.cluster.lock_name);
+  const holder = () => lockHolder(sql, suite.orch.cluster.lock_name);
   const sessionExists = async (id: number) =>
     (backend === 'mysql'
       ? await sql.query('SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?', [id])
@@ -87,14 +69,14 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
   /** What the run changed on the replica hosts (the lab records every applied mutation). */
   const replicaMutations = async () => {
     const out: string[] = [];
-    for (const n of replicaNodes()) out.push(...(await orch.admin.records(n)).mutations.filter((m) => m.applied).map((m) => `${n}:${m.kind}`));
+    for (const n of replicaNodes()) out.push(...(await suite.orch.admin.records(n)).mutations.filter((m) => m.applied).map((m) => `${n}:${m.kind}`));
     return out;
   };
   const start = (input: Partial<LeaderRecoveryRequest> = {}, requestedBy?: string): Promise<WorkflowHandle> =>
-    stack.client.workflow.start('leaderRecovery', {
-      taskQueue,
-      workflowId: `${leaderRecoveryWorkflowId(orch.cluster.name)}/${backend}/${Date.now()}`,
-      args: [{ cluster: orch.cluster.name, ...FAST, correlation_id: `test-leader-${backend}-${Date.now()}`, ...input }],
+    suite.stack.client.workflow.start('leaderRecovery', {
+      taskQueue: suite.taskQueue,
+      workflowId: `${leaderRecoveryWorkflowId(suite.orch.cluster.name)}/${backend}/${Date.now()}`,
+      args: [{ cluster: suite.orch.cluster.name, ...FAST, correlation_id: `test-leader-${backend}-${Date.now()}`, ...input }],
       ...(requestedBy ? { memo: { [MEMO_REQUESTED_BY]: requestedBy } } : {}),
     });
   const steps = (r: RunReport) => r.steps.map((s) => s.name);
@@ -110,7 +92,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
 
   test('a killed leader: the replicas elect again on their own; the run changes nothing and frees no lock', async () => {
     const first = await waitLeader();
-    const applied = (await orch.fault('kill_leader')) as { lock_session_id: number; pid: number };
+    const applied = (await suite.orch.fault('kill_leader')) as { lock_session_id: number; pid: number };
     const report: RunReport = await (await start()).result();
     expect(report.outcome).toBe('recovered_automatically');
     expect(report.summary).toMatch(/pool\(s\) rehydrated/);
@@ -128,7 +110,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
   test('every replica stopped: a restart on one replica host brings a leader back', async () => {
     await waitLeader();
     for (const n of replicaNodes()) {
-      const r = await ssh(findHost(orch.lab.inventory, n)!, orch.lab.clientKeyPath, quote(['systemctl', 'stop', 'gpu-orchestrator.service']));
+      const r = await ssh(findHost(suite.orch.lab.inventory, n)!, suite.orch.lab.clientKeyPath, quote(['systemctl', 'stop', 'gpu-orchestrator.service']));
       expect(r.code).toBe(0);
     }
     const report: RunReport = await (await start()).result();
@@ -142,7 +124,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
 
   test('a stale lock: freed only after proof and two approvers, never by the requester; then a new leader and the pools', async () => {
     const first = await waitLeader();
-    const applied = (await orch.fault('stale_lock')) as { lock_session_id: number; pid: number; node_id: string };
+    const applied = (await suite.orch.fault('stale_lock')) as { lock_session_id: number; pid: number; node_id: string };
     await waitLeaderless(applied.lock_session_id);
     const handle = await start({}, REQUESTER);
 
@@ -196,7 +178,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
     expect(await holder()).not.toBe(applied.lock_session_id);
     // Pools rehydrated: every running worker_pools row is served with its workers.
     const rows = await sql.query("SELECT pool_id, workers FROM worker_pools WHERE status = 'running'");
-    const pools = await new OrchestratorApi(orch.cluster).pools();
+    const pools = await new OrchestratorApi(suite.orch.cluster).pools();
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(pools.find((p) => p.pool_id === row.pool_id)?.worker_pids).toHaveLength(Number(row.workers));
   });
@@ -208,7 +190,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
       drillId: `test-leader-${backend}-${Date.now()}`,
       childSuffix: `/drill/${backend}/${Date.now()}`,
     });
-    const report = await runDrill(stack.client, taskQueue, input);
+    const report = await runDrill(suite.stack.client, suite.taskQueue, input);
 
     expect(report).toMatchObject({ passed: true, outcome: 'recovered_lock_freed', expected: 'recovered_lock_freed' });
     const run = report.run as RunReport;
@@ -216,13 +198,13 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
     const next = await waitLeader(first.pid);
     expect(next.pid).not.toBe(first.pid);
     const rows = await sql.query("SELECT pool_id, workers FROM worker_pools WHERE status = 'running'");
-    const pools = await new OrchestratorApi(orch.cluster).pools();
+    const pools = await new OrchestratorApi(suite.orch.cluster).pools();
     for (const row of rows) expect(pools.find((p) => p.pool_id === row.pool_id)?.worker_pids).toHaveLength(Number(row.workers));
   });
 
   test('a partitioned leader: its live lock is never freed and the run escalates', async () => {
     await waitLeader();
-    const applied = (await orch.fault('partitioned_leader')) as { lock_session_id: number; pid: number; node_id: string };
+    const applied = (await suite.orch.fault('partitioned_leader')) as { lock_session_id: number; pid: number; node_id: string };
     await waitLeaderless(applied.lock_session_id);
     const report: RunReport = await (await start()).result();
     expect(report.outcome).toBe('lock_held_by_live_leader');
@@ -237,7 +219,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
 
   test('plan mode on a stale lock: the plan is recorded, nothing is changed, the holder session is untouched', async () => {
     await waitLeader();
-    const applied = (await orch.fault('stale_lock')) as { lock_session_id: number };
+    const applied = (await suite.orch.fault('stale_lock')) as { lock_session_id: number };
     await waitLeaderless(applied.lock_session_id);
     const report: RunReport = await (await start({ run_mode: 'plan' })).result();
     expect(report.outcome).toBe('planned');
@@ -250,7 +232,7 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
   });
 
   test('ending the session is checked again right before it, refuses a live or changed holder, and never ends anything twice', async () => {
-    const acts = createLeaderLockActivities({ clusters: [orch.cluster], logger: testLogger });
+    const acts = createLeaderLockActivities({ clusters: [suite.orch.cluster], logger: testLogger });
     const env = new MockActivityEnvironment();
     const ctx: StepContext = {
       workflow_id: 'test',
@@ -263,30 +245,30 @@ describe.each(['mysql', 'postgres'] as const)('leader-recovery on %s', (backend)
     await waitLeader();
     // The live leader's session is used every election round: never idle long enough.
     const live = (await status()).lock.holder_session_id!;
-    expect(await env.run(acts.endLockSession, ctx, orch.cluster.name, { session_id: live, started_at: null, min_idle_s: 3600 })).toMatchObject({
+    expect(await env.run(acts.endLockSession, ctx, suite.orch.cluster.name, { session_id: live, started_at: null, min_idle_s: 3600 })).toMatchObject({
       result: 'no_longer_idle',
     });
     expect(await holder()).toBe(live);
 
-    const applied = (await orch.fault('stale_lock')) as { lock_session_id: number; pid: number };
+    const applied = (await suite.orch.fault('stale_lock')) as { lock_session_id: number; pid: number };
     const s = await waitLeaderless(applied.lock_session_id);
     // A follower's session exists but does not hold the lock: not the one to end.
     const follower = s.replicas.find((r) => r.lock_session_id !== null && r.lock_session_id !== applied.lock_session_id && r.heartbeat_age_ms < 1000)!;
     expect(
-      await env.run(acts.endLockSession, ctx, orch.cluster.name, { session_id: follower.lock_session_id!, started_at: null, min_idle_s: 0 }),
+      await env.run(acts.endLockSession, ctx, suite.orch.cluster.name, { session_id: follower.lock_session_id!, started_at: null, min_idle_s: 0 }),
     ).toMatchObject({
       result: 'holder_changed',
     });
     expect(await sessionExists(follower.lock_session_id!)).toBe(true);
 
-    const inspected: LockHolder = await env.run(acts.inspectLeaderLock, ctx, orch.cluster.name);
+    const inspected: LockHolder = await env.run(acts.inspectLeaderLock, ctx, suite.orch.cluster.name);
     expect(inspected).toMatchObject({ backend, session_id: applied.lock_session_id, replica: { pid: applied.pid } });
     const expected = { session_id: applied.lock_session_id, started_at: inspected.session?.started_at ?? null, min_idle_s: 0 };
-    expect(await env.run(acts.endLockSession, ctx, orch.cluster.name, expected)).toMatchObject({ result: 'ended' });
+    expect(await env.run(acts.endLockSession, ctx, suite.orch.cluster.name, expected)).toMatchObject({ result: 'ended' });
     expect(await sessionExists(applied.lock_session_id)).toBe(false);
     // A retried attempt finds the session gone and ends nothing (whoever holds the lock by then).
     await waitLeader();
-    expect(await env.run(acts.endLockSession, ctx, orch.cluster.name, expected)).toMatchObject({ result: 'already_gone' });
+    expect(await env.run(acts.endLockSession, ctx, suite.orch.cluster.name, expected)).toMatchObject({ result: 'already_gone' });
     expect(await holder()).not.toBeNull();
   });
 });

@@ -10,12 +10,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
 import { resolvePrometheus } from '../../../infra/prometheus-server';
 import { drillInputFor, runDrill } from '../../../test/support/drills';
 import type { RunReport } from '../../../domain/runbook';
-import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
-import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
+import { eventually, uniqueTaskQueue } from '../../../test/support/harness';
+import { orchestratorSuite } from '../../../test/support/orchestrator-suite';
 import { stepNames } from '../../gpu-fault-remediation/test/scenarios';
 import { orchestratorAlertCheckRunbook } from '../definition';
 import { alertCheckWorkflowId, type AlertCheckRequest } from '../input';
@@ -23,49 +22,41 @@ import { alertCheckWorkflowId, type AlertCheckRequest } from '../input';
 const BACKLOG = 'GpuOrchestratorPendingJobsBacklog';
 const SATURATION = 'GpuOrchestratorLeaseSaturation';
 
-let stack: Stack;
-let orch: TestOrchestratorLab;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = uniqueTaskQueue('alert-check');
+const suite = orchestratorSuite({
+  backend: 'postgres',
+  suite: 'alert_check',
+  timeScale: 0.002,
+  electionMs: 150,
+  alerting: true,
+  queueName: 'alert-check',
+  waitForLeader: true,
+});
 
 async function check(req: Partial<AlertCheckRequest>, workflowId = `${alertCheckWorkflowId('lab')}/${Date.now()}`): Promise<RunReport> {
-  return (await stack.client.workflow.execute('orchestratorAlertCheck', {
-    taskQueue,
+  return (await suite.stack.client.workflow.execute('orchestratorAlertCheck', {
+    taskQueue: suite.taskQueue,
     workflowId,
     args: [{ cluster: 'lab', poll_interval: '100ms', correlation_id: `test-${workflowId}`, ...req }],
   })) as RunReport;
 }
 
 const promAlerts = async () =>
-  ((await (await fetch(`${orch.alerting!.prometheus.url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string> }[] } }).data.alerts;
+  ((await (await fetch(`${suite.orch.alerting!.prometheus.url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string> }[] } }).data
+    .alerts;
 
-const amActive = async () => (await (await fetch(`${orch.alerting!.alertmanager.url}/api/v2/alerts?active=true`)).json()) as unknown[];
+const amActive = async () => (await (await fetch(`${suite.orch.alerting!.alertmanager.url}/api/v2/alerts?active=true`)).json()) as unknown[];
 /** Notifications of alerts firing; a previous test's alerts may still be notified as resolved after the reset. */
-const firingNotifications = async () => (await orch.admin.onCallNotifications()).filter((n) => n.notification.status === 'firing');
+const firingNotifications = async () => (await suite.orch.admin.onCallNotifications()).filter((n) => n.notification.status === 'firing');
 
 beforeAll(async () => {
-  stack = await connectStack();
-  orch = await startOrchestratorLab({ backend: 'postgres', suite: 'alert_check', timeScale: 0.002, electionMs: 150, alerting: true });
   // Prometheus hands new targets to its scrapers every 5 s; the runs should not wait for that.
   await eventually(async () => {
-    const body = (await (await fetch(`${orch.alerting!.prometheus.url}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string }[] } };
+    const body = (await (await fetch(`${suite.orch.alerting!.prometheus.url}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string }[] } };
     return body.data.activeTargets.length === 2 && body.data.activeTargets.every((t) => t.health === 'up') ? true : undefined;
   }, 'both replicas scraped');
-  worker = await stack.worker(taskQueue, { fleet: orch.fleet });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await orch?.stop();
-  await stack?.close();
 });
 
 beforeEach(async () => {
-  await orch.admin.reset();
-  await eventually(async () => ((await orch.state()).replicas.some((r) => r.is_leader) ? true : undefined), 'a leader');
   // A previous test's alerts resolve once the reset emptied the stream.
   await eventually(async () => ((await promAlerts()).length === 0 ? true : undefined), 'no alert pending or firing');
   await eventually(async () => ((await amActive()).length === 0 ? true : undefined), 'no alert active in Alertmanager');
@@ -73,7 +64,7 @@ beforeEach(async () => {
 
 it('drill alerts-firing: both alerts fire, reach Alertmanager and on-call hears of each with the cluster label; the drill passes', async () => {
   const input = drillInputFor(orchestratorAlertCheckRunbook, orchestratorAlertCheckRunbook.drills![0]!, 'dev-control-1');
-  const report = await runDrill(stack.client, taskQueue, input);
+  const report = await runDrill(suite.stack.client, suite.taskQueue, input);
 
   expect(report).toMatchObject({ passed: true, outcome: 'alerts_delivered', expected: 'alerts_delivered' });
   const run = report.run as RunReport;
@@ -105,17 +96,17 @@ it('a Prometheus without the rules ends the run rules_missing before any wait, n
   const bareDir = mkdtempSync(join(tmpdir(), 'alert-check-bare-'));
   const bare = await resolvePrometheus({
     dataDir: bareDir,
-    scrape: { clusters: [orch.cluster], alertmanagerUrl: orch.alerting!.alertmanager.url },
+    scrape: { clusters: [suite.orch.cluster], alertmanagerUrl: suite.orch.alerting!.alertmanager.url },
     timeScale: 0.002,
     ruleFiles: [],
   });
   const bareQueue = uniqueTaskQueue('alert-check-bare');
-  const bareWorker = await stack.worker(bareQueue, {
-    fleet: { ...orch.fleet, alerting: { prometheusUrl: bare.url, alertmanagerUrl: orch.alerting!.alertmanager.url } },
+  const bareWorker = await suite.stack.worker(bareQueue, {
+    fleet: { ...suite.orch.fleet, alerting: { prometheusUrl: bare.url, alertmanagerUrl: suite.orch.alerting!.alertmanager.url } },
   });
   try {
     const report = (await bareWorker.runUntil(
-      stack.client.workflow.execute('orchestratorAlertCheck', {
+      suite.stack.client.workflow.execute('orchestratorAlertCheck', {
         taskQueue: bareQueue,
         workflowId: `${alertCheckWorkflowId('lab')}/bare/${Date.now()}`,
         args: [{ cluster: 'lab', timeout: '30s', poll_interval: '100ms' }],
@@ -140,8 +131,8 @@ it('plan mode takes the pre-checks reads and plans the wait; nothing is notified
 
 // Last: Alertmanager keeps retrying the failed notifications after the pager comes back.
 it('with the on-call pager down, Alertmanager fails to notify and the run ends notification_failed', async () => {
-  await orch.admin.onCallOutage(true);
-  await orch.fault('job-backlog', { jobs: 150, hold_ms: 40 * 60_000 });
+  await suite.orch.admin.onCallOutage(true);
+  await suite.orch.fault('job-backlog', { jobs: 150, hold_ms: 40 * 60_000 });
   // Alertmanager retries a failed attempt; the run gives it until the timeout to get through.
   const report = await check({ timeout: '8s' });
   expect(report.outcome).toBe('notification_failed');
@@ -149,5 +140,5 @@ it('with the on-call pager down, Alertmanager fails to notify and the run ends n
   expect(report.summary).toMatch(
     /on-call \(webhook\) did not take a notification for each since the check began: [1-9]\d* notification\(s\), 0 delivered, [1-9]\d* attempt\(s\) failed/,
   );
-  expect(await orch.admin.onCallNotifications()).toEqual([]);
+  expect(await suite.orch.admin.onCallNotifications()).toEqual([]);
 });

@@ -5,12 +5,11 @@
  * (nothing changed). One GPU host, so both pools share its GPUs.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import { drillInputFor, runDrill } from '../../../test/support/drills';
 import { statusQuery } from '../../../domain/messages';
 import type { RunReport } from '../../../domain/runbook';
-import { connectStack, eventually, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
-import { startOrchestratorLab, type TestOrchestratorLab } from '../../../test/support/orchestrator-lab';
+import { eventually } from '../../../test/support/harness';
+import { orchestratorSuite } from '../../../test/support/orchestrator-suite';
 import { decide, stepNames } from '../../gpu-fault-remediation/test/scenarios';
 import { poolEvictWorkflowId, type PoolEvictRequest } from '../input';
 
@@ -18,25 +17,30 @@ const FAST = { grace_period: '400ms', term_wait: '300ms', kill_wait: '2s', lease
 const LLAMA = 'pool-llama-3-8b';
 const MISTRAL = 'pool-mistral-7b';
 
-let stack: Stack;
-let orch: TestOrchestratorLab;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = uniqueTaskQueue('pool-evict');
+const suite = orchestratorSuite({
+  backend: 'mysql',
+  suite: 'poolevict',
+  timeScale: 0.002,
+  electionMs: 150,
+  extraGpuNodes: 0,
+  queueName: 'pool-evict',
+  // The reset lets the replicas elect again; pool changes need a leader.
+  waitForLeader: true,
+});
 
 interface KillRecord {
   kind: string;
   applied: boolean;
   detail?: { pids?: number[]; signal?: string; pool_id?: string };
 }
-const mutations = async (): Promise<KillRecord[]> => (await orch.admin.records()).mutations;
+const mutations = async (): Promise<KillRecord[]> => (await suite.orch.admin.records()).mutations;
 const kills = async () => (await mutations()).filter((m) => m.kind === 'process_kill');
-const pool = async (id: string) => (await orch.state()).pools.find((p) => p.pool_id === id);
+const pool = async (id: string) => (await suite.orch.state()).pools.find((p) => p.pool_id === id);
 const livePids = async (id: string) => (await pool(id))?.workers.map((w) => w.pid) ?? [];
 
 async function evict(req: PoolEvictRequest, workflowId = poolEvictWorkflowId(req)): Promise<WorkflowHandle> {
-  return stack.client.workflow.start('poolForceEvict', {
-    taskQueue,
+  return suite.stack.client.workflow.start('poolForceEvict', {
+    taskQueue: suite.taskQueue,
     workflowId,
     args: [{ ...FAST, correlation_id: `test-${workflowId}-${Date.now()}`, ...req }],
   });
@@ -46,26 +50,6 @@ async function evict(req: PoolEvictRequest, workflowId = poolEvictWorkflowId(req
 async function reached(handle: WorkflowHandle, step: string): Promise<void> {
   await eventually(async () => ((await handle.query(statusQuery)).current_step === step ? true : undefined), `step ${step}`, 30_000, 20);
 }
-
-beforeAll(async () => {
-  stack = await connectStack();
-  orch = await startOrchestratorLab({ backend: 'mysql', suite: 'poolevict', timeScale: 0.002, electionMs: 150, extraGpuNodes: 0 });
-  worker = await stack.worker(taskQueue, { fleet: orch.fleet });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await orch?.stop();
-  await stack?.close();
-});
-
-beforeEach(async () => {
-  await orch.admin.reset();
-  // The reset lets the replicas elect again; pool changes need a leader.
-  await eventually(async () => ((await orch.state()).replicas.some((r) => r.is_leader) ? true : undefined), 'a leader');
-});
 
 it('stops a pool that answers the graceful stop through the API, signals nothing, and sees its leases released', async () => {
   const before = await livePids(MISTRAL);
@@ -92,11 +76,11 @@ it('stops a pool that answers the graceful stop through the API, signals nothing
 });
 
 it('escalates a pool that ignores SIGTERM to SIGKILL only after an approval, with jobs in hand, and its leases are reaped', async () => {
-  await orch.fault('long_jobs', { job_ms: 60_000 });
-  await orch.admin.orchestratorJobs(4, 'llama-3-8b', `evict-${Date.now()}`);
+  await suite.orch.fault('long_jobs', { job_ms: 60_000 });
+  await suite.orch.admin.orchestratorJobs(4, 'llama-3-8b', `evict-${Date.now()}`);
   await eventually(async () => ((await leases(LLAMA)) >= 2 ? true : undefined), 'the llama workers to hold leases');
   const pids = await livePids(LLAMA);
-  await orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 8, ignore_term: true });
+  await suite.orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 8, ignore_term: true });
 
   const run = await evict({ pool_id: LLAMA });
   await decide(run, 'approve_sigkill', 'approve');
@@ -116,7 +100,7 @@ it('escalates a pool that ignores SIGTERM to SIGKILL only after an approval, wit
 });
 
 it('leaves the workers running when the SIGKILL is declined', async () => {
-  await orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 1, ignore_term: true });
+  await suite.orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 1, ignore_term: true });
   const pids = await livePids(LLAMA);
   const run = await evict({ pool_id: LLAMA });
   await decide(run, 'approve_sigkill', 'reject');
@@ -128,10 +112,10 @@ it('leaves the workers running when the SIGKILL is declined', async () => {
 });
 
 it('never signals a PID that a tenant process took over after the run read it', async () => {
-  await orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 1, ignore_term: true });
+  await suite.orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 1, ignore_term: true });
   const run = await evict({ pool_id: LLAMA, grace_period: '3s' });
   await reached(run, 'wait_for_graceful_stop');
-  const reused = (await orch.fault('pid_reused', { pool_id: LLAMA })).pid as number;
+  const reused = (await suite.orch.fault('pid_reused', { pool_id: LLAMA })).pid as number;
   await decide(run, 'approve_sigkill', 'approve');
   const report = (await run.result()) as RunReport;
 
@@ -141,12 +125,12 @@ it('never signals a PID that a tenant process took over after the run read it', 
   expect(signalled.length).toBeGreaterThan(0);
   const waited = report.steps.find((s) => s.name === 'wait_for_graceful_stop');
   expect(waited?.detail).toMatch(new RegExp(`PID reused, never to be signalled: ${reused} tenant-7`));
-  expect((await orch.state()).other_processes).toEqual([expect.objectContaining({ pid: reused, user: 'tenant-7' })]);
+  expect((await suite.orch.state()).other_processes).toEqual([expect.objectContaining({ pid: reused, user: 'tenant-7' })]);
 });
 
 it('in an OOM emergency evicts the pool holding the most GPU memory first, without asking, until every GPU is under the threshold', async () => {
   // Both pools share GPUs 0 and 1; llama's workers grow until GPU memory passes 90 %.
-  await orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 256, ignore_term: true });
+  await suite.orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 256, ignore_term: true });
   await eventually(async () => ((await nvmlPct()) > 90 ? true : undefined), 'GPU memory above 90%');
 
   const run = await evict({ emergency_oom: { threshold_pct: 20 } });
@@ -168,7 +152,7 @@ it('ends below_threshold, touching nothing, when no GPU is above the threshold',
 });
 
 it('plans an eviction without changing anything, and a pool that is not running is already stopped', async () => {
-  await orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 1, ignore_term: true });
+  await suite.orch.fault('runaway_pool', { pool_id: LLAMA, growth_mib_per_s: 1, ignore_term: true });
   const pids = await livePids(LLAMA);
   const planned = (await (
     await evict({ pool_id: LLAMA, run_mode: 'plan' }, `${poolEvictWorkflowId({ pool_id: LLAMA })}/plan/${Date.now()}`)
@@ -178,7 +162,7 @@ it('plans an eviction without changing anything, and a pool that is not running 
   expect(await mutations()).toEqual([]);
   expect((await livePids(LLAMA)).sort()).toEqual([...pids].sort());
   const plan = (
-    await stack.pool.query<{ plan: { actions: { kind: string; step: string }[] } }>('SELECT plan FROM runbook_plans WHERE workflow_id = $1', [
+    await suite.stack.pool.query<{ plan: { actions: { kind: string; step: string }[] } }>('SELECT plan FROM runbook_plans WHERE workflow_id = $1', [
       planned.workflow_id,
     ])
   ).rows[0]!.plan;
@@ -198,12 +182,12 @@ it('plans an eviction without changing anything, and a pool that is not running 
 // ---- helpers on the lab's own API and the orchestrator's ----
 
 async function leases(poolId: string): Promise<number> {
-  const res = await fetch(new URL(`/leases?pool_id=${poolId}`, orch.cluster.replicas[0]!.api_url));
+  const res = await fetch(new URL(`/leases?pool_id=${poolId}`, suite.orch.cluster.replicas[0]!.api_url));
   return ((await res.json()) as { leases: unknown[] }).leases.length;
 }
 
 async function nvmlPct(): Promise<number> {
-  const text = await (await fetch(new URL('/metrics', orch.cluster.replicas[0]!.api_url))).text();
+  const text = await (await fetch(new URL('/metrics', suite.orch.cluster.replicas[0]!.api_url))).text();
   const values = text
     .split('\n')
     .filter((l) => l.startsWith('gpu_orchestrator_nvml_mem_util_pct{'))
@@ -213,7 +197,7 @@ async function nvmlPct(): Promise<number> {
 
 it('drill force-evict-test-pool: a runaway test pool on the node evicted, every other pool still running, the drill passes', async () => {
   const { poolForceEvictRunbook } = await import('../definition');
-  const report = await runDrill(stack.client, taskQueue, drillInputFor(poolForceEvictRunbook, poolForceEvictRunbook.drills![0]!, 'dev-gpu-1'));
+  const report = await runDrill(suite.stack.client, suite.taskQueue, drillInputFor(poolForceEvictRunbook, poolForceEvictRunbook.drills![0]!, 'dev-gpu-1'));
 
   expect(report).toMatchObject({ passed: true, outcome: 'evicted', expected: 'evicted' });
   expect(await pool('drill-pool-dev-gpu-1')).toMatchObject({ status: 'stopped', workers: [] });
