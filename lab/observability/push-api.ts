@@ -16,10 +16,9 @@ export const MAX_LINE_BYTES = 256 * 1024;
 const MAX_PUSH_BYTES = 16 * 1024 * 1024;
 
 const LabelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'label names are [a-zA-Z_][a-zA-Z0-9_]*');
-const Entry = z.union([
-  z.tuple([z.string().regex(/^\d{1,19}$/, 'timestamps are integer nanoseconds, as a string'), z.string()]),
-  z.tuple([z.string().regex(/^\d{1,19}$/, 'timestamps are integer nanoseconds, as a string'), z.string(), z.record(z.string())]),
-]);
+const Timestamp = z.string().regex(/^\d{1,19}$/, 'timestamps are integer nanoseconds, as a string');
+/** [timestamp, line], or with structured metadata as a third value. */
+const Entry = z.union([z.tuple([Timestamp, z.string()]), z.tuple([Timestamp, z.string(), z.record(z.string())])]);
 const PushBody = z.object({
   streams: z.array(
     z.object({
