@@ -55,6 +55,7 @@ export class HostAccess {
 export class AuthorizedHost {
   /** The step context with the host's identity, for logs and evidence. */
   readonly ctx: StepContext;
+  private readonly log: Logger;
 
   constructor(
     private readonly deps: HostAccessDeps,
@@ -62,17 +63,20 @@ export class AuthorizedHost {
     ctx: StepContext,
   ) {
     this.ctx = { ...ctx, node_id: host.node_id, host_name: host.hostname, host_role: host.role };
+    this.log = stepLogger(deps.logger, this.ctx);
   }
 
   async run(action: HostAction, argv: readonly string[], opts: HostCommandOptions = {}): Promise<CommandResult> {
     refuseUnlessAllowed(action, this.host);
-    const log = stepLogger(this.deps.logger, this.ctx);
     const signal = opts.signal ?? activityCancellationSignal();
     // Status polls of a host job are many and say little; they are logged, not kept as evidence.
     const record = opts.record ?? true;
-    log[record ? 'info' : 'debug']({ action, argv }, 'running command');
+    this.log[record ? 'info' : 'debug']({ action, argv }, 'running command');
     const result = await this.deps.ssh.exec(this.host, argv, { ...opts, signal });
-    log[record ? 'info' : 'debug']({ action, exit_code: result.exit_code, duration_ms: result.duration_ms, truncated: result.truncated }, 'command finished');
+    this.log[record ? 'info' : 'debug'](
+      { action, exit_code: result.exit_code, duration_ms: result.duration_ms, truncated: result.truncated },
+      'command finished',
+    );
     if (record) await this.record(`${this.ctx.idempotency_key}/cmd/${opts.evidenceSuffix ?? action}`, result);
     return result;
   }
