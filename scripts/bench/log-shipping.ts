@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
+import { correlationQueries } from '../../capabilities/triage/requests';
 import { findFreePort } from '../../infra/free-port';
 import { lokiLogShipper } from '../../runtime/log-shipping';
 import { createLogger } from '../../runtime/logger';
@@ -59,12 +60,13 @@ async function startLabProcess(): Promise<{ url: string; stop: () => Promise<voi
 
 /** Every line of `correlationId` the lab holds, read forward in pages of Loki's per-query maximum. */
 async function storedLines(url: string, correlationId: string): Promise<number> {
+  const engineQuery = correlationQueries(correlationId).find((q) => q.name === 'engine')!.logql;
   let count = 0;
   let start = (BigInt(Date.now() - 600_000) * 1_000_000n).toString();
   const end = (BigInt(Date.now() + 1_000) * 1_000_000n).toString();
   for (;;) {
     const params = new URLSearchParams({
-      query: `{job="gpuaas-runbooks"} | json | correlation_id="${correlationId}"`,
+      query: engineQuery,
       start,
       end,
       limit: '5000',

@@ -6,6 +6,7 @@
  * diagnosis as the platform's evidence made it.
  */
 import { LokiClient } from '../../../capabilities/observability-query/loki-client';
+import { correlationQueries } from '../../../capabilities/triage/requests';
 import type { RunReport } from '../../../domain/runbook';
 import { connectStack, uniqueTaskQueue, type Stack } from '../../../test/support/harness';
 import { testEnv } from '../../../test/support/test-env';
@@ -48,7 +49,7 @@ test("a worker process's own lines reach the lab's Loki and the next triage of t
 
   const loki = new LokiClient({ baseUrl: testEnv('platformUrl'), timeoutMs: 5_000 });
   const engineLines = await loki.queryRange({
-    query: `{job="gpuaas-runbooks"} | json | correlation_id="${incident.correlation_id}"`,
+    query: correlationQueries(incident.correlation_id).find((q) => q.name === 'engine')!.logql,
     start: new Date(Date.now() - 600_000),
     end: new Date(Date.now() + 1_000),
     limit: 1000,
